@@ -1,0 +1,57 @@
+/**
+ * Where everything lives in the MetaStore (one DynamoDB table) and the ObjectStore.
+ * Every key of the system is built here, so the layout can be read in one place.
+ *
+ * | pk                         | sk                  | what                                   |
+ * |----------------------------|---------------------|----------------------------------------|
+ * | `topics`                   | `<topic>`           | topic catalog entry (id, partitions)   |
+ * | `p#<topicId>#<partition>`  | `head`              | next offset, log start, producer state |
+ * | `p#<topicId>#<partition>`  | `i#<lastOffset>`    | batch index entry (object, position)   |
+ * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
+ * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
+ * | `producers`                | `seq`               | producer id counter                    |
+ * | `g#<group>`                | `group`             | group state: members, assignment       |
+ * | `g#<group>`                | `o#<topic>#<part>`  | committed offset                       |
+ * | `groups`                   | `<group>`           | group catalog entry                    |
+ *
+ * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
+ * order (offsets stay below 2^53).
+ */
+import type { ItemKey } from './ports.js';
+
+const OFFSET_DIGITS = 16;
+
+export function padOffset(offset: number): string {
+  return offset.toString().padStart(OFFSET_DIGITS, '0');
+}
+
+export const keys = {
+  topicCatalogPk: 'topics',
+  topic: (name: string): ItemKey => ({ pk: 'topics', sk: name }),
+  partitionPk: (topicId: string, partition: number): string => `p#${topicId}#${partition}`,
+  head: (topicId: string, partition: number): ItemKey => ({ pk: `p#${topicId}#${partition}`, sk: 'head' }),
+  indexPrefix: 'i#',
+  indexSk: (lastOffset: number): string => `i#${padOffset(lastOffset)}`,
+  index: (topicId: string, partition: number, lastOffset: number): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `i#${padOffset(lastOffset)}`,
+  }),
+  lease: (topicId: string, partition: number): ItemKey => ({ pk: `p#${topicId}#${partition}`, sk: 'lease' }),
+  objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
+  producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,
+  groupCatalogPk: 'groups',
+  groupCatalog: (group: string): ItemKey => ({ pk: 'groups', sk: group }),
+  group: (group: string): ItemKey => ({ pk: `g#${group}`, sk: 'group' }),
+  groupPk: (group: string): string => `g#${group}`,
+  committedPrefix: 'o#',
+  committed: (group: string, topic: string, partition: number): ItemKey => ({
+    pk: `g#${group}`,
+    sk: `o#${topic}#${partition}`,
+  }),
+} as const;
+
+/** Object store layout: segment objects under `data/`, spread by a random prefix. */
+export const objectKeys = {
+  dataPrefix: 'data/',
+  segment: (id: string): string => `data/${id}.seg`,
+} as const;

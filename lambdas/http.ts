@@ -1,0 +1,268 @@
+/**
+ * The HTTP adapter shared by every handler: a Lambda Function URL event (payload 2.0) in,
+ * a result out; routing by method and path template; one mapping from typed errors to the
+ * status codes and error bodies of API.md. `sluice dev` feeds this same code.
+ */
+import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { z } from 'zod';
+import { InvalidRequestError, SluiceError, ThrottledError, UnavailableError } from '../core/errors.js';
+import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
+
+export interface HttpRequest {
+  method: string;
+  path: string;
+  /** Decoded query parameters (the last one wins when repeated). */
+  query: Record<string, string>;
+  /** Lower-cased header names. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Path parameters filled by the router, e.g. `{ group: 'g1' }`. */
+  params: Record<string, string>;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** A value serialised as JSON, or raw bytes sent as they are. */
+  body?: unknown;
+}
+
+export type RouteHandler = (req: HttpRequest) => Promise<HttpResponse>;
+
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  /** A path template such as `/v1/groups/{group}/heartbeat`. */
+  path: string;
+  handle: RouteHandler;
+}
+
+/** Bodies above this are refused before parsing (Lambda's synchronous payload limit). */
+export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+export const BINARY_BATCHES = 'application/vnd.sluice.batches';
+
+/** Builds a Lambda Function URL event from parts; `sluice dev` and tests use it. */
+export function toEvent(req: {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+}): LambdaFunctionURLEvent {
+  const url = new URL(req.url, 'http://localhost');
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = v;
+  const body = req.body && req.body.length > 0 ? Buffer.from(req.body).toString('base64') : undefined;
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers: req.headers ?? {},
+    queryStringParameters: query,
+    requestContext: {
+      http: {
+        method: req.method.toUpperCase(),
+        path: url.pathname,
+        protocol: 'HTTP/1.1',
+        sourceIp: '127.0.0.1',
+        userAgent: '',
+      },
+    } as LambdaFunctionURLEvent['requestContext'],
+    body,
+    isBase64Encoded: body !== undefined,
+  };
+}
+
+/** Reads a Function URL event into an {@link HttpRequest}. */
+export function fromEvent(event: LambdaFunctionURLEvent): HttpRequest {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
+  const query: Record<string, string> = {};
+  const params = new URLSearchParams(event.rawQueryString ?? '');
+  for (const [k, v] of params) query[k] = v;
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  return {
+    method: (event.requestContext?.http?.method ?? 'GET').toUpperCase(),
+    path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
+    query,
+    headers,
+    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+    params: {},
+  };
+}
+
+/** Turns an {@link HttpResponse} into a Function URL result, base64 for bytes. */
+export function toResult(res: HttpResponse): LambdaFunctionURLResult {
+  if (res.body instanceof Uint8Array) {
+    return {
+      statusCode: res.status,
+      headers: { 'content-type': 'application/octet-stream', ...res.headers },
+      body: Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('base64'),
+      isBase64Encoded: true,
+    };
+  }
+  if (res.body === undefined) return { statusCode: res.status, headers: res.headers ?? {}, body: '' };
+  return {
+    statusCode: res.status,
+    headers: { 'content-type': 'application/json', ...res.headers },
+    body: JSON.stringify(res.body),
+  };
+}
+
+/** The error body of API.md. */
+export function errorBody(code: string, message: string, retriable: boolean) {
+  return { error: { code, message, retriable } };
+}
+
+/** Maps any thrown value to the status and body of API.md's error table. */
+export function errorResponse(err: unknown): HttpResponse {
+  const e = asSluiceError(err);
+  if (e) return { status: e.status, body: errorBody(e.code, e.message, e.retriable) };
+  return {
+    status: 500,
+    body: errorBody('INTERNAL_ERROR', 'internal error; the request may be retried', true),
+  };
+}
+
+/** Converts port and dependency errors to the API's typed errors; undefined for bugs. */
+export function asSluiceError(err: unknown): SluiceError | undefined {
+  if (err instanceof SluiceError) return err;
+  if (err instanceof z.ZodError) return zodToInvalid(err);
+  if (err instanceof ConflictError) return new UnavailableError('too much contention; retry', { cause: err });
+  if (err instanceof ItemTooLargeError || err instanceof TransactionTooLargeError) {
+    return new SluiceError('MESSAGE_TOO_LARGE', err.message, { cause: err });
+  }
+  const name = (err as { name?: string } | undefined)?.name ?? '';
+  if (/Throttl|ProvisionedThroughputExceeded|SlowDown|RequestLimitExceeded|TooManyRequests/.test(name)) {
+    return new ThrottledError(`storage throttled: ${name}`, { cause: err });
+  }
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  if (
+    (status !== undefined && status >= 500) ||
+    /TimeoutError|ECONNRESET|ECONNREFUSED|EPIPE|ServiceUnavailable|InternalServerError|InternalError/.test(
+      name,
+    )
+  ) {
+    return new UnavailableError(`storage unavailable: ${name}`, { cause: err });
+  }
+  return undefined;
+}
+
+function zodToInvalid(err: z.ZodError): InvalidRequestError {
+  const issue = err.issues[0];
+  const field = issue?.path.map(String).join('.') || undefined;
+  const message = field ? `${field}: ${issue?.message}` : (issue?.message ?? 'invalid request');
+  return new InvalidRequestError(message, field, { cause: err });
+}
+
+/** Parses the body as JSON; an empty body is `{}`. */
+export function jsonBody(req: HttpRequest): unknown {
+  if (req.body.length === 0) return {};
+  try {
+    return JSON.parse(Buffer.from(req.body).toString('utf8'));
+  } catch (cause) {
+    throw new InvalidRequestError('the body is not valid JSON', undefined, { cause });
+  }
+}
+
+/** Parses and validates the JSON body; errors name the offending field. */
+export function parseJson<T extends z.ZodType>(req: HttpRequest, schema: T): z.infer<T> {
+  const result = schema.safeParse(jsonBody(req));
+  if (!result.success) throw zodToInvalid(result.error);
+  return result.data;
+}
+
+/** Validates query parameters (all strings) with a schema; errors name the parameter. */
+export function parseQuery<T extends z.ZodType>(req: HttpRequest, schema: T): z.infer<T> {
+  const result = schema.safeParse(req.query);
+  if (!result.success) throw zodToInvalid(result.error);
+  return result.data;
+}
+
+interface CompiledRoute extends Route {
+  regex: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((seg) => {
+      const m = /^\{(\w+)\}$/.exec(seg);
+      if (!m) return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(m[1]!);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { ...route, regex: new RegExp(`^${source}/?$`), names };
+}
+
+/** Finds the route for a request; 404/405 as API errors when none fits. */
+export function dispatch(routes: readonly Route[]): (req: HttpRequest) => Promise<HttpResponse> {
+  const compiled = routes.map(compile);
+  return async (req) => {
+    let pathMatched = false;
+    for (const r of compiled) {
+      const m = r.regex.exec(req.path);
+      if (!m) continue;
+      pathMatched = true;
+      if (r.method !== req.method) continue;
+      const params: Record<string, string> = {};
+      let bad = false;
+      r.names.forEach((name, i) => {
+        try {
+          params[name] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          bad = true;
+        }
+      });
+      if (bad) return errorResponse(new InvalidRequestError('malformed percent-encoding in the path'));
+      try {
+        return await r.handle({ ...req, params });
+      } catch (err) {
+        return errorResponse(err);
+      }
+    }
+    if (pathMatched) {
+      return {
+        status: 405,
+        body: errorBody('INVALID_REQUEST', `${req.method} is not allowed on ${req.path}`, false),
+      };
+    }
+    return { status: 404, body: errorBody('INVALID_REQUEST', `no such path: ${req.path}`, false) };
+  };
+}
+
+/**
+ * Wraps routes into a Lambda Function URL handler. Oversized bodies are refused with
+ * MESSAGE_TOO_LARGE before anything is parsed.
+ */
+export function lambdaHandler(
+  routes: readonly Route[] | (() => Promise<readonly Route[]>),
+): (event: LambdaFunctionURLEvent) => Promise<LambdaFunctionURLResult> {
+  let run: ((req: HttpRequest) => Promise<HttpResponse>) | undefined;
+  return async (event) => {
+    if (!run) run = dispatch(typeof routes === 'function' ? await routes() : routes);
+    let req: HttpRequest;
+    try {
+      req = fromEvent(event);
+    } catch (err) {
+      return toResult(
+        errorResponse(new InvalidRequestError('unreadable request', undefined, { cause: err })),
+      );
+    }
+    if (req.body.length > MAX_REQUEST_BYTES) {
+      return toResult(
+        errorResponse(
+          new SluiceError(
+            'MESSAGE_TOO_LARGE',
+            `request body of ${req.body.length} bytes exceeds ${MAX_REQUEST_BYTES}`,
+          ),
+        ),
+      );
+    }
+    return toResult(await run(req));
+  };
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: [
+      'core/**/*.test.ts',
+      'storage/**/*.test.ts',
+      'lambdas/**/*.test.ts',
+      'sdk/**/*.test.ts',
+      'lib/**/*.test.ts',
+      'bin/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
+    globalSetup: ['test/setup/moto.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
