@@ -13,6 +13,7 @@
  * | `g#<group>`                | `group`             | group state: members, assignment       |
  * | `g#<group>`                | `o#<topic>#<part>`  | committed offset                       |
  * | `groups`                   | `<group>`           | group catalog entry                    |
+ * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -39,6 +40,8 @@ export const keys = {
   lease: (topicId: string, partition: number): ItemKey => ({ pk: `p#${topicId}#${partition}`, sk: 'lease' }),
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
   producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,
+  deletedTopicsPk: 'deleted-topics',
+  deletedTopic: (topicId: string): ItemKey => ({ pk: 'deleted-topics', sk: topicId }),
   groupCatalogPk: 'groups',
   groupCatalog: (group: string): ItemKey => ({ pk: 'groups', sk: group }),
   group: (group: string): ItemKey => ({ pk: `g#${group}`, sk: 'group' }),
