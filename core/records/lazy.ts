@@ -1,0 +1,31 @@
+/**
+ * Optional native codecs are loaded on first use, never at import time: the uncompressed
+ * and gzip paths must work in a Lambda bundle that ships none of them.
+ */
+import { createRequire } from 'node:module';
+import { CorruptRecordError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+
+/** Returns a loader that `require`s `id` once, on first call, and caches the module. */
+export function lazyModule<T>(id: string): () => T {
+  let mod: T | undefined;
+  return () => {
+    if (mod === undefined) {
+      try {
+        mod = require(id) as T;
+      } catch (cause) {
+        throw new CodecUnavailableError(id, cause);
+      }
+    }
+    return mod;
+  };
+}
+
+/** A batch uses a codec whose native module is not installed in this runtime. */
+export class CodecUnavailableError extends CorruptRecordError {
+  override name = 'CodecUnavailableError';
+  constructor(moduleId: string, cause: unknown) {
+    super(`compression module '${moduleId}' is not available in this runtime`, { cause });
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Zstandard for Kafka batches: plain zstd frames (RFC 8878), level 3 like the Java client.
+ *
+ * Two backends, chosen once: node:zlib's `zstdCompressSync`/`zstdDecompressSync` when the
+ * runtime has them (Node ≥ 22.15, so the Lambda runtime), else the `zstd-napi` native module,
+ * required on first use only (it is built from source and absent from the Lambda bundle).
+ * Both bound their output: zlib through `maxOutputLength`, zstd-napi by checking declared frame
+ * sizes or, when a frame does not declare its size (the Java client streams, so it never
+ * does), by streaming into chunks and stopping past the limit.
+ */
+import * as zlib from 'node:zlib';
+import { CorruptRecordError } from '../errors.js';
+import { lazyModule } from './lazy.js';
+
+/** Kafka's default zstd level (`compression.zstd.level`). */
+const ZSTD_LEVEL = 3;
+
+/** One way to run zstd. */
+export interface ZstdBackend {
+  readonly name: 'node:zlib' | 'zstd-napi';
+  compress(data: Uint8Array): Uint8Array;
+  decompress(data: Uint8Array, maxBytes: number): Uint8Array;
+}
+
+interface ZlibWithZstd {
+  zstdCompressSync(data: Uint8Array, options?: { params?: Record<number, number> }): Buffer;
+  zstdDecompressSync(data: Uint8Array, options?: { maxOutputLength?: number }): Buffer;
+  constants: { ZSTD_c_compressionLevel: number };
+}
+
+type StreamResult = [returnValue: number, dstProduced: number, srcConsumed: number];
+interface ZstdBinding {
+  CCtx: new () => { compress(dst: Uint8Array, src: Uint8Array, level: number): number };
+  DCtx: new () => {
+    decompress(dst: Uint8Array, src: Uint8Array): number;
+    decompressStream(dst: Uint8Array, src: Uint8Array): StreamResult;
+    reset(directive: number): void;
+  };
+  compressBound(size: number): number;
+  getFrameContentSize(frame: Uint8Array): number | null;
+  findFrameCompressedSize(frame: Uint8Array): number;
+}
+
+const RESET_SESSION_ONLY = 0;
+const STREAM_CHUNK = 128 * 1024;
+
+function zlibBackend(z: ZlibWithZstd): ZstdBackend {
+  const params = { [z.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL };
+  return {
+    name: 'node:zlib',
+    compress: (data) => z.zstdCompressSync(data, { params }),
+    decompress(data, maxBytes) {
+      try {
+        return z.zstdDecompressSync(data, { maxOutputLength: maxBytes });
+      } catch (cause) {
+        throw new CorruptRecordError(`zstd: invalid frame or output beyond ${maxBytes} bytes`, { cause });
+      }
+    },
+  };
+}
+
+function napiBackend(): ZstdBackend {
+  const binding = lazyModule<ZstdBinding>('zstd-napi/binding');
+  let cctx: InstanceType<ZstdBinding['CCtx']> | undefined;
+  let dctx: InstanceType<ZstdBinding['DCtx']> | undefined;
+  return {
+    name: 'zstd-napi',
+    compress(data) {
+      const b = binding();
+      cctx ??= new b.CCtx();
+      const out = Buffer.allocUnsafe(b.compressBound(data.length));
+      return out.subarray(0, cctx.compress(out, data, ZSTD_LEVEL));
+    },
+    decompress(data, maxBytes) {
+      const b = binding();
+      dctx ??= new b.DCtx();
+      try {
+        const declared = declaredSize(b, data, maxBytes);
+        if (declared !== null) {
+          const out = Buffer.allocUnsafe(declared);
+          if (dctx.decompress(out, data) !== declared) throw new CorruptRecordError('zstd: size mismatch');
+          return out;
+        }
+        dctx.reset(RESET_SESSION_ONLY);
+        return streamDecompress(dctx, data, maxBytes);
+      } catch (cause) {
+        if (cause instanceof CorruptRecordError) throw cause;
+        throw new CorruptRecordError('zstd: invalid frame', { cause });
+      }
+    },
+  };
+}
+
+/** Sum of the frames' declared content sizes, or null if one frame does not declare it. */
+function declaredSize(b: ZstdBinding, data: Uint8Array, maxBytes: number): number | null {
+  if (data.length === 0) throw new CorruptRecordError('zstd: empty input');
+  let total = 0;
+  let frame = data;
+  while (frame.length > 0) {
+    const size = b.getFrameContentSize(frame);
+    if (size === null) return null;
+    total += size;
+    if (total > maxBytes) throw new CorruptRecordError(`zstd: frames declare more than ${maxBytes} bytes`);
+    frame = frame.subarray(b.findFrameCompressedSize(frame));
+  }
+  return total;
+}
+
+function streamDecompress(
+  dctx: InstanceType<ZstdBinding['DCtx']>,
+  data: Uint8Array,
+  maxBytes: number,
+): Uint8Array {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let src = data;
+  let pending = 1;
+  while (src.length > 0 || pending !== 0) {
+    // One byte beyond the limit is enough to tell "exactly at the limit" from "over it".
+    const dst = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, maxBytes - total + 1));
+    const [ret, produced, consumed] = dctx.decompressStream(dst, src);
+    if (produced === 0 && consumed === 0) throw new CorruptRecordError('zstd: truncated frame');
+    pending = ret;
+    src = src.subarray(consumed);
+    total += produced;
+    if (total > maxBytes) throw new CorruptRecordError(`zstd: output exceeds ${maxBytes} bytes`);
+    if (produced > 0) chunks.push(dst.subarray(0, produced));
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
+const z = zlib as unknown as Partial<ZlibWithZstd>;
+
+/** The backends this runtime has: node:zlib's first when present (zstd-napi is only tried on use). */
+export const zstdBackends: readonly ZstdBackend[] =
+  typeof z.zstdCompressSync === 'function' && typeof z.zstdDecompressSync === 'function'
+    ? [zlibBackend(z as ZlibWithZstd), napiBackend()]
+    : [napiBackend()];
+
+/** The backend compress/decompress use. */
+export const zstd: ZstdBackend = zstdBackends[0]!;
