@@ -13,13 +13,19 @@ export interface Clock {
 /** A uniform number in [0, 1). */
 export type Random = () => number;
 
-/** A clock that only moves when told to: `advance` resolves the sleeps it passes. */
+/**
+ * A clock that only moves when told to: `advance` resolves the sleeps it passes. With
+ * `autoAdvance`, a sleep moves time forward itself (virtual time: retries and backoff
+ * run instantly, yet every timestamp stays deterministic).
+ */
 export class ManualClock implements Clock {
   private t: number;
   private sleepers: { until: number; resolve: () => void }[] = [];
+  private readonly autoAdvance: boolean;
 
-  constructor(start = 1_700_000_000_000) {
+  constructor(start = 1_700_000_000_000, options: { autoAdvance?: boolean } = {}) {
     this.t = start;
+    this.autoAdvance = options.autoAdvance ?? false;
   }
 
   now(): number {
@@ -28,6 +34,10 @@ export class ManualClock implements Clock {
 
   sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
+    if (this.autoAdvance) {
+      this.advance(ms);
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.sleepers.push({ until: this.t + ms, resolve }));
   }
 
