@@ -1,0 +1,74 @@
+/** `sluice dev [--port N] [--host H] [--data-dir DIR]` */
+import { parseArgs } from 'node:util';
+import { startDevServer } from '../dev.js';
+
+export const devHelp = `Usage: sluice dev [options]
+
+Runs Sluice locally: every API of the cluster on one port, served by the real Lambda
+handlers over an embedded store (files + SQLite), or S3 + DynamoDB with
+SLUICE_STORAGE=aws and AWS_ENDPOINT_URL (moto, LocalStack).
+
+Options:
+  --port <n>         port to listen on (env SLUICE_PORT, default 8092; 0 picks a free one)
+  --host <addr>      address to bind (default 127.0.0.1)
+  --data-dir <dir>   where the embedded store keeps data (env SLUICE_DATA_DIR, default ./.sluice)
+  -h, --help         show this help
+`;
+
+export async function devCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(devHelp);
+    return 0;
+  }
+  const portText = values.port ?? process.env.SLUICE_PORT ?? '8092';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`sluice dev: --port must be a number from 0 to 65535, got '${portText}'\n`);
+    return 2;
+  }
+  const env = { ...process.env };
+  if (values['data-dir']) env.SLUICE_DATA_DIR = values['data-dir'];
+  let server: Awaited<ReturnType<typeof startDevServer>>;
+  try {
+    server = await startDevServer({ port, host: values.host, env });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      process.stderr.write(`sluice dev: port ${port} is in use; pick another with --port or SLUICE_PORT\n`);
+      return 1;
+    }
+    throw err;
+  }
+  process.stdout.write(
+    [
+      `Sluice dev server listening on ${server.url}`,
+      `  storage: ${server.storage}`,
+      '',
+      'Try it:',
+      `  curl -s -XPOST ${server.url}/v1/topics -H 'content-type: application/json' -d '{"name":"hello","partitions":3}'`,
+      `  curl -s -XPOST ${server.url}/v1/produce -H 'content-type: application/json' -d '{"topic":"hello","records":[{"key":"k","value":"world"}]}'`,
+      `  curl -s '${server.url}/v1/fetch?topic=hello&partition=0&offset=0'`,
+      '',
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stdout.write('\nstopping…\n');
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,112 @@
+/**
+ * `sluice dev`: every function of API.md on one local port. Each HTTP request becomes a
+ * Lambda Function URL event and goes through the real handler, over the embedded store
+ * (files + SQLite in ./.sluice) or, with SLUICE_STORAGE=aws, S3 and DynamoDB at
+ * AWS_ENDPOINT_URL (moto, LocalStack).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createContext, type SluiceContext } from '../lambdas/context.js';
+import { MAX_REQUEST_BYTES, toEvent } from '../lambdas/http.js';
+import { createRouter } from '../lambdas/index.js';
+
+export interface DevServerOptions {
+  port?: number;
+  host?: string;
+  /** Environment for storage selection (SLUICE_STORAGE, SLUICE_DATA_DIR, …). */
+  env?: NodeJS.ProcessEnv;
+  /** Use this context instead of building one from the environment. */
+  context?: SluiceContext;
+}
+
+export interface DevServer {
+  url: string;
+  port: number;
+  context: SluiceContext;
+  storage: string;
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES + 1) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Starts the server; resolves once it listens. */
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  const env = options.env ?? process.env;
+  let close = async () => {};
+  let storage = 'provided';
+  let context = options.context;
+  if (!context) {
+    const { storesFromEnv } = await import('../storage/config.js');
+    const stores = await storesFromEnv(env);
+    storage = stores.describe;
+    close = () => stores.close();
+    context = createContext(stores, { env });
+  }
+  const ctx = context;
+  const route = createRouter(ctx);
+  const server: Server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      if (body === 'too-large') {
+        res.writeHead(413, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: {
+              code: 'MESSAGE_TOO_LARGE',
+              message: `request body exceeds ${MAX_REQUEST_BYTES} bytes`,
+              retriable: false,
+            },
+          }),
+        );
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+      const event = toEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
+      const result = await route(event);
+      const out = result.isBase64Encoded
+        ? Buffer.from(result.body ?? '', 'base64')
+        : Buffer.from(result.body ?? '', 'utf8');
+      res.writeHead(result.statusCode ?? 200, {
+        ...(result.headers as Record<string, string>),
+        'content-length': out.length,
+      });
+      res.end(out);
+    } catch (err) {
+      ctx.telemetry.logger.error('request failed', err as Error);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error: { code: 'INTERNAL_ERROR', message: 'internal error', retriable: true } }),
+      );
+    }
+  });
+  server.keepAliveTimeout = 65_000;
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8092, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    context: ctx,
+    storage,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await close();
+    },
+  };
+}

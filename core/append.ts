@@ -1,0 +1,427 @@
+/**
+ * The write path, exactly as DESIGN.md §3:
+ *
+ *   1. validate (topic from the per-instance cache, batch sizes and headers; CRCs were
+ *      checked when the request was parsed);
+ *   2. PUT one segment object holding every batch of the request;
+ *   3. commit one transaction: per partition, CAS the head (`next` += count, producer
+ *      state) and put an index item keyed by the run's last offset; plus one registry
+ *      item counting the partitions that reference the object;
+ *   4. on conflict, take the winners' heads from the error and commit again;
+ *   5. ack only after the commit.
+ *
+ * Offsets are assigned at commit, never before the data is durable. A commit whose
+ * outcome is unknown (a timeout, or "failed" after it succeeded) is retried: if it had
+ * landed, the registry item tells so, with the offsets it assigned, and nothing is
+ * appended twice. Requests above one transaction's 100 items are committed in chunks of
+ * 49 partitions: atomic per chunk, not across chunks.
+ */
+import type { Clock, Random } from './clock.js';
+import { SluiceError, UnavailableError } from './errors.js';
+import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
+import { keys, objectKeys } from './keys.js';
+import { ConflictError, type ItemData, type MetaStore, type ObjectStore, type TransactOp } from './ports.js';
+import {
+  checkSequence,
+  DEFAULT_PRODUCER_LIMITS,
+  type ProducerAppend,
+  type ProducerStateLimits,
+  recordAppend,
+  type SequenceCheck,
+} from './producers.js';
+import { type DeflatedBatch, encodeSegment } from './records/index.js';
+import type { TopicMeta, Topics } from './topics.js';
+
+/** All batches of one topic-partition in a request, in order, CRCs already verified. */
+export interface AppendRun {
+  topic: string;
+  partition: number;
+  batches: DeflatedBatch[];
+}
+
+export interface AppendResult {
+  topic: string;
+  partition: number;
+  baseOffset: number;
+  /** Records appended (or, for a duplicate, originally appended). */
+  count: number;
+  logAppendTime: number;
+  /** True when this was a retry of an append that had landed: nothing was written. */
+  duplicate: boolean;
+}
+
+/** Index item of one run in one object: where its batches are, which offsets they hold. */
+export interface IndexEntry {
+  /** object key */
+  o: string;
+  /** byte position and length in the object */
+  pos: number;
+  len: number;
+  /** first offset, offsets spanned, records, batches */
+  base: number;
+  n: number;
+  rc: number;
+  bc: number;
+  /** max record timestamp, log append time */
+  mt: number;
+  at: number;
+  /**
+   * Set by compaction when the batches' own base offsets are authoritative (a compacted
+   * run may skip offsets); otherwise offsets follow from `base` batch after batch.
+   */
+  abs?: boolean;
+}
+
+export interface AppenderDeps {
+  meta: MetaStore;
+  objects: ObjectStore;
+  topics: Topics;
+  clock: Clock;
+  random: Random;
+  producerLimits?: ProducerStateLimits;
+  /** Attempts at committing one chunk before giving up with UNAVAILABLE. Default 200. */
+  maxCommitAttempts?: number;
+  /** Time spent committing one chunk before giving up with UNAVAILABLE, in ms. Default 20000. */
+  commitTimeoutMs?: number;
+}
+
+/** Partitions per transaction: 2 items each plus the registry item, within 100. */
+export const PARTITIONS_PER_COMMIT = 49;
+
+interface Prepared {
+  run: AppendRun;
+  topic: TopicMeta;
+  pk: string;
+  records: number;
+  offsets: number;
+  maxTimestamp: number;
+  producer: ProducerAppend | undefined;
+  position: number;
+  length: number;
+}
+
+export class Appender {
+  readonly heads = new HeadCache();
+  private readonly limits: ProducerStateLimits;
+
+  constructor(private readonly deps: AppenderDeps) {
+    this.limits = deps.producerLimits ?? DEFAULT_PRODUCER_LIMITS;
+  }
+
+  /**
+   * Appends runs atomically (per chunk of {@link PARTITIONS_PER_COMMIT} partitions) and
+   * returns one result per distinct topic-partition, in order of first appearance.
+   */
+  async append(input: readonly AppendRun[]): Promise<AppendResult[]> {
+    const runs = mergeRuns(input);
+    if (runs.length === 0)
+      throw new SluiceError('INVALID_REQUEST', 'a produce request needs at least one record');
+    const prepared: Prepared[] = [];
+    for (const run of runs) prepared.push(await this.prepare(run));
+
+    const results = new Map<Prepared, AppendResult>();
+    // Cheap early answer for a retried request: every run is a known duplicate.
+    const dupes = prepared.map((p) => this.duplicateOf(p, this.heads.get(p.pk)));
+    if (dupes.every((d) => d !== undefined)) return dupes as AppendResult[];
+
+    const segment = encodeSegment(
+      prepared.map((p) => ({
+        topic: p.run.topic,
+        partition: p.run.partition,
+        batches: p.run.batches.map((b) => b.bytes),
+      })),
+    );
+    prepared.forEach((p, i) => {
+      p.position = segment.index[i]!.position;
+      p.length = segment.index[i]!.length;
+    });
+    const objectKey = objectKeys.segment(this.newObjectId());
+    await this.deps.objects.put(objectKey, segment.bytes);
+
+    let registryVersion = 0;
+    for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
+      const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
+      const committed = await this.commitChunk(chunk, objectKey, registryVersion, results);
+      if (committed) registryVersion++;
+    }
+    return prepared.map((p) => results.get(p)!);
+  }
+
+  private newObjectId(): string {
+    const r = () =>
+      Math.floor(this.deps.random() * 2 ** 32)
+        .toString(16)
+        .padStart(8, '0');
+    // A random first component spreads keys over S3 prefixes; the time part helps humans.
+    return `${r().slice(0, 4)}/${this.deps.clock.now().toString(36)}-${r()}${r()}`;
+  }
+
+  private duplicateOf(p: Prepared, head: Head | undefined): AppendResult | undefined {
+    if (!p.producer || !head) return undefined;
+    let check: SequenceCheck;
+    try {
+      check = checkSequence(head.data.p, p.producer);
+    } catch {
+      return undefined; // decided against a fresh head in commitChunk
+    }
+    if (check.kind !== 'duplicate') return undefined;
+    return {
+      topic: p.run.topic,
+      partition: p.run.partition,
+      baseOffset: check.baseOffset,
+      count: p.records,
+      logAppendTime: check.logAppendTime,
+      duplicate: true,
+    };
+  }
+
+  /**
+   * Commits one chunk; returns whether it wrote the registry (i.e. appended anything).
+   * `registryVersion` is the registry item's version before this chunk (0: absent).
+   */
+  private async commitChunk(
+    chunk: Prepared[],
+    objectKey: string,
+    registryVersion: number,
+    results: Map<Prepared, AppendResult>,
+  ): Promise<boolean> {
+    const { clock, random, meta } = this.deps;
+    const maxAttempts = this.deps.maxCommitAttempts ?? 200;
+    const deadline = clock.now() + (this.deps.commitTimeoutMs ?? 20_000);
+    const registryKey = keys.objectRef(objectKey);
+    let lastError: unknown;
+    for (let attempt = 0; attempt < maxAttempts && (attempt < 2 || clock.now() < deadline); attempt++) {
+      // Full jitter, capped low: contention here is short-lived (one round trip per winner).
+      if (attempt > 0) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
+      const now = clock.now();
+      const appends: { p: Prepared; head: Head }[] = [];
+      for (const p of chunk) {
+        const head = await this.headFor(p);
+        const dup = this.duplicateOf(p, head);
+        if (dup) results.set(p, dup);
+        else appends.push({ p, head });
+      }
+      if (appends.length === 0) return false;
+
+      const ops: TransactOp[] = [];
+      const newHeads: Head[] = [];
+      for (const { p, head } of appends) {
+        const base = head.data.next;
+        const data: HeadData = {
+          next: base + p.offsets,
+          start: head.data.start,
+          size: head.data.size + p.length,
+          p: p.producer ? recordAppend(head.data.p, p.producer, base, now, this.limits) : head.data.p,
+        };
+        newHeads.push({ version: head.version + 1, data });
+        ops.push({
+          type: 'put',
+          key: keys.head(p.topic.id, p.run.partition),
+          data: headToData(data),
+          condition: head.version === 0 ? { absent: true } : { version: head.version },
+        });
+        const entry: IndexEntry = {
+          o: objectKey,
+          pos: p.position,
+          len: p.length,
+          base,
+          n: p.offsets,
+          rc: p.records,
+          bc: p.run.batches.length,
+          mt: p.maxTimestamp,
+          at: now,
+        };
+        ops.push({
+          type: 'put',
+          key: keys.index(p.topic.id, p.run.partition, base + p.offsets - 1),
+          data: entry as unknown as ItemData,
+          condition: { absent: true },
+        });
+      }
+      // The registry remembers what each chunk assigned, so an ambiguous commit can be
+      // recognised and answered on retry without appending twice.
+      const assigned = {
+        [`b${registryVersion}`]: appends.map((a) => a.head.data.next),
+        [`t${registryVersion}`]: now,
+      };
+      ops.push(
+        registryVersion === 0
+          ? {
+              type: 'put',
+              key: registryKey,
+              data: { refs: appends.length, at: now, ...assigned },
+              condition: { absent: true },
+            }
+          : {
+              type: 'update',
+              key: registryKey,
+              add: { refs: appends.length },
+              set: assigned,
+              condition: { version: registryVersion },
+            },
+      );
+
+      try {
+        await meta.transact(ops);
+      } catch (err) {
+        lastError = err;
+        if (!(err instanceof ConflictError)) {
+          if (err instanceof SluiceError && !err.retriable) throw err;
+          // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
+          // landed, the registry condition says so.
+          continue;
+        }
+        const landed = err.currentOf(registryKey);
+        if (landed && landed.version > registryVersion) {
+          const bases = landed.data[`b${registryVersion}`] as number[] | undefined;
+          const time = landed.data[`t${registryVersion}`] as number | undefined;
+          if (bases && time !== undefined && bases.length === appends.length) {
+            appends.forEach(({ p }, i) => {
+              this.heads.delete(p.pk);
+              results.set(p, this.result(p, bases[i]!, time));
+            });
+            return true;
+          }
+        }
+        let learned = false;
+        for (const { p } of appends) {
+          const key = keys.head(p.topic.id, p.run.partition);
+          if (err.failed(key)) {
+            this.heads.set(p.pk, headFromItem(err.currentOf(key)));
+            learned = true;
+          }
+        }
+        // Only index items conflicted (or the store said nothing useful): our heads are
+        // stale in a way the error does not show. Forget them; the next attempt reads.
+        if (!learned) for (const { p } of appends) this.heads.delete(p.pk);
+        continue;
+      }
+      appends.forEach(({ p, head }, i) => {
+        this.heads.set(p.pk, newHeads[i]!);
+        results.set(p, this.result(p, head.data.next, now));
+      });
+      return true;
+    }
+    throw new UnavailableError('could not commit the append: too much contention on its partitions; retry', {
+      cause: lastError,
+    });
+  }
+
+  /**
+   * The head to commit against: the cached one, or "absent" for a partition never seen
+   * (a wrong guess costs one conflict, which returns the real head). A sequence or epoch
+   * error is only believed from a head read just now, since a cached head may be behind.
+   */
+  private async headFor(p: Prepared): Promise<Head> {
+    const cached = this.heads.get(p.pk);
+    const head = cached ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
+    if (!p.producer) return head;
+    try {
+      checkSequence(head.data.p, p.producer);
+      return head;
+    } catch {
+      const fresh = headFromItem(await this.deps.meta.get(keys.head(p.topic.id, p.run.partition)));
+      this.heads.set(p.pk, fresh);
+      checkSequence(fresh.data.p, p.producer);
+      return fresh;
+    }
+  }
+
+  private result(p: Prepared, baseOffset: number, logAppendTime: number): AppendResult {
+    return {
+      topic: p.run.topic,
+      partition: p.run.partition,
+      baseOffset,
+      count: p.records,
+      logAppendTime,
+      duplicate: false,
+    };
+  }
+
+  private async prepare(run: AppendRun): Promise<Prepared> {
+    const topic = await this.deps.topics.withPartition(run.topic, run.partition);
+    let records = 0;
+    let offsets = 0;
+    let maxTimestamp = -1;
+    let producer: ProducerAppend | undefined;
+    let expectedSequence: number | undefined;
+    const limit = topic.config['max.message.bytes'];
+    run.batches.forEach((batch, i) => {
+      const h = batch.header;
+      const where = `${run.topic}/${run.partition} batch ${i}`;
+      if (batch.bytes.length > limit) {
+        throw new SluiceError(
+          'MESSAGE_TOO_LARGE',
+          `${where} is ${batch.bytes.length} bytes; topic '${run.topic}' accepts at most ${limit} (max.message.bytes)`,
+        );
+      }
+      if (h.isControl || h.isTransactional) {
+        throw new SluiceError(
+          'INVALID_RECORD',
+          `${where}: transactional and control batches are not supported`,
+        );
+      }
+      if (h.recordCount < 1 || h.lastOffsetDelta !== h.recordCount - 1) {
+        throw new SluiceError(
+          'INVALID_RECORD',
+          `${where}: a produced batch must hold records with offset deltas 0..count-1 (count ${h.recordCount}, lastOffsetDelta ${h.lastOffsetDelta})`,
+        );
+      }
+      records += h.recordCount;
+      offsets += h.lastOffsetDelta + 1;
+      maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp);
+      const pid = h.producerId >= 0n ? h.producerId.toString() : undefined;
+      if (i === 0) {
+        if (pid !== undefined) {
+          producer = {
+            producerId: pid,
+            epoch: h.producerEpoch,
+            firstSequence: h.baseSequence,
+            lastSequence: 0,
+          };
+        }
+      } else if (pid !== producer?.producerId || (producer && h.producerEpoch !== producer.epoch)) {
+        throw new SluiceError(
+          'INVALID_RECORD',
+          `${where}: every batch of a partition in one request needs the same producer`,
+        );
+      }
+      if (producer) {
+        if (h.baseSequence < 0)
+          throw new SluiceError('INVALID_RECORD', `${where}: an idempotent batch needs a base sequence`);
+        if (expectedSequence !== undefined && h.baseSequence !== expectedSequence) {
+          throw new SluiceError(
+            'OUT_OF_ORDER_SEQUENCE_NUMBER',
+            `${where}: sequence ${h.baseSequence} does not follow the previous batch (expected ${expectedSequence})`,
+          );
+        }
+        const last = (h.baseSequence + h.recordCount - 1) % 0x80000000;
+        producer.lastSequence = last;
+        expectedSequence = (last + 1) % 0x80000000;
+      }
+    });
+    return {
+      run,
+      topic,
+      pk: keys.partitionPk(topic.id, run.partition),
+      records,
+      offsets,
+      maxTimestamp,
+      producer,
+      position: 0,
+      length: 0,
+    };
+  }
+}
+
+/** Joins runs of the same topic-partition, keeping the order of first appearance. */
+export function mergeRuns(runs: readonly AppendRun[]): AppendRun[] {
+  const byKey = new Map<string, AppendRun>();
+  for (const run of runs) {
+    const key = `${run.topic}\u0000${run.partition}`;
+    const existing = byKey.get(key);
+    if (existing) existing.batches = [...existing.batches, ...run.batches];
+    else byKey.set(key, { topic: run.topic, partition: run.partition, batches: [...run.batches] });
+  }
+  return [...byKey.values()].filter((r) => r.batches.length > 0);
+}

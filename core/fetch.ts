@@ -1,0 +1,365 @@
+/**
+ * The read path (DESIGN.md §4): read the head (high watermark, log start), query the
+ * batch index from the requested offset up to `maxBytes`, coalesce the ranges that share
+ * an object into one ranged GET, run the GETs in parallel, patch each batch's
+ * `baseOffset` (offsets are assigned at commit, after the object was written), and hand
+ * back the batches — or decoded records.
+ *
+ * A read racing with retention or compaction may find an object gone; it then re-reads
+ * the head and answers OFFSET_OUT_OF_RANGE if the offset fell below the log start, or
+ * reads again through the new index entries. It never surfaces a missing object.
+ */
+import type { IndexEntry } from './append.js';
+import { ByteLru } from './cache.js';
+import type { Clock } from './clock.js';
+import { SluiceError, UnavailableError } from './errors.js';
+import { type Head, headFromItem, readHeads } from './heads.js';
+import { keys } from './keys.js';
+import { type MetaStore, ObjectNotFoundError, type ObjectStore } from './ports.js';
+import {
+  type DeflatedBatch,
+  decodeBatch,
+  type KafkaRecord,
+  splitBatches,
+  withBaseOffset,
+} from './records/index.js';
+import type { TopicMeta, Topics } from './topics.js';
+
+export interface ReaderDeps {
+  meta: MetaStore;
+  objects: ObjectStore;
+  topics: Topics;
+  clock: Clock;
+  /** Cache of verified object ranges; default 64 MiB. */
+  cache?: ByteLru<Uint8Array>;
+}
+
+export interface FetchOptions {
+  /** Stop adding batches once this many bytes are gathered (at least one is returned). */
+  maxBytes?: number;
+  /** Wait up to this long for data when the offset is at the high watermark. */
+  maxWaitMs?: number;
+}
+
+export interface PartitionBatches {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  logStartOffset: number;
+  /** Batches holding offsets ≥ the requested one; the first may start before it. */
+  batches: DeflatedBatch[];
+}
+
+export interface PartitionRecords {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  logStartOffset: number;
+  nextOffset: number;
+  records: KafkaRecord[];
+}
+
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+export const MAX_WAIT_MS = 20_000;
+/** Ranges in one object closer than this are read with one GET. */
+const COALESCE_GAP = 256 * 1024;
+const PARALLEL_GETS = 8;
+const POLL_MS = [25, 50, 100, 200, 250];
+
+export class Reader {
+  readonly cache: ByteLru<Uint8Array>;
+
+  constructor(private readonly deps: ReaderDeps) {
+    this.cache = deps.cache ?? new ByteLru(64 * 1024 * 1024);
+  }
+
+  /** The head of a partition, strongly consistent. */
+  async head(topic: TopicMeta, partition: number): Promise<Head> {
+    return headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
+  }
+
+  /**
+   * Batches from `offset`, as stored, with base offsets patched.
+   * @example
+   * const { batches, highWatermark } = await reader.fetchBatches('orders', 0, 42, { maxBytes: 1 << 20 });
+   */
+  async fetchBatches(
+    topicName: string,
+    partition: number,
+    offset: number,
+    options: FetchOptions = {},
+  ): Promise<PartitionBatches> {
+    const topic = await this.deps.topics.withPartition(topicName, partition);
+    for (let attempt = 0; ; attempt++) {
+      let head = await this.head(topic, partition);
+      checkRange(topicName, partition, offset, head);
+      if (offset === head.data.next && (options.maxWaitMs ?? 0) > 0) {
+        head = await this.waitForData(
+          topic,
+          partition,
+          offset,
+          Math.min(options.maxWaitMs!, MAX_WAIT_MS),
+          head,
+        );
+      }
+      const base = {
+        topic: topicName,
+        partition,
+        highWatermark: head.data.next,
+        logStartOffset: head.data.start,
+      };
+      if (offset >= head.data.next) return { ...base, batches: [] };
+      const entries = await this.indexFrom(
+        topic,
+        partition,
+        offset,
+        head.data.next,
+        options.maxBytes ?? DEFAULT_MAX_BYTES,
+      );
+      try {
+        const batches = await this.load(entries, offset);
+        return { ...base, batches };
+      } catch (err) {
+        if (!(err instanceof ObjectNotFoundError)) throw err;
+        // Retention or compaction moved underneath us: look again.
+        const now = await this.head(topic, partition);
+        checkRange(topicName, partition, offset, now);
+        if (attempt >= 3)
+          throw new UnavailableError('the log changed during the read; retry', { cause: err });
+      }
+    }
+  }
+
+  /** Records from `offset` (decoded), honouring `maxRecords` and `maxBytes`. */
+  async fetchRecords(
+    topicName: string,
+    partition: number,
+    offset: number,
+    options: FetchOptions & { maxRecords?: number } = {},
+  ): Promise<PartitionRecords> {
+    return this.toRecords(await this.fetchBatches(topicName, partition, offset, options), offset, options);
+  }
+
+  /** Decodes fetched batches into the records at or after `offset`, within the limits. */
+  toRecords(
+    fetched: PartitionBatches,
+    offset: number,
+    options: { maxRecords?: number; maxBytes?: number } = {},
+  ): PartitionRecords {
+    const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
+    const records: KafkaRecord[] = [];
+    let bytes = 0;
+    let nextOffset = offset;
+    outer: for (const batch of fetched.batches) {
+      const decoded = decodeBatch(batch.bytes);
+      for (const r of decoded.records) {
+        if (r.offset < offset) continue;
+        const size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+        if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break outer;
+        records.push(r);
+        bytes += size;
+        nextOffset = r.offset + 1;
+      }
+      // Past the whole batch (compaction may leave offset gaps inside it).
+      nextOffset = Math.max(nextOffset, decoded.header.baseOffset + decoded.header.lastOffsetDelta + 1);
+    }
+    const { batches: _, ...rest } = fetched;
+    return { ...rest, nextOffset, records };
+  }
+
+  /** Earliest, latest, or the first offset whose timestamp is ≥ `at`. */
+  async listOffset(
+    topicName: string,
+    partition: number,
+    at: 'earliest' | 'latest' | number,
+  ): Promise<{ offset: number; timestamp?: number }> {
+    const topic = await this.deps.topics.withPartition(topicName, partition);
+    const head = await this.head(topic, partition);
+    if (at === 'earliest') return { offset: head.data.start };
+    if (at === 'latest') return { offset: head.data.next };
+    let after: string | undefined;
+    do {
+      const page = await this.deps.meta.query(
+        keys.partitionPk(topic.id, partition),
+        { gte: keys.indexSk(head.data.start), lte: `${keys.indexPrefix}~` },
+        { limit: 100, after },
+      );
+      for (const item of page.items) {
+        const entry = item.data as unknown as IndexEntry;
+        if (entry.mt < at) continue;
+        const fetched = await this.fetchRecords(topicName, partition, Math.max(entry.base, head.data.start), {
+          maxBytes: Number.MAX_SAFE_INTEGER,
+          maxRecords: entry.rc,
+        });
+        const hit = fetched.records.find((r) => r.timestamp >= at);
+        if (hit) return { offset: hit.offset, timestamp: hit.timestamp };
+      }
+      after = page.next;
+    } while (after);
+    return { offset: head.data.next };
+  }
+
+  /** Log start and high watermark of every partition of a topic. */
+  async describePartitions(
+    topicName: string,
+  ): Promise<{
+    topic: TopicMeta;
+    partitions: { partition: number; logStartOffset: number; highWatermark: number }[];
+  }> {
+    const topic = await this.deps.topics.get(topicName);
+    const heads = await readHeads(
+      this.deps.meta,
+      Array.from({ length: topic.partitions }, (_, partition) => ({ topicId: topic.id, partition })),
+    );
+    return {
+      topic,
+      partitions: heads.map((h, partition) => ({
+        partition,
+        logStartOffset: h.data.start,
+        highWatermark: h.data.next,
+      })),
+    };
+  }
+
+  /** High watermarks of some partitions of a topic (for consumer lag). */
+  async highWatermarks(topicName: string, partitions: readonly number[]): Promise<number[]> {
+    const topic = await this.deps.topics.get(topicName);
+    const heads = await readHeads(
+      this.deps.meta,
+      partitions.map((partition) => ({ topicId: topic.id, partition })),
+    );
+    return heads.map((h) => h.data.next);
+  }
+
+  private async waitForData(
+    topic: TopicMeta,
+    partition: number,
+    offset: number,
+    maxWaitMs: number,
+    head: Head,
+  ): Promise<Head> {
+    const deadline = this.deps.clock.now() + maxWaitMs;
+    for (let i = 0; head.data.next <= offset; i++) {
+      const left = deadline - this.deps.clock.now();
+      if (left <= 0) break;
+      await this.deps.clock.sleep(Math.min(left, POLL_MS[Math.min(i, POLL_MS.length - 1)]!));
+      head = await this.head(topic, partition);
+    }
+    return head;
+  }
+
+  /** Index entries holding offsets ≥ `offset`, below `end`, until `maxBytes` (at least one). */
+  private async indexFrom(
+    topic: TopicMeta,
+    partition: number,
+    offset: number,
+    end: number,
+    maxBytes: number,
+  ): Promise<IndexEntry[]> {
+    const entries: IndexEntry[] = [];
+    let bytes = 0;
+    let after: string | undefined;
+    let limit = 16;
+    do {
+      const page = await this.deps.meta.query(
+        keys.partitionPk(topic.id, partition),
+        { gte: keys.indexSk(offset), lte: `${keys.indexPrefix}~` },
+        { limit, after },
+      );
+      for (const item of page.items) {
+        const entry = item.data as unknown as IndexEntry;
+        if (entry.base >= end) return entries;
+        if (entries.length > 0 && bytes + entry.len > maxBytes) return entries;
+        entries.push(entry);
+        bytes += entry.len;
+        if (bytes >= maxBytes) return entries;
+      }
+      after = page.next;
+      limit = 100;
+    } while (after);
+    return entries;
+  }
+
+  /** Reads the entries' bytes (cache, then coalesced parallel GETs) and patches offsets. */
+  private async load(entries: readonly IndexEntry[], offset: number): Promise<DeflatedBatch[]> {
+    const bytes = new Map<IndexEntry, Uint8Array>();
+    const missing: IndexEntry[] = [];
+    for (const e of entries) {
+      const hit = this.cache.get(cacheKey(e));
+      if (hit) bytes.set(e, hit);
+      else missing.push(e);
+    }
+    const reads = coalesce(missing);
+    for (let i = 0; i < reads.length; i += PARALLEL_GETS) {
+      await Promise.all(
+        reads.slice(i, i + PARALLEL_GETS).map(async (read) => {
+          const body = await this.deps.objects.get(read.object, { start: read.start, end: read.end });
+          for (const e of read.entries) {
+            const slice = body.subarray(e.pos - read.start, e.pos - read.start + e.len);
+            if (slice.length !== e.len)
+              throw new UnavailableError(`object ${e.o} is shorter than its index says`);
+            this.cache.set(cacheKey(e), slice);
+            bytes.set(e, slice);
+          }
+        }),
+      );
+    }
+    const out: DeflatedBatch[] = [];
+    for (const e of entries) {
+      let next = e.base;
+      for (const batch of splitBatches(bytes.get(e)!)) {
+        const baseOffset = e.abs ? batch.header.baseOffset : next;
+        next = baseOffset + batch.header.lastOffsetDelta + 1;
+        if (next <= offset) continue;
+        out.push(
+          e.abs
+            ? batch
+            : { header: { ...batch.header, baseOffset }, bytes: withBaseOffset(batch.bytes, baseOffset) },
+        );
+      }
+    }
+    return out;
+  }
+}
+
+function checkRange(topic: string, partition: number, offset: number, head: Head): void {
+  if (offset < head.data.start || offset > head.data.next) {
+    throw new SluiceError(
+      'OFFSET_OUT_OF_RANGE',
+      `offset ${offset} is outside ${topic}/${partition}'s range [${head.data.start}, ${head.data.next}]`,
+    );
+  }
+}
+
+function cacheKey(e: IndexEntry): string {
+  return `${e.o}@${e.pos}+${e.len}`;
+}
+
+interface RangeRead {
+  object: string;
+  start: number;
+  end: number;
+  entries: IndexEntry[];
+}
+
+/** Groups entries by object and merges ranges that are close into one GET. */
+export function coalesce(entries: readonly IndexEntry[]): RangeRead[] {
+  const byObject = new Map<string, IndexEntry[]>();
+  for (const e of entries) byObject.set(e.o, [...(byObject.get(e.o) ?? []), e]);
+  const reads: RangeRead[] = [];
+  for (const [object, list] of byObject) {
+    list.sort((a, b) => a.pos - b.pos);
+    let current: RangeRead | undefined;
+    for (const e of list) {
+      if (current && e.pos - current.end <= COALESCE_GAP) {
+        current.end = Math.max(current.end, e.pos + e.len);
+        current.entries.push(e);
+      } else {
+        current = { object, start: e.pos, end: e.pos + e.len, entries: [e] };
+        reads.push(current);
+      }
+    }
+  }
+  return reads;
+}

@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
+import { Appender, type AppendRun } from './append.js';
+import { ManualClock, seededRandom } from './clock.js';
+import { SluiceError } from './errors.js';
+import { Reader } from './fetch.js';
+import { keys } from './keys.js';
+import type { MetaStore, ObjectStore } from './ports.js';
+import { encodeBatch, type RecordInput, verifyBatch } from './records/index.js';
+import { Topics } from './topics.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function engine(
+  stores: { meta: MetaStore; objects: ObjectStore } = {
+    meta: new MemoryMetaStore(),
+    objects: new MemoryObjectStore(),
+  },
+  seed = 1,
+) {
+  const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
+  const random = seededRandom(seed);
+  const topics = new Topics(stores.meta, { clock, random });
+  const appender = new Appender({ ...stores, topics, clock, random });
+  const reader = new Reader({ ...stores, topics, clock });
+  return { ...stores, clock, random, topics, appender, reader };
+}
+
+function records(n: number, prefix = 'v'): RecordInput[] {
+  return Array.from({ length: n }, (_, i) => ({
+    key: enc.encode(`k${i}`),
+    value: enc.encode(`${prefix}${i}`),
+    timestamp: 1000 + i,
+  }));
+}
+
+function run(
+  topic: string,
+  partition: number,
+  recs: RecordInput[],
+  producer?: { id: bigint; epoch: number; seq: number },
+): AppendRun {
+  const bytes = encodeBatch(recs, {
+    now: 0,
+    ...(producer && { producerId: producer.id, producerEpoch: producer.epoch, baseSequence: producer.seq }),
+  });
+  return { topic, partition, batches: [verifyBatch(bytes)] };
+}
+
+async function readAll(e: ReturnType<typeof engine>, topic: string, partition: number) {
+  const out: { offset: number; value: string }[] = [];
+  let offset = 0;
+  for (;;) {
+    const r = await e.reader.fetchRecords(topic, partition, offset, { maxBytes: 1 << 20 });
+    out.push(...r.records.map((x) => ({ offset: x.offset, value: dec.decode(x.value!) })));
+    if (r.nextOffset >= r.highWatermark) return out;
+    offset = r.nextOffset;
+  }
+}
+
+describe('append and fetch', () => {
+  it('assigns contiguous offsets per partition and reads them back', async () => {
+    const e = engine();
+    await e.topics.create('t', 3);
+    const r1 = await e.appender.append([run('t', 0, records(3)), run('t', 2, records(2))]);
+    expect(r1.map((r) => [r.partition, r.baseOffset, r.count])).toEqual([
+      [0, 0, 3],
+      [2, 0, 2],
+    ]);
+    const r2 = await e.appender.append([run('t', 0, records(4, 'w'))]);
+    expect(r2[0]!.baseOffset).toBe(3);
+    const all = await readAll(e, 't', 0);
+    expect(all.map((x) => x.offset)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(all.map((x) => x.value)).toEqual(['v0', 'v1', 'v2', 'w0', 'w1', 'w2', 'w3']);
+    const mid = await e.reader.fetchRecords('t', 0, 4);
+    expect(mid.records[0]!.offset).toBe(4);
+    expect(mid.highWatermark).toBe(7);
+    expect(mid.nextOffset).toBe(7);
+  });
+
+  it('writes one object per request, whatever the number of partitions', async () => {
+    const e = engine();
+    await e.topics.create('t', 8);
+    await e.appender.append(Array.from({ length: 8 }, (_, p) => run('t', p, records(2))));
+    const page = await e.objects.list('data/');
+    expect(page.objects).toHaveLength(1);
+    const topic = await e.topics.get('t');
+    const registry = await e.meta.query(`o#${page.objects[0]!.key}`);
+    expect(registry.items[0]!.data.refs).toBe(8);
+    const head = await e.meta.get(keys.head(topic.id, 5));
+    expect(head!.data.next).toBe(2);
+  });
+
+  it('rejects unknown topics and partitions, and out-of-range offsets', async () => {
+    const e = engine();
+    await e.topics.create('t', 2);
+    await expect(e.appender.append([run('nope', 0, records(1))])).rejects.toMatchObject({
+      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+    });
+    await expect(e.appender.append([run('t', 2, records(1))])).rejects.toMatchObject({
+      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+    });
+    await e.appender.append([run('t', 0, records(2))]);
+    await expect(e.reader.fetchRecords('t', 0, 3)).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+    await expect(e.reader.fetchRecords('t', 0, -1)).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
+    const atEnd = await e.reader.fetchRecords('t', 0, 2);
+    expect(atEnd.records).toEqual([]);
+  });
+
+  it('honours maxRecords and returns at least one record beyond maxBytes', async () => {
+    const e = engine();
+    await e.topics.create('t');
+    await e.appender.append([run('t', 0, records(10))]);
+    const two = await e.reader.fetchRecords('t', 0, 3, { maxRecords: 2 });
+    expect(two.records.map((r) => r.offset)).toEqual([3, 4]);
+    expect(two.nextOffset).toBe(5);
+    const tiny = await e.reader.fetchRecords('t', 0, 0, { maxBytes: 1 });
+    expect(tiny.records).toHaveLength(1);
+  });
+
+  it('lists offsets by time', async () => {
+    const e = engine();
+    await e.topics.create('t');
+    await e.appender.append([run('t', 0, records(5))]); // timestamps 1000..1004
+    expect(await e.reader.listOffset('t', 0, 'earliest')).toEqual({ offset: 0 });
+    expect(await e.reader.listOffset('t', 0, 'latest')).toEqual({ offset: 5 });
+    expect(await e.reader.listOffset('t', 0, 1003)).toEqual({ offset: 3, timestamp: 1003 });
+    expect(await e.reader.listOffset('t', 0, 99_999)).toEqual({ offset: 5 });
+  });
+
+  it('learns heads from conflicts: two instances interleave without losing offsets', async () => {
+    const stores = { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() };
+    const a = engine(stores, 1);
+    const b = engine(stores, 2);
+    await a.topics.create('t');
+    for (let i = 0; i < 5; i++) {
+      await a.appender.append([run('t', 0, records(1, `a${i}-`))]);
+      await b.appender.append([run('t', 0, records(1, `b${i}-`))]);
+    }
+    const all = await readAll(a, 't', 0);
+    expect(all.map((x) => x.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('keeps every acked record at its offset under 32 concurrent producers', async () => {
+    const stores = { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() };
+    const engines = Array.from({ length: 32 }, (_, i) => engine(stores, i + 1));
+    await engines[0]!.topics.create('t');
+    const acks = await Promise.all(
+      engines.map(async (e, i) => {
+        const out: [number, string][] = [];
+        for (let j = 0; j < 3; j++) {
+          const [r] = await e.appender.append([run('t', 0, records(1, `c${i}-${j}-`))]);
+          out.push([r!.baseOffset, `c${i}-${j}-0`]);
+        }
+        return out;
+      }),
+    );
+    const all = await readAll(engines[0]!, 't', 0);
+    expect(all.map((x) => x.offset)).toEqual(Array.from({ length: 96 }, (_, i) => i));
+    for (const [offset, value] of acks.flat()) expect(all[offset]!.value).toBe(value);
+  });
+});
+
+describe('idempotent producers', () => {
+  it('returns the original offsets for a retry and appends nothing', async () => {
+    const e = engine();
+    await e.topics.create('t');
+    const p = { id: 7n, epoch: 0, seq: 0 };
+    const first = await e.appender.append([run('t', 0, records(3), p)]);
+    const again = await e.appender.append([run('t', 0, records(3), p)]);
+    expect(again[0]).toMatchObject({ baseOffset: first[0]!.baseOffset, duplicate: true });
+    const next = await e.appender.append([run('t', 0, records(2), { ...p, seq: 3 })]);
+    expect(next[0]!.baseOffset).toBe(3);
+    // A fresh instance (cold cache) still recognises the retry from the stored head.
+    const cold = engine({ meta: e.meta, objects: e.objects });
+    const retry = await cold.appender.append([run('t', 0, records(2), { ...p, seq: 3 })]);
+    expect(retry[0]).toMatchObject({ baseOffset: 3, duplicate: true });
+    expect((await readAll(e, 't', 0)).length).toBe(5);
+  });
+
+  it('rejects gaps and fenced epochs', async () => {
+    const e = engine();
+    await e.topics.create('t');
+    await e.appender.append([run('t', 0, records(2), { id: 9n, epoch: 1, seq: 0 })]);
+    await expect(
+      e.appender.append([run('t', 0, records(1), { id: 9n, epoch: 1, seq: 5 })]),
+    ).rejects.toMatchObject({
+      code: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    });
+    await expect(
+      e.appender.append([run('t', 0, records(1), { id: 9n, epoch: 0, seq: 2 })]),
+    ).rejects.toMatchObject({
+      code: 'INVALID_PRODUCER_EPOCH',
+    });
+    // A new epoch starts at sequence 0.
+    const r = await e.appender.append([run('t', 0, records(1), { id: 9n, epoch: 2, seq: 0 })]);
+    expect(r[0]!.baseOffset).toBe(2);
+  });
+
+  it('does not believe a sequence error from a stale cached head', async () => {
+    const stores = { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() };
+    const a = engine(stores, 1);
+    const b = engine(stores, 2);
+    await a.topics.create('t');
+    const p = { id: 3n, epoch: 0 };
+    await a.appender.append([run('t', 0, records(1), { ...p, seq: 0 })]);
+    await b.appender.append([run('t', 0, records(1), { ...p, seq: 1 })]);
+    // a's cache says the last sequence is 0; the truth is 1, so 2 is next.
+    const r = await a.appender.append([run('t', 0, records(1), { ...p, seq: 2 })]);
+    expect(r[0]!.baseOffset).toBe(2);
+  });
+});
+
+describe('topics', () => {
+  it('validates names, partitions and config', async () => {
+    const e = engine();
+    for (const bad of ['', '.', '..', 'a b', 'x'.repeat(250), 'ü']) {
+      await expect(e.topics.create(bad)).rejects.toMatchObject({ code: 'INVALID_TOPIC_EXCEPTION' });
+    }
+    await expect(e.topics.create('ok', 0)).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+    await expect(e.topics.create('ok', 10_001)).rejects.toMatchObject({ code: 'INVALID_PARTITIONS' });
+    await expect(e.topics.create('ok', 1, { 'retention.ms': 'soon' })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+    });
+    await expect(e.topics.create('ok', 1, { 'no.such': 1 })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+    });
+    const t = await e.topics.create('ok', 2, { 'retention.ms': '1000', 'cleanup.policy': 'compact' });
+    expect(t.config['retention.ms']).toBe(1000);
+    await expect(e.topics.create('ok')).rejects.toMatchObject({ code: 'TOPIC_ALREADY_EXISTS' });
+    expect((await e.topics.list()).map((x) => x.name)).toEqual(['ok']);
+  });
+
+  it('grows partitions and makes a deleted topic unreachable at once', async () => {
+    const e = engine();
+    await e.topics.create('t', 1);
+    await e.appender.append([run('t', 0, records(2))]);
+    await expect(e.topics.addPartitions('t', 0)).rejects.toBeInstanceOf(SluiceError);
+    await e.topics.addPartitions('t', 3);
+    await e.appender.append([run('t', 2, records(1))]);
+    await e.topics.delete('t');
+    await expect(e.reader.fetchRecords('t', 0, 0)).rejects.toMatchObject({
+      code: 'UNKNOWN_TOPIC_OR_PARTITION',
+    });
+    await e.topics.create('t', 1);
+    const fresh = await e.reader.fetchRecords('t', 0, 0);
+    expect(fresh.highWatermark).toBe(0);
+    expect((await e.meta.query(keys.deletedTopicsPk)).items).toHaveLength(1);
+  });
+});

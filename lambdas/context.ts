@@ -1,0 +1,139 @@
+/**
+ * What every handler runs on: the stores, the engine objects built over them, the clock
+ * and randomness, configuration from the environment. Built once per Lambda instance
+ * (module scope survives between invocations), so topic metadata and partition heads stay
+ * cached while the instance is warm. `sluice dev` builds one and serves every handler
+ * from it.
+ */
+import { Appender } from '../core/append.js';
+import { ByteLru } from '../core/cache.js';
+import type { Clock, Random } from '../core/clock.js';
+import { Reader } from '../core/fetch.js';
+import type { MetaStore, ObjectStore } from '../core/ports.js';
+import { Topics } from '../core/topics.js';
+import { createTelemetry, type Telemetry } from './telemetry.js';
+
+export interface Endpoints {
+  produce: string;
+  fetch: string;
+  admin: string;
+  groups: string;
+}
+
+export interface SluiceContext {
+  meta: MetaStore;
+  objects: ObjectStore;
+  clock: Clock;
+  random: Random;
+  topics: Topics;
+  appender: Appender;
+  reader: Reader;
+  telemetry: Telemetry;
+  clusterId: string;
+  /** The function URLs; `origin` is the URL this request came to (used when unset). */
+  endpoints(origin: string): Promise<Endpoints>;
+  /** A view of topics for the group coordinator: partition counts and high watermarks. */
+  topicView: {
+    partitionCount(topic: string): Promise<number | undefined>;
+    highWatermarks(topic: string, partitions: readonly number[]): Promise<number[]>;
+  };
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+};
+
+export interface ContextOptions {
+  clock?: Clock;
+  random?: Random;
+  clusterId?: string;
+  /** Fixed endpoints; otherwise from SLUICE_ENDPOINTS / SLUICE_ENDPOINTS_PARAMETER / the request. */
+  endpoints?: Endpoints;
+  env?: NodeJS.ProcessEnv;
+  /** Topic metadata cache lifetime (ms). */
+  topicCacheTtlMs?: number;
+}
+
+/** Builds a context over given stores (tests, `sluice dev`, the in-process SDK transport). */
+export function createContext(
+  stores: { meta: MetaStore; objects: ObjectStore },
+  options: ContextOptions = {},
+): SluiceContext {
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const topics = new Topics(stores.meta, { clock, random, cacheTtlMs: options.topicCacheTtlMs });
+  const appender = new Appender({ ...stores, topics, clock, random });
+  const cacheMb = Number(env.SLUICE_FETCH_CACHE_MB ?? 64);
+  const cache = new ByteLru<Uint8Array>(
+    (Number.isFinite(cacheMb) && cacheMb >= 0 ? cacheMb : 64) * 1024 * 1024,
+  );
+  const reader = new Reader({ ...stores, topics, clock, cache });
+  const endpoints = endpointResolver(env, options.endpoints);
+  return {
+    ...stores,
+    clock,
+    random,
+    topics,
+    appender,
+    reader,
+    telemetry: createTelemetry(env),
+    clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
+    endpoints,
+    topicView: {
+      async partitionCount(topic) {
+        try {
+          return (await topics.get(topic)).partitions;
+        } catch {
+          return undefined;
+        }
+      },
+      highWatermarks: (topic, partitions) => reader.highWatermarks(topic, partitions),
+    },
+  };
+}
+
+function endpointResolver(env: NodeJS.ProcessEnv, fixed?: Endpoints): (origin: string) => Promise<Endpoints> {
+  if (fixed) return async () => fixed;
+  if (env.SLUICE_ENDPOINTS) {
+    const parsed = JSON.parse(env.SLUICE_ENDPOINTS) as Endpoints;
+    return async () => parsed;
+  }
+  const parameter = env.SLUICE_ENDPOINTS_PARAMETER;
+  if (parameter) {
+    let cached: Promise<Endpoints> | undefined;
+    return (origin) => {
+      cached ??= (async () => {
+        const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
+        const out = await new SSMClient({}).send(new GetParameterCommand({ Name: parameter }));
+        return JSON.parse(out.Parameter?.Value ?? '{}') as Endpoints;
+      })().catch((err) => {
+        cached = undefined;
+        throw err;
+      });
+      return cached.then((e) => ({
+        produce: e.produce ?? origin,
+        fetch: e.fetch ?? origin,
+        admin: e.admin ?? origin,
+        groups: e.groups ?? origin,
+      }));
+    };
+  }
+  return async (origin) => ({ produce: origin, fetch: origin, admin: origin, groups: origin });
+}
+
+let defaultContext: Promise<SluiceContext> | undefined;
+
+/** The instance-wide context, built from the environment on first use. */
+export function getContext(): Promise<SluiceContext> {
+  defaultContext ??= (async () => {
+    const { storesFromEnv } = await import('../storage/config.js');
+    const stores = await storesFromEnv(process.env);
+    return createContext(stores);
+  })().catch((err) => {
+    defaultContext = undefined;
+    throw err;
+  });
+  return defaultContext;
+}

@@ -1,0 +1,38 @@
+/**
+ * Which function serves which path. In AWS each function has its own URL; `sluice dev`
+ * and the in-process SDK transport route here by path to the same handlers.
+ */
+import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import { adminRoutes } from './admin.js';
+import type { SluiceContext } from './context.js';
+import { fetchRoutes } from './fetch.js';
+import { groupRoutes } from './groups.js';
+import { lambdaHandler } from './http.js';
+import { produceRoutes } from './produce.js';
+
+export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups';
+export type FunctionUrlHandler = (event: LambdaFunctionURLEvent) => Promise<LambdaFunctionURLResult>;
+
+/** The function that owns a path (metadata is served by all; admin answers it here). */
+export function functionFor(path: string): FunctionName {
+  if (path.startsWith('/v1/produce') || path.startsWith('/v1/producers')) return 'produce';
+  if (path.startsWith('/v1/fetch') || path.startsWith('/v1/offsets')) return 'fetch';
+  if (path.startsWith('/v1/groups')) return 'groups';
+  return 'admin';
+}
+
+/** The four Function URL handlers over one context. */
+export function createHandlers(ctx: SluiceContext): Record<FunctionName, FunctionUrlHandler> {
+  return {
+    produce: lambdaHandler(produceRoutes(ctx)),
+    fetch: lambdaHandler(fetchRoutes(ctx)),
+    admin: lambdaHandler(adminRoutes(ctx)),
+    groups: lambdaHandler(groupRoutes(ctx)),
+  };
+}
+
+/** One handler that routes every path of API.md to its function. */
+export function createRouter(ctx: SluiceContext): FunctionUrlHandler {
+  const handlers = createHandlers(ctx);
+  return (event) => handlers[functionFor(event.rawPath)](event);
+}

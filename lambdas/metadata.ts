@@ -1,0 +1,30 @@
+/** `GET /v1/metadata`, served by every function: names the others, lists the topics. */
+import type { SluiceContext } from './context.js';
+import type { HttpRequest, Route } from './http.js';
+
+/** The URL a request came to, e.g. `https://abc.lambda-url.us-east-1.on.aws`. */
+export function originOf(req: HttpRequest): string {
+  const host = req.headers['x-forwarded-host'] ?? req.headers.host ?? 'localhost';
+  const proto =
+    req.headers['x-forwarded-proto'] ??
+    (host.startsWith('127.') || host.startsWith('localhost') ? 'http' : 'https');
+  return `${proto}://${host}`;
+}
+
+export function metadataRoute(ctx: SluiceContext): Route {
+  return {
+    method: 'GET',
+    path: '/v1/metadata',
+    async handle(req) {
+      const [endpoints, topics] = await Promise.all([ctx.endpoints(originOf(req)), ctx.topics.list()]);
+      return {
+        status: 200,
+        body: {
+          clusterId: ctx.clusterId,
+          endpoints,
+          topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+        },
+      };
+    },
+  };
+}

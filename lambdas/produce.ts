@@ -1,0 +1,195 @@
+/**
+ * The produce function: `POST /v1/produce` (JSON or binary batches), `POST /v1/producers`.
+ * Binary batches are stored as the client encoded and compressed them; JSON records are
+ * encoded here into one uncompressed batch per partition (more when a partition's records
+ * exceed the topic's max.message.bytes).
+ */
+import { z } from 'zod';
+import type { AppendRun } from '../core/append.js';
+import { InvalidRequestError, SluiceError } from '../core/errors.js';
+import { initProducer } from '../core/producers.js';
+import { defaultPartition, encodeBatch, type RecordInput, verifyBatch } from '../core/records/index.js';
+import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
+import { getContext, type SluiceContext } from './context.js';
+import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
+import { headersFromJson, toBytes } from './json-records.js';
+import { metadataRoute } from './metadata.js';
+
+const MAX_SEQUENCE = 0x7fffffff;
+
+const jsonRecord = z.object({
+  key: z.string().nullable().optional(),
+  value: z.string().nullable(),
+  headers: z.record(z.string(), z.string().nullable()).optional(),
+  partition: z.number().int().min(0).optional(),
+  timestamp: z.number().int().min(0).max(8.64e15).optional(),
+});
+
+const produceBody = z.object({
+  topic: z.string(),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+  records: z.array(jsonRecord).min(1, 'at least one record is required'),
+  producer: z
+    .object({
+      id: z.string().regex(/^\d{1,18}$/, 'a producer id from POST /v1/producers'),
+      epoch: z.number().int().min(0).max(32767),
+      sequences: z.record(z.string().regex(/^\d+$/), z.number().int().min(0).max(MAX_SEQUENCE)),
+    })
+    .optional(),
+});
+
+type ProduceBody = z.infer<typeof produceBody>;
+
+export function produceRoutes(ctx: SluiceContext): Route[] {
+  return [
+    metadataRoute(ctx),
+    {
+      method: 'POST',
+      path: '/v1/producers',
+      async handle() {
+        return { status: 200, body: await initProducer(ctx.meta, ctx) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/produce',
+      async handle(req) {
+        const binary = (req.headers['content-type'] ?? '').split(';')[0]!.trim() === BATCHES_CONTENT_TYPE;
+        return binary ? produceBinary(ctx, req) : produceJson(ctx, req);
+      },
+    },
+  ];
+}
+
+async function produceBinary(ctx: SluiceContext, req: HttpRequest) {
+  const frames = parseProduceFrames(req.body);
+  const runs: AppendRun[] = frames.map((f) => ({
+    topic: f.topic,
+    partition: f.partition,
+    batches: [f.batch],
+  }));
+  const results = await ctx.appender.append(runs);
+  for (const f of frames) {
+    ctx.telemetry.count(f.topic, 'BytesIn', f.batch.bytes.length);
+    ctx.telemetry.count(f.topic, 'RecordsIn', f.batch.header.recordCount);
+  }
+  return {
+    status: 200,
+    body: {
+      partitions: results.map((r) => ({
+        topic: r.topic,
+        partition: r.partition,
+        baseOffset: r.baseOffset,
+        count: r.count,
+        logAppendTime: r.logAppendTime,
+      })),
+    },
+  };
+}
+
+async function produceJson(ctx: SluiceContext, req: HttpRequest) {
+  const body = parseJson(req, produceBody);
+  const topic = await ctx.topics.get(body.topic);
+  const encoding = body.encoding ?? 'utf8';
+  const now = ctx.clock.now();
+  // Keyless records without a partition all go to one partition for the whole request.
+  const keyless = Math.floor(ctx.random() * topic.partitions);
+  const byPartition = new Map<number, { index: number; record: RecordInput }[]>();
+  body.records.forEach((r, index) => {
+    const field = `records.${index}`;
+    const key = toBytes(r.key, encoding, `${field}.key`);
+    const record: RecordInput = {
+      key,
+      value: toBytes(r.value, encoding, `${field}.value`),
+      headers: headersFromJson(r.headers, encoding, `${field}.headers`),
+      timestamp: r.timestamp ?? now,
+    };
+    const partition = r.partition ?? (key ? defaultPartition(key, topic.partitions) : keyless);
+    byPartition.set(partition, [...(byPartition.get(partition) ?? []), { index, record }]);
+  });
+  const runs: AppendRun[] = [];
+  for (const [partition, items] of byPartition) {
+    const producer = producerFields(body, partition);
+    const batches = encodeSplit(
+      items.map((i) => i.record),
+      topic.config['max.message.bytes'],
+      producer,
+      now,
+    );
+    runs.push({ topic: topic.name, partition, batches: batches.map((b) => verifyBatch(b)) });
+  }
+  const results = await ctx.appender.append(runs);
+  const base = new Map(results.map((r) => [r.partition, r]));
+  const records = new Array<{ partition: number; offset: number }>(body.records.length);
+  let bytesIn = 0;
+  for (const [partition, items] of byPartition) {
+    const r = base.get(partition)!;
+    items.forEach((item, i) => {
+      records[item.index] = { partition, offset: r.baseOffset + i };
+      bytesIn += (item.record.key?.length ?? 0) + (item.record.value?.length ?? 0);
+    });
+  }
+  ctx.telemetry.count(topic.name, 'BytesIn', bytesIn);
+  ctx.telemetry.count(topic.name, 'RecordsIn', body.records.length);
+  return {
+    status: 200,
+    body: {
+      topic: topic.name,
+      records,
+      partitions: results.map((r) => ({
+        partition: r.partition,
+        baseOffset: r.baseOffset,
+        count: r.count,
+        logAppendTime: r.logAppendTime,
+      })),
+    },
+  };
+}
+
+function producerFields(body: ProduceBody, partition: number) {
+  if (!body.producer) return undefined;
+  const sequence = body.producer.sequences[String(partition)];
+  if (sequence === undefined) {
+    throw new InvalidRequestError(
+      `producer.sequences.${partition}: the request writes to partition ${partition}, so it needs its base sequence`,
+      `producer.sequences.${partition}`,
+    );
+  }
+  return { producerId: BigInt(body.producer.id), producerEpoch: body.producer.epoch, baseSequence: sequence };
+}
+
+/** Encodes records into batches no larger than `limit` bytes, keeping sequences contiguous. */
+function encodeSplit(
+  records: RecordInput[],
+  limit: number,
+  producer: { producerId: bigint; producerEpoch: number; baseSequence: number } | undefined,
+  now: number,
+): Uint8Array[] {
+  const encode = (part: RecordInput[], skip: number) =>
+    encodeBatch(part, {
+      now,
+      ...(producer && { ...producer, baseSequence: (producer.baseSequence + skip) % (MAX_SEQUENCE + 1) }),
+    });
+  const out: Uint8Array[] = [];
+  const split = (from: number, to: number) => {
+    const batch = encode(records.slice(from, to), from);
+    if (batch.length <= limit) {
+      out.push(batch);
+      return;
+    }
+    if (to - from === 1) {
+      throw new SluiceError(
+        'MESSAGE_TOO_LARGE',
+        `a record of ${batch.length} bytes (as a batch) exceeds the topic's max.message.bytes of ${limit}`,
+      );
+    }
+    const mid = from + Math.ceil((to - from) / 2);
+    split(from, mid);
+    split(mid, to);
+  };
+  split(0, records.length);
+  return out;
+}
+
+/** The Lambda entry point. */
+export const handler = lambdaHandler(async () => produceRoutes(await getContext()));
