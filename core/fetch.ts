@@ -201,9 +201,7 @@ export class Reader {
   }
 
   /** Log start and high watermark of every partition of a topic. */
-  async describePartitions(
-    topicName: string,
-  ): Promise<{
+  async describePartitions(topicName: string): Promise<{
     topic: TopicMeta;
     partitions: { partition: number; logStartOffset: number; highWatermark: number }[];
   }> {
