@@ -116,6 +116,11 @@ export class Reader {
         head.data.next,
         options.maxBytes ?? DEFAULT_MAX_BYTES,
       );
+      if (entries.length === 0 || entries[0]!.base > offset) {
+        // Retention may have removed the entries after we read the head; a compacted
+        // topic may legitimately skip offsets. The head says which.
+        checkRange(topicName, partition, offset, await this.head(topic, partition));
+      }
       try {
         const batches = await this.load(entries, offset);
         return { ...base, batches };
