@@ -29,7 +29,14 @@ import {
 import { compress } from './compression.js';
 import { crc32c } from './crc32c.js';
 import { Compression, type EncodeOptions, type RecordInput } from './types.js';
-import { sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.js';
+import {
+  MAX_VARLONG,
+  MIN_VARLONG,
+  sizeOfVarint,
+  sizeOfVarlong,
+  writeVarint,
+  writeVarlong,
+} from './varint.js';
 
 /**
  * Encodes `records` as one RecordBatch v2, compressed with `options.compression`.
@@ -71,6 +78,15 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
     if (ts > maxTimestamp) maxTimestamp = ts;
   }
   const baseTimestamp = timestamps[0]!;
+  for (let i = 0; i < n; i++) {
+    const delta = timestamps[i]! - baseTimestamp;
+    if (delta < MIN_VARLONG || delta > MAX_VARLONG) {
+      throw new InvalidRequestError(
+        `records[${i}].timestamp is too far from the first record's`,
+        `records[${i}].timestamp`,
+      );
+    }
+  }
 
   let recordsSize = 0;
   for (let i = 0; i < n; i++) {

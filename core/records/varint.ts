@@ -4,8 +4,9 @@
  *
  *   varint  (int32): 1–5 bytes      varlong (int64): 1–10 bytes
  *
- * Varlongs are JS numbers: Sluice's offsets and timestamps stay below 2^53, so a varlong
- * outside the safe-integer range is treated as corrupt rather than silently rounded.
+ * Varlongs are JS numbers: Sluice's offsets and timestamps stay below 2^53, so a varlong whose
+ * zigzagged value is not a safe integer (|value| beyond 2^52, i.e. a timestamp delta of
+ * 140,000 years) is rejected rather than silently rounded.
  */
 import { CorruptRecordError } from '../errors.js';
 
@@ -20,7 +21,11 @@ export function sizeOfVarint(value: number): number {
   return n;
 }
 
-/** Bytes a zigzag varlong takes for the safe integer `value`. */
+/** The range of values a varlong carries exactly: zigzag(value) must be a safe integer. */
+export const MIN_VARLONG = -(2 ** 52);
+export const MAX_VARLONG = 2 ** 52 - 1;
+
+/** Bytes a zigzag varlong takes for `value` in [MIN_VARLONG, MAX_VARLONG]. */
 export function sizeOfVarlong(value: number): number {
   if (value >= -0x40000000 && value < 0x40000000) return sizeOfVarint(value);
   let v = value >= 0 ? value * 2 : -value * 2 - 1;
@@ -43,7 +48,7 @@ export function writeVarint(buf: Uint8Array, pos: number, value: number): number
   return pos;
 }
 
-/** Writes the safe integer `value` as a zigzag varlong at `pos`; returns the position after it. */
+/** Writes `value` (in [MIN_VARLONG, MAX_VARLONG]) as a zigzag varlong at `pos`; returns the position after it. */
 export function writeVarlong(buf: Uint8Array, pos: number, value: number): number {
   if (value >= -0x40000000 && value < 0x40000000) return writeVarint(buf, pos, value);
   // Beyond 31 bits, bitwise operators would truncate: use arithmetic on the zigzagged value.
