@@ -277,7 +277,7 @@ describe('hostile batches (forged CRC, so the parser itself is tested)', () => {
 
   it('rejects a record whose fields do not fill its declared length', () => {
     const bad = Uint8Array.from(batch);
-    bad[BATCH_HEADER_SIZE] += 2; // first record's length varint: one more byte (zigzag)
+    bad[BATCH_HEADER_SIZE]! += 2; // first record's length varint: one more byte (zigzag)
     expect(() => decodeBatch(forgeCrc(bad))).toThrow(CorruptRecordError);
   });
 });
