@@ -1,0 +1,34 @@
+/**
+ * What the group coordinator needs from the log engine, as a port: the coordinator never
+ * imports topics or heads, so groups can be built and tested without the log.
+ */
+import type { Clock } from '../clock.js';
+
+export interface TopicView {
+  /** Partition count of a topic, or undefined if the topic does not exist. */
+  partitionCount(topic: string): Promise<number | undefined>;
+  /** High watermarks (next offset to be written) of the given partitions of a topic. */
+  highWatermarks(topic: string, partitions: readonly number[]): Promise<number[]>;
+}
+
+/**
+ * Caches partition counts for `ttlMs` (a heartbeat checks the count of every subscribed
+ * topic, so a warm instance should answer from memory); high watermarks are never cached,
+ * since a commit is checked against them.
+ *
+ * @example
+ * const view = cachedTopicView(engineView, clock, 5_000);
+ */
+export function cachedTopicView(view: TopicView, clock: Clock, ttlMs: number): TopicView {
+  const counts = new Map<string, { count: number | undefined; at: number }>();
+  return {
+    async partitionCount(topic) {
+      const hit = counts.get(topic);
+      if (hit && clock.now() - hit.at < ttlMs) return hit.count;
+      const count = await view.partitionCount(topic);
+      counts.set(topic, { count, at: clock.now() });
+      return count;
+    },
+    highWatermarks: (topic, partitions) => view.highWatermarks(topic, partitions),
+  };
+}
