@@ -17,10 +17,10 @@ import type {
   TransactOp,
 } from '../core/ports.js';
 import { ObjectExistsError, ObjectNotFoundError } from '../core/ports.js';
-import { checkKey, checkTransaction } from './limits.js';
+import { checkKey, checkTransaction, itemBytes } from './limits.js';
 import { checkByteRange, checkObjectKey, parseListOptions } from './object-args.js';
 import { planTransaction } from './plan.js';
-import { compareUtf8, encodeCursor, inRange, parseQuery } from './query.js';
+import { compareUtf8, encodeCursor, inRange, parseQuery, QUERY_PAGE_BYTES } from './query.js';
 
 /** Where `lastModified` comes from; defaults to the wall clock. */
 export interface MemoryStoreOptions {
@@ -113,9 +113,16 @@ export class MemoryMetaStore implements MetaStore {
         q.desc ? compareUtf8(item.sk, after) < 0 : compareUtf8(item.sk, after) > 0,
       );
     }
-    const limit = q.limit ?? items.length;
-    const page: QueryPage = { items: items.slice(0, limit).map((item) => structuredClone(item)) };
-    if (items.length > limit) page.next = encodeCursor(page.items[page.items.length - 1]!.sk);
+    const page: QueryPage = { items: [] };
+    let bytes = 0;
+    for (const item of items) {
+      if ((q.limit !== undefined && page.items.length >= q.limit) || bytes >= QUERY_PAGE_BYTES) {
+        page.next = encodeCursor(page.items[page.items.length - 1]!.sk);
+        break;
+      }
+      page.items.push(structuredClone(item));
+      bytes += itemBytes(item, item.data, item.ttl);
+    }
     return page;
   }
 

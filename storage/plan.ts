@@ -26,6 +26,29 @@ function copy<T>(value: T): T {
 }
 
 /**
+ * The data of an item after an `update` op: `set` fields replaced, `add` fields summed
+ * (a missing field counts as 0; adding to a non-number is an {@link InvalidRequestError}).
+ */
+export function mergeUpdate(
+  data: ItemData,
+  op: Extract<TransactOp, { type: 'update' }>,
+  index = 0,
+): ItemData {
+  const merged: ItemData = { ...copy(data), ...copy(op.set ?? {}) };
+  for (const [field, n] of Object.entries(op.add ?? {})) {
+    const old = merged[field] ?? 0;
+    if (typeof old !== 'number') {
+      throw new InvalidRequestError(
+        `cannot add to non-numeric field '${field}'`,
+        `ops[${index}].add.${field}`,
+      );
+    }
+    merged[field] = old + n;
+  }
+  return merged;
+}
+
+/**
  * Plans validated ops (see `checkTransaction`) against `current` (the item now stored
  * under each op's key). Throws {@link ConflictError} listing every failed op, or
  * {@link ItemTooLargeError} when an update would grow an item past the limit.
@@ -57,17 +80,7 @@ export function planTransaction(
         return;
       }
       case 'update': {
-        const data: ItemData = { ...copy(cur!.data), ...copy(op.set ?? {}) };
-        for (const [field, n] of Object.entries(op.add ?? {})) {
-          const old = data[field] ?? 0;
-          if (typeof old !== 'number') {
-            throw new InvalidRequestError(
-              `cannot add to non-numeric field '${field}'`,
-              `ops[${index}].add.${field}`,
-            );
-          }
-          data[field] = old + n;
-        }
+        const data = mergeUpdate(cur!.data, op, index);
         checkItemSize(key, data, cur!.ttl);
         const item: Item = { ...key, version, data };
         if (cur!.ttl !== undefined) item.ttl = cur!.ttl;

@@ -40,6 +40,12 @@ export function inRange(sk: string, range: SortKeyRange | undefined): boolean {
   return true;
 }
 
+/**
+ * DynamoDB ends a query page after 1 MB of items even below `limit`; every adapter does, so
+ * callers that forget to follow `next` fail in tests too, not only in AWS.
+ */
+export const QUERY_PAGE_BYTES = 1024 * 1024;
+
 /** A query cursor: the sort key of the last item of the previous page, made opaque. */
 export function encodeCursor(sk: string): string {
   return Buffer.from(JSON.stringify({ sk }), 'utf8').toString('base64url');
