@@ -8,12 +8,14 @@
  * | `p#<topicId>#<partition>`  | `head`              | next offset, log start, producer state |
  * | `p#<topicId>#<partition>`  | `i#<lastOffset>`    | batch index entry (object, position)   |
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
+ * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
  * | `g#<group>`                | `o#<topic>#<part>`  | committed offset                       |
  * | `groups`                   | `<group>`           | group catalog entry                    |
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
+ * | `maintenance`              | `gc`                | when orphan GC last ran                |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -38,6 +40,11 @@ export const keys = {
     sk: `i#${padOffset(lastOffset)}`,
   }),
   lease: (topicId: string, partition: number): ItemKey => ({ pk: `p#${topicId}#${partition}`, sk: 'lease' }),
+  maintenance: (topicId: string, partition: number): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: 'maint',
+  }),
+  orphanGc: { pk: 'maintenance', sk: 'gc' } as ItemKey,
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
   producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,
   deletedTopicsPk: 'deleted-topics',
