@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type SluiceContext } from '../lambdas/context.js';
-import { MAX_REQUEST_BYTES, toEvent } from '../lambdas/http.js';
+import { MAX_REQUEST_BYTES, rawBody, toEvent } from '../lambdas/http.js';
 import { createRouter } from '../lambdas/index.js';
 
 export interface DevServerOptions {
@@ -28,14 +28,19 @@ export interface DevServer {
 }
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array | 'too-large'> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > MAX_REQUEST_BYTES) {
+    req.resume();
+    return 'too-large';
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES + 1) return 'too-large';
+    if (size > MAX_REQUEST_BYTES) return 'too-large';
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** Starts the server; resolves once it listens. */
@@ -73,12 +78,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
       const event = toEvent({ method: req.method ?? 'GET', url: req.url ?? '/', headers, body });
       const result = await route(event);
-      const out = result.isBase64Encoded
-        ? Buffer.from(result.body ?? '', 'base64')
-        : Buffer.from(result.body ?? '', 'utf8');
+      const out = rawBody(result);
       res.writeHead(result.statusCode ?? 200, {
         ...(result.headers as Record<string, string>),
-        'content-length': out.length,
+        'content-length': out.byteLength,
       });
       res.end(out);
     } catch (err) {

@@ -20,8 +20,9 @@ import {
   type DeflatedBatch,
   decodeBatch,
   type KafkaRecord,
+  LOG_OVERHEAD,
+  readBatchHeader,
   splitBatches,
-  withBaseOffset,
 } from './records/index.js';
 import type { TopicMeta, Topics } from './topics.js';
 
@@ -311,19 +312,33 @@ export class Reader {
     const out: DeflatedBatch[] = [];
     for (const e of entries) {
       let next = e.base;
-      for (const batch of splitBatches(bytes.get(e)!)) {
+      for (const batch of walkBatches(bytes.get(e)!)) {
         const baseOffset = e.abs ? batch.header.baseOffset : next;
         next = baseOffset + batch.header.lastOffsetDelta + 1;
         if (next <= offset) continue;
-        out.push(
-          e.abs
-            ? batch
-            : { header: { ...batch.header, baseOffset }, bytes: withBaseOffset(batch.bytes, baseOffset) },
-        );
+        if (!e.abs) {
+          // In place: these bytes are ours (fresh from the store or the cache), and the
+          // value written is the same on every read of this entry.
+          new DataView(batch.bytes.buffer, batch.bytes.byteOffset, 8).setBigInt64(0, BigInt(baseOffset));
+          batch.header.baseOffset = baseOffset;
+        }
+        out.push(batch);
       }
     }
     return out;
   }
+}
+
+/** Batches of a verified range: headers only, no CRC (it was checked when the range was read). */
+function walkBatches(bytes: Uint8Array): DeflatedBatch[] {
+  const out: DeflatedBatch[] = [];
+  for (let pos = 0; pos < bytes.length; ) {
+    const header = readBatchHeader(bytes, pos);
+    const end = pos + LOG_OVERHEAD + header.batchLength;
+    out.push({ header, bytes: bytes.subarray(pos, end) });
+    pos = end;
+  }
+  return out;
 }
 
 function checkRange(topic: string, partition: number, offset: number, head: Head): void {

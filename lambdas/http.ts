@@ -3,7 +3,7 @@
  * a result out; routing by method and path template; one mapping from typed errors to the
  * status codes and error bodies of API.md. `sluice dev` feeds this same code.
  */
-import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { InvalidRequestError, SluiceError, ThrottledError, UnavailableError } from '../core/errors.js';
 import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
@@ -51,8 +51,8 @@ export function toEvent(req: {
   const url = new URL(req.url, 'http://localhost');
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) query[k] = v;
-  const body = req.body && req.body.length > 0 ? Buffer.from(req.body).toString('base64') : undefined;
-  return {
+  const bytes = req.body && req.body.length > 0 ? req.body : undefined;
+  const event = {
     version: '2.0',
     routeKey: '$default',
     rawPath: url.pathname,
@@ -68,9 +68,39 @@ export function toEvent(req: {
         userAgent: '',
       },
     } as LambdaFunctionURLEvent['requestContext'],
-    body,
-    isBase64Encoded: body !== undefined,
-  };
+    isBase64Encoded: bytes !== undefined,
+  } as LambdaFunctionURLEvent;
+  return withRawBody(event, bytes);
+}
+
+/**
+ * In-process callers (sluice dev, the SDK's in-process transport) hand bytes over as they
+ * are; the base64 form Lambda uses is produced only if something reads `body`.
+ */
+const RAW_BODY = Symbol.for('sluice.rawBody');
+type WithRaw = { [RAW_BODY]?: Uint8Array };
+
+function withRawBody<T extends { body?: string }>(target: T, bytes: Uint8Array | undefined): T {
+  if (bytes === undefined) return target;
+  let encoded: string | undefined;
+  Object.defineProperty(target, 'body', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      encoded ??= Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+      return encoded;
+    },
+  });
+  Object.defineProperty(target, RAW_BODY, { value: bytes, enumerable: false });
+  return target;
+}
+
+/** The bytes of an event's or result's body, without a base64 round trip when in-process. */
+export function rawBody(x: { body?: string; isBase64Encoded?: boolean }): Uint8Array {
+  const raw = (x as WithRaw)[RAW_BODY];
+  if (raw) return raw;
+  const buf = x.isBase64Encoded ? Buffer.from(x.body ?? '', 'base64') : Buffer.from(x.body ?? '', 'utf8');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 /** Reads a Function URL event into an {@link HttpRequest}. */
@@ -80,27 +110,26 @@ export function fromEvent(event: LambdaFunctionURLEvent): HttpRequest {
   const query: Record<string, string> = {};
   const params = new URLSearchParams(event.rawQueryString ?? '');
   for (const [k, v] of params) query[k] = v;
-  const raw = event.body ?? '';
-  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  const body = rawBody(event);
   return {
     method: (event.requestContext?.http?.method ?? 'GET').toUpperCase(),
     path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
     query,
     headers,
-    body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+    body,
     params: {},
   };
 }
 
 /** Turns an {@link HttpResponse} into a Function URL result, base64 for bytes. */
-export function toResult(res: HttpResponse): LambdaFunctionURLResult {
+export function toResult(res: HttpResponse): APIGatewayProxyStructuredResultV2 {
   if (res.body instanceof Uint8Array) {
-    return {
+    const result: APIGatewayProxyStructuredResultV2 = {
       statusCode: res.status,
       headers: { 'content-type': 'application/octet-stream', ...res.headers },
-      body: Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength).toString('base64'),
       isBase64Encoded: true,
     };
+    return withRawBody(result, res.body);
   }
   if (res.body === undefined) return { statusCode: res.status, headers: res.headers ?? {}, body: '' };
   return {
@@ -222,7 +251,18 @@ export function dispatch(routes: readonly Route[]): (req: HttpRequest) => Promis
       try {
         return await r.handle({ ...req, params });
       } catch (err) {
-        return errorResponse(err);
+        const res = errorResponse(err);
+        // A bug, not a request error: leave a trace in the function's log.
+        if (res.status >= 500)
+          console.error(
+            JSON.stringify({
+              level: 'ERROR',
+              message: 'unhandled error',
+              path: req.path,
+              error: String((err as Error)?.stack ?? err),
+            }),
+          );
+        return res;
       }
     }
     if (pathMatched) {
@@ -241,7 +281,7 @@ export function dispatch(routes: readonly Route[]): (req: HttpRequest) => Promis
  */
 export function lambdaHandler(
   routes: readonly Route[] | (() => Promise<readonly Route[]>),
-): (event: LambdaFunctionURLEvent) => Promise<LambdaFunctionURLResult> {
+): (event: LambdaFunctionURLEvent) => Promise<APIGatewayProxyStructuredResultV2> {
   let run: ((req: HttpRequest) => Promise<HttpResponse>) | undefined;
   return async (event) => {
     if (!run) run = dispatch(typeof routes === 'function' ? await routes() : routes);

@@ -1,0 +1,268 @@
+/**
+ * `npm run bench -- e2e [totalMiB]`: produce then consume through HTTP into `sluice dev`
+ * (embedded store: files + SQLite), against the raw floor — the same object writes and
+ * metadata transactions (produce) and the same head reads, index queries and ranged GETs
+ * (consume) made directly on the adapters. Rounds alternate system and floor so both see
+ * the same machine noise; figures are medians over rounds.
+ *
+ * Writes bench/results/e2e.json.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DevServer, startDevServer } from '../bin/dev.js';
+import type { IndexEntry } from '../core/append.js';
+import { keys, objectKeys } from '../core/keys.js';
+import type { ItemData, MetaStore, ObjectStore } from '../core/ports.js';
+import { encodeBatch, encodeSegment, LOG_OVERHEAD, readBatchHeader } from '../core/records/index.js';
+import { encodeProduceFrames } from '../core/wire.js';
+import { createContext } from '../lambdas/context.js';
+import { FsObjectStore } from '../storage/fs.js';
+import { SqliteMetaStore } from '../storage/sqlite.js';
+
+const MiB = 1024 * 1024;
+const RECORD_BYTES = 1024;
+const RECORDS_PER_REQUEST = 1000; // ≈ 1 MiB per request: how a busy producer batches
+const WORKERS = 4; // concurrent requests, one partition each
+const ROUNDS = 8;
+
+const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+/** node:http with keep-alive: the lightest client, so the figures are the server's. */
+function call(
+  url: string,
+  method: string,
+  body: Uint8Array | string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method, agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Walks a one-partition fetch frame to its last batch header, without CRC checks. */
+function lastBatchHeader(body: Buffer) {
+  let pos = 2 + body.readUInt16BE(0) + 4 + 16 + 4;
+  let header = readBatchHeader(body, pos);
+  for (;;) {
+    const next = pos + LOG_OVERHEAD + header.batchLength;
+    if (next >= body.length) return header;
+    pos = next;
+    header = readBatchHeader(body, pos);
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function pool(
+  workers: number,
+  jobs: number,
+  run: (worker: number, job: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (let job = next++; job < jobs; job = next++) await run(w, job);
+    }),
+  );
+}
+
+function batchBytes(seed: number): Uint8Array {
+  const value = new Uint8Array(RECORD_BYTES - 16);
+  for (let i = 0; i < value.length; i++) value[i] = (i * 31 + seed) & 0xff;
+  return encodeBatch(
+    Array.from({ length: RECORDS_PER_REQUEST }, (_, i) => ({
+      key: new TextEncoder().encode(`key-${seed}-${i}`.padEnd(16, '.')),
+      value,
+      timestamp: 1_700_000_000_000 + i,
+    })),
+  );
+}
+
+interface Round {
+  system: number;
+  floor: number;
+}
+
+async function main(): Promise<void> {
+  const totalMiB = Number(process.argv[2] ?? 256);
+  const requestsPerRound = Math.max(WORKERS, Math.round(totalMiB / ROUNDS));
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-e2e-'));
+  const objects: ObjectStore = new FsObjectStore(join(dir, 'objects'));
+  const meta: MetaStore = new SqliteMetaStore(join(dir, 'meta.sqlite'));
+  const server: DevServer = await startDevServer({
+    port: 0,
+    context: createContext({ meta, objects }, { env: {} }),
+  });
+  const batch = batchBytes(1);
+  const requestBytes = batch.length;
+  console.log(
+    `e2e: ${ROUNDS} rounds × ${requestsPerRound} requests of ${(requestBytes / MiB).toFixed(2)} MiB ` +
+      `(${RECORDS_PER_REQUEST} records of ${RECORD_BYTES} B), ${WORKERS} concurrent, embedded store in ${dir}`,
+  );
+
+  await fetch(`${server.url}/v1/topics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench', partitions: WORKERS }),
+  });
+  const frames = Array.from({ length: WORKERS }, (_, p) =>
+    encodeProduceFrames([{ topic: 'bench', partition: p, batch }]),
+  );
+
+  // The floor: the same PUT and the same transaction (head CAS, index item, registry item).
+  const floorHeads = Array.from({ length: WORKERS }, () => ({ version: 0, next: 0 }));
+  const floorEntries: { p: number; entry: IndexEntry }[] = [];
+  let floorSeq = 0;
+  const floorProduce = async (p: number) => {
+    const segment = encodeSegment([{ topic: 'floor', partition: p, batches: [batch] }]);
+    const key = objectKeys.segment(`floor/${floorSeq++}`);
+    await objects.put(key, segment.bytes);
+    const h = floorHeads[p]!;
+    const e = segment.index[0]!;
+    const entry: IndexEntry = {
+      o: key,
+      pos: e.position,
+      len: e.length,
+      base: h.next,
+      n: e.offsetCount,
+      rc: e.recordCount,
+      bc: 1,
+      mt: e.maxTimestamp,
+      at: 0,
+    };
+    await meta.transact([
+      {
+        type: 'put',
+        key: keys.head('floor', p),
+        data: { next: h.next + e.offsetCount, start: 0, size: 0, p: {} },
+        condition: h.version === 0 ? { absent: true } : { version: h.version },
+      },
+      {
+        type: 'put',
+        key: keys.index('floor', p, h.next + e.offsetCount - 1),
+        data: entry as unknown as ItemData,
+        condition: { absent: true },
+      },
+      { type: 'put', key: keys.objectRef(key), data: { refs: 1, at: 0 }, condition: { absent: true } },
+    ]);
+    h.version++;
+    h.next += e.offsetCount;
+    floorEntries.push({ p, entry });
+  };
+  const systemProduce = async (p: number) => {
+    const res = await call(`${server.url}/v1/produce`, 'POST', frames[p]!, {
+      'content-type': 'application/vnd.sluice.batches',
+    });
+    if (res.status !== 200) throw new Error(`produce failed: ${res.status} ${res.body}`);
+  };
+
+  const produce: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const r: Round = { system: 0, floor: 0 };
+    for (const which of round % 2 ? (['floor', 'system'] as const) : (['system', 'floor'] as const)) {
+      const t0 = performance.now();
+      await pool(WORKERS, requestsPerRound, (w) => (which === 'system' ? systemProduce(w) : floorProduce(w)));
+      r[which] = (requestsPerRound * requestBytes) / MiB / ((performance.now() - t0) / 1000);
+    }
+    produce.push(r);
+    process.stdout.write(
+      `  produce round ${round + 1}/${ROUNDS}: system ${r.system.toFixed(1)} MiB/s, floor ${r.floor.toFixed(1)} MiB/s\n`,
+    );
+  }
+
+  // Consume: each worker reads its partition from the start, 1 MiB per request.
+  const hwm = floorHeads.map((h) => h.next);
+  const systemOffsets = new Array(WORKERS).fill(0);
+  const floorOffsets = new Array(WORKERS).fill(0);
+  const systemConsume = async (p: number) => {
+    const res = await call(
+      `${server.url}/v1/fetch`,
+      'POST',
+      JSON.stringify({
+        partitions: [{ topic: 'bench', partition: p, offset: systemOffsets[p] }],
+        maxBytes: MiB,
+      }),
+      { 'content-type': 'application/json', accept: 'application/vnd.sluice.batches' },
+    );
+    if (res.status !== 200) throw new Error(`fetch failed: ${res.status} ${res.body}`);
+    // The frame's last batch tells where to go on; the client's CRC checks are not the
+    // server's cost, so they are left out of the measurement.
+    const last = lastBatchHeader(res.body);
+    systemOffsets[p] = last.baseOffset + last.lastOffsetDelta + 1;
+  };
+  const floorConsume = async (p: number) => {
+    const pk = keys.partitionPk('floor', p);
+    await meta.get(keys.head('floor', p));
+    const page = await meta.query(
+      pk,
+      { gte: keys.indexSk(floorOffsets[p]), lte: `${keys.indexPrefix}~` },
+      { limit: 16 },
+    );
+    const entry = page.items[0]!.data as unknown as IndexEntry;
+    await objects.get(entry.o, { start: entry.pos, end: entry.pos + entry.len });
+    floorOffsets[p] = entry.base + entry.n;
+  };
+  const consume: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const r: Round = { system: 0, floor: 0 };
+    for (const which of round % 2 ? (['floor', 'system'] as const) : (['system', 'floor'] as const)) {
+      const t0 = performance.now();
+      await pool(WORKERS, requestsPerRound, (w) => (which === 'system' ? systemConsume(w) : floorConsume(w)));
+      r[which] = (requestsPerRound * requestBytes) / MiB / ((performance.now() - t0) / 1000);
+    }
+    consume.push(r);
+    process.stdout.write(
+      `  consume round ${round + 1}/${ROUNDS}: system ${r.system.toFixed(1)} MiB/s, floor ${r.floor.toFixed(1)} MiB/s\n`,
+    );
+  }
+  if (systemOffsets.some((o, p) => o !== hwm[p]))
+    throw new Error(`consume did not reach the end: ${systemOffsets} vs ${hwm}`);
+
+  const recordsPerMiB = (RECORDS_PER_REQUEST * MiB) / requestBytes;
+  const metrics = {
+    produce_mb_s: median(produce.map((r) => r.system)),
+    consume_mb_s: median(consume.map((r) => r.system)),
+    floor_produce_mb_s: median(produce.map((r) => r.floor)),
+    floor_consume_mb_s: median(consume.map((r) => r.floor)),
+    produce_ratio: median(produce.map((r) => r.system / r.floor)),
+    consume_ratio: median(consume.map((r) => r.system / r.floor)),
+    produce_records_s: median(produce.map((r) => r.system)) * recordsPerMiB,
+    consume_records_s: median(consume.map((r) => r.system)) * recordsPerMiB,
+    total_mib: (ROUNDS * requestsPerRound * requestBytes) / MiB,
+  };
+  console.log('');
+  console.log('                 system MiB/s   floor MiB/s   system records/s   ratio (median of rounds)');
+  console.log(
+    `  produce      ${metrics.produce_mb_s.toFixed(1).padStart(12)}  ${metrics.floor_produce_mb_s.toFixed(1).padStart(12)}  ${Math.round(metrics.produce_records_s).toString().padStart(17)}   ${metrics.produce_ratio.toFixed(2)}`,
+  );
+  console.log(
+    `  consume      ${metrics.consume_mb_s.toFixed(1).padStart(12)}  ${metrics.floor_consume_mb_s.toFixed(1).padStart(12)}  ${Math.round(metrics.consume_records_s).toString().padStart(17)}   ${metrics.consume_ratio.toFixed(2)}`,
+  );
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(
+    new URL('./results/e2e.json', import.meta.url),
+    `${JSON.stringify({ name: 'e2e', metrics }, null, 2)}\n`,
+  );
+  await server.close();
+  (meta as SqliteMetaStore).close();
+  await rm(dir, { recursive: true, force: true });
+}
+
+await main();

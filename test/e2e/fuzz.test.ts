@@ -1,0 +1,269 @@
+/**
+ * Hostile input: thousands of generated malformed requests through the real handlers.
+ * Every one must get a 4xx with an error body, and none may change stored state.
+ */
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ItemKey, MetaStore, ObjectStore, TransactOp } from '../../core/ports.js';
+import { encodeBatch } from '../../core/records/index.js';
+import { encodeProduceFrames } from '../../core/wire.js';
+import { createContext } from '../../lambdas/context.js';
+import { toEvent } from '../../lambdas/http.js';
+import { createRouter, type FunctionUrlHandler } from '../../lambdas/index.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../../storage/memory.js';
+
+/** Counts writes that reached the stores. */
+class WriteCounter {
+  writes = 0;
+  wrap(meta: MetaStore, objects: ObjectStore): { meta: MetaStore; objects: ObjectStore } {
+    const self = this;
+    return {
+      meta: {
+        get: (k: ItemKey) => meta.get(k),
+        batchGet: (k) => meta.batchGet(k),
+        query: (pk, r, o) => meta.query(pk, r, o),
+        async transact(ops: readonly TransactOp[]) {
+          await meta.transact(ops);
+          if (ops.some((o) => o.type !== 'check')) self.writes++;
+        },
+      },
+      objects: {
+        async put(key, body) {
+          await objects.put(key, body);
+          self.writes++;
+        },
+        get: (k, r) => objects.get(k, r),
+        async delete(keys) {
+          await objects.delete(keys);
+          self.writes++;
+        },
+        list: (p, o) => objects.list(p, o),
+      },
+    };
+  }
+}
+
+const enc = new TextEncoder();
+
+describe('malformed requests', () => {
+  const counter = new WriteCounter();
+  let route: FunctionUrlHandler;
+  let goodFrames: Uint8Array;
+
+  beforeAll(async () => {
+    const stores = counter.wrap(new MemoryMetaStore(), new MemoryObjectStore());
+    const ctx = createContext(stores, { env: {} });
+    route = createRouter(ctx);
+    const setup = await call('POST', '/v1/topics', JSON.stringify({ name: 't', partitions: 2 }));
+    expect(setup.statusCode).toBe(201);
+    goodFrames = encodeProduceFrames([
+      {
+        topic: 't',
+        partition: 1,
+        batch: encodeBatch([{ key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 }]),
+      },
+    ]);
+    counter.writes = 0;
+  });
+
+  async function call(
+    method: string,
+    url: string,
+    body?: string | Uint8Array,
+    headers: Record<string, string> = {},
+  ) {
+    const bytes = typeof body === 'string' ? enc.encode(body) : body;
+    return route(
+      toEvent({ method, url, headers: { 'content-type': 'application/json', ...headers }, body: bytes }),
+    );
+  }
+
+  async function expectRejected(
+    method: string,
+    url: string,
+    body?: string | Uint8Array,
+    headers?: Record<string, string>,
+  ) {
+    const res = await call(method, url, body, headers);
+    const status = res.statusCode ?? 0;
+    if (status < 400 || status >= 500) {
+      throw new Error(
+        `${method} ${url} ${typeof body === 'string' ? body.slice(0, 200) : ''} → ${status} ${res.body}`,
+      );
+    }
+    const parsed = JSON.parse(res.body ?? '{}');
+    expect(typeof parsed.error.code).toBe('string');
+    expect(typeof parsed.error.message).toBe('string');
+  }
+
+  const paths = ['/v1/produce', '/v1/topics', '/v1/fetch', '/v1/topics/t/partitions', '/v1/producers/x'];
+  const wrongType = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.integer()),
+    fc.object(),
+  );
+
+  it('rejects random bytes and random JSON', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), fc.uint8Array({ maxLength: 200 }), async (path, bytes) => {
+        const text = Buffer.from(bytes).toString('latin1');
+        if (path === '/v1/producers/x') return expectRejected('POST', path, text);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          return expectRejected('POST', path, text);
+        }
+        if (typeof json === 'object' && json !== null) return; // covered below
+        return expectRejected('POST', path, text);
+      }),
+      { numRuns: 300 },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('/v1/produce', '/v1/fetch', '/v1/topics/t/partitions'),
+        fc.object(),
+        async (path, obj) => {
+          await expectRejected('POST', path, JSON.stringify(obj));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(counter.writes).toBe(0);
+  });
+
+  it('rejects produce requests with one field of the wrong type or out of range', async () => {
+    const valid = () => ({
+      topic: 't',
+      records: [{ key: 'k', value: 'v', headers: { h: 'x' }, partition: 0, timestamp: 5 }],
+    });
+    const mutations: [string, fc.Arbitrary<unknown>][] = [
+      [
+        'topic',
+        fc.oneof(
+          fc.integer(),
+          fc.constant(null),
+          fc.array(fc.string()),
+          fc.string().filter((s) => s !== 't'),
+        ),
+      ],
+      ['records', fc.oneof(fc.string(), fc.integer(), fc.constant([]), fc.constant(null))],
+      ['records.0.value', fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.integer()), fc.object())],
+      ['records.0.key', fc.oneof(fc.integer(), fc.boolean(), fc.object())],
+      [
+        'records.0.partition',
+        fc.oneof(
+          fc.integer({ max: -1 }),
+          fc.integer({ min: 2 }),
+          fc.double({ noInteger: true }),
+          fc.string(),
+        ),
+      ],
+      ['records.0.timestamp', fc.oneof(fc.integer({ max: -1 }), fc.string(), fc.double({ noInteger: true }))],
+      [
+        'records.0.headers',
+        fc.oneof(fc.string(), fc.integer(), fc.array(fc.integer({ min: 1 }), { minLength: 1 })),
+      ],
+      ['encoding', fc.string().filter((s) => s !== 'utf8' && s !== 'base64')],
+      [
+        'producer',
+        fc.oneof(
+          fc.string(),
+          fc.integer(),
+          fc.record({ id: wrongType, epoch: wrongType, sequences: wrongType }),
+        ),
+      ],
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: mutations.length - 1 }), fc.nat(), async (which, seed) => {
+        const [path, arb] = mutations[which]!;
+        const value = fc.sample(arb, { seed, numRuns: 1 })[0];
+        const body = valid() as Record<string, unknown>;
+        const parts = path.split('.');
+        let target = body as Record<string, unknown>;
+        for (const p of parts.slice(0, -1)) target = target[p] as Record<string, unknown>;
+        target[parts.at(-1)!] = value;
+        await expectRejected('POST', '/v1/produce', JSON.stringify(body));
+      }),
+      { numRuns: 400 },
+    );
+    expect(counter.writes).toBe(0);
+  });
+
+  it('rejects corrupted binary batches', async () => {
+    // Bytes of the batch the CRC does not cover (baseOffset, partitionLeaderEpoch) may
+    // legitimately change, so mutations avoid them.
+    const frameHeader = 2 + 1 + 8;
+    const free = (i: number) => {
+      const b = i - frameHeader;
+      return (b >= 0 && b < 8) || (b >= 12 && b < 16);
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.record({
+            kind: fc.constant('flip' as const),
+            at: fc.nat(),
+            bit: fc.integer({ min: 0, max: 7 }),
+          }),
+          fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
+          fc.record({
+            kind: fc.constant('grow' as const),
+            extra: fc.uint8Array({ minLength: 1, maxLength: 30 }),
+          }),
+        ),
+        async (m) => {
+          let body: Uint8Array;
+          if (m.kind === 'flip') {
+            const at = m.at % goodFrames.length;
+            if (free(at)) return;
+            body = Uint8Array.from(goodFrames);
+            body[at]! ^= 1 << m.bit;
+          } else if (m.kind === 'cut') {
+            body = goodFrames.subarray(0, m.at % goodFrames.length);
+          } else {
+            body = new Uint8Array([...goodFrames, ...m.extra]);
+          }
+          await expectRejected('POST', '/v1/produce', body, {
+            'content-type': 'application/vnd.sluice.batches',
+          });
+        },
+      ),
+      { numRuns: 600 },
+    );
+    expect(counter.writes).toBe(0);
+  });
+
+  it('rejects bad fetch and offsets queries', async () => {
+    const value = fc.oneof(
+      fc.string(),
+      fc.integer({ max: -1 }).map(String),
+      fc.constant('99999999999999999999'),
+      fc.constant('1e3'),
+      fc.constant(''),
+      fc.constant('0x10'),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('partition', 'offset', 'maxBytes', 'maxWaitMs', 'maxRecords', 'encoding', 'topic'),
+        value,
+        async (field, v) => {
+          const q = new URLSearchParams({ topic: 't', partition: '0', offset: '0', [field]: v });
+          const res = await call('GET', `/v1/fetch?${q}`);
+          const ok = res.statusCode === 200;
+          // A few generated values are valid (e.g. encoding=utf8): those must succeed cleanly.
+          if (!ok) await expectRejected('GET', `/v1/fetch?${q}`);
+          const at = new URLSearchParams({ topic: 't', partition: '0', at: v });
+          const r2 = await call('GET', `/v1/offsets?${at}`);
+          if (r2.statusCode !== 200) await expectRejected('GET', `/v1/offsets?${at}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(counter.writes).toBe(0);
+  });
+});
