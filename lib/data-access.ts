@@ -1,0 +1,107 @@
+/**
+ * What each function may do to the data, and nothing more. The write path never reads or
+ * deletes objects; the read path never writes; only maintenance deletes objects or lists the
+ * bucket (retention, compaction, orphan GC).
+ *
+ * | function    | S3 objects under data/ | bucket | DynamoDB items                      |
+ * |-------------|------------------------|--------|-------------------------------------|
+ * | produce     | put                    |        | read, put, update                   |
+ * | fetch       | get                    |        | read                                |
+ * | admin       | get                    |        | read, put, update, delete           |
+ * | groups      |                        |        | read, put, update, delete           |
+ * | maintenance | get, put, delete       | list   | read, put, update, delete           |
+ *
+ * DynamoDB transactions (TransactWriteItems) have no action of their own: IAM checks each
+ * item's action (PutItem, UpdateItem, DeleteItem, ConditionCheckItem).
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { objectKeys } from '../core/keys.js';
+import { acknowledge, wildcardActionFinding, wildcardResourceFinding } from './nag.js';
+
+export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'maintenance';
+
+const ITEM_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+const ITEM_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
+const ITEM_DELETE = ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+interface Access {
+  objects: string[];
+  listBucket: boolean;
+  items: string[];
+}
+
+export const DATA_ACCESS: Readonly<Record<FunctionRole, Access>> = {
+  produce: { objects: ['s3:PutObject'], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE] },
+  fetch: { objects: ['s3:GetObject'], listBucket: false, items: ITEM_READ },
+  admin: {
+    objects: ['s3:GetObject'],
+    listBucket: false,
+    items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
+  },
+  groups: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
+  maintenance: {
+    objects: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+    listBucket: true,
+    items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
+  },
+};
+
+export interface DataResources {
+  bucketArn: string;
+  tableArn: string;
+  bucketKey?: kms.IKey;
+  tableKey?: kms.IKey;
+}
+
+/** Adds to `role` the statements of {@link DATA_ACCESS} for `fn`, and the key use they imply. */
+export function grantDataAccess(role: iam.IRole, fn: FunctionRole, data: DataResources): void {
+  const access = DATA_ACCESS[fn];
+  const statements: iam.PolicyStatement[] = [];
+  if (access.objects.length > 0) {
+    const objects = `${data.bucketArn}/${objectKeys.dataPrefix}*`;
+    statements.push(new iam.PolicyStatement({ actions: access.objects, resources: [objects] }));
+    acknowledge(
+      role,
+      wildcardResourceFinding(role, objects),
+      `Segment objects get random names at run time (${objectKeys.dataPrefix}<id>.seg); the grant is limited to that prefix and to ${access.objects.join(', ')}.`,
+    );
+  }
+  if (access.listBucket) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [data.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [objectKeys.dataPrefix, `${objectKeys.dataPrefix}*`] } },
+      }),
+    );
+  }
+  statements.push(new iam.PolicyStatement({ actions: access.items, resources: [data.tableArn] }));
+  for (const statement of statements) role.addToPrincipalPolicy(statement);
+
+  const writesObjects = access.objects.includes('s3:PutObject');
+  const readsObjects = access.objects.includes('s3:GetObject');
+  if (data.bucketKey && (writesObjects || readsObjects)) {
+    // SSE-KMS: a PUT asks KMS for a data key, a GET asks it to decrypt one.
+    data.bucketKey.grant(
+      role,
+      ...(readsObjects ? ['kms:Decrypt'] : []),
+      ...(writesObjects ? ['kms:GenerateDataKey'] : []),
+    );
+  }
+  if (data.tableKey) {
+    const writesItems = access.items.includes('dynamodb:PutItem');
+    data.tableKey.grant(
+      role,
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      ...(writesItems ? ['kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'] : []),
+    );
+    if (writesItems) {
+      const reason =
+        'The actions DynamoDB needs on a customer-managed table key (as aws-cdk-lib grants them), on that one key only.';
+      acknowledge(role, wildcardActionFinding('kms:ReEncrypt*'), reason);
+      acknowledge(role, wildcardActionFinding('kms:GenerateDataKey*'), reason);
+    }
+  }
+}

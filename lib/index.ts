@@ -1,0 +1,11 @@
+/** Sluice's CDK library: the {@link SluiceCluster} construct and the {@link SluiceStack}. */
+export { METRICS_NAMESPACE, type SluiceMetricName, type SluiceMetricOptions } from './metrics.js';
+export {
+  API_FUNCTIONS,
+  MAINTENANCE_PLAN_MESSAGE,
+  SluiceCluster,
+  TABLE_SCHEMA,
+} from './sluice-cluster.js';
+export type { SluiceClusterProps } from './sluice-cluster-props.js';
+export { SluiceStack, type SluiceStackProps } from './sluice-stack.js';
+export { InvalidTopicSpecError, type TopicSpec, validateTopicSpecs } from './topic-spec.js';

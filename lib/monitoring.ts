@@ -1,0 +1,193 @@
+/**
+ * A cluster's CloudWatch dashboard and alarms. Alarms watch what needs a person: functions
+ * failing (unhandled errors, timeouts), functions throttled, and maintenance work that
+ * failed for good (messages in the dead-letter queue).
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { searchExpression, sluiceMetric } from './metrics.js';
+
+export interface SluiceMonitoringProps {
+  readonly serviceName: string;
+  /** The cluster's functions by role: produce, fetch, admin, groups, maintenance. */
+  readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  readonly maintenanceQueue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly dashboard: boolean;
+  readonly alarms: boolean;
+  readonly alarmActions: readonly cloudwatch.IAlarmAction[];
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+export class SluiceMonitoring extends Construct {
+  readonly dashboard?: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: SluiceMonitoringProps) {
+    super(scope, id);
+    if (props.alarms) this.createAlarms(props);
+    if (props.dashboard) this.dashboard = this.createDashboard(props);
+  }
+
+  private createAlarms(props: SluiceMonitoringProps): void {
+    const stackName = Stack.of(this).stackName;
+    for (const [role, fn] of Object.entries(props.functions)) {
+      this.addAlarm(`${role}Errors`, {
+        metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        threshold: 1,
+        alarmDescription: `Sluice ${stackName}: the ${role} function failed (unhandled error or timeout) in the last 5 minutes. Its log group has the stack trace.`,
+      });
+      this.addAlarm(`${role}Throttles`, {
+        metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        threshold: 1,
+        alarmDescription: `Sluice ${stackName}: the ${role} function was throttled in the last 5 minutes (reserved or account concurrency reached); clients received THROTTLED and retried.`,
+      });
+    }
+    this.addAlarm('DeadLetters', {
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      alarmDescription: `Sluice ${stackName}: maintenance tasks failed repeatedly and were dead-lettered. Inspect the messages, fix the cause, then redrive them to the maintenance queue.`,
+    });
+    for (const alarm of this.alarms) alarm.addAlarmAction(...props.alarmActions);
+  }
+
+  private addAlarm(
+    id: string,
+    options: Pick<cloudwatch.AlarmProps, 'metric' | 'threshold' | 'alarmDescription'>,
+  ): void {
+    this.alarms.push(
+      new cloudwatch.Alarm(this, id, {
+        ...options,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // No invocations means nothing failed.
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
+
+  private createDashboard(props: SluiceMonitoringProps): cloudwatch.Dashboard {
+    const service = props.serviceName;
+    const fns = Object.entries(props.functions);
+    const perFunction = (label: string, metric: (fn: lambda.IFunction) => cloudwatch.Metric) =>
+      fns.map(([role, fn]) => metric(fn).with({ label: `${role} ${label}` }));
+    const minute = Duration.minutes(1);
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+    });
+    dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: `# Sluice ${Stack.of(this).stackName}\nCustom metrics: namespace \`Sluice\`, service \`${service}\`, one series per topic.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Bytes in / out (all topics)',
+        left: [sluiceMetric(service, 'BytesIn'), sluiceMetric(service, 'BytesOut')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Records in / out (all topics)',
+        left: [sluiceMetric(service, 'RecordsIn'), sluiceMetric(service, 'RecordsOut')],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Consumer lag by topic (max over groups)',
+        left: [
+          new cloudwatch.MathExpression({
+            expression: searchExpression(service, 'ConsumerLag', 'Maximum', minute),
+            usingMetrics: {},
+            period: minute,
+            label: 'lag',
+          }),
+        ],
+        width: 8,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Bytes in by topic',
+        left: [
+          new cloudwatch.MathExpression({
+            expression: searchExpression(service, 'BytesIn', 'Sum', minute),
+            usingMetrics: {},
+            period: minute,
+            label: 'in',
+          }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Bytes out by topic',
+        left: [
+          new cloudwatch.MathExpression({
+            expression: searchExpression(service, 'BytesOut', 'Sum', minute),
+            usingMetrics: {},
+            period: minute,
+            label: 'out',
+          }),
+        ],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Invocations',
+        left: perFunction('', (fn) => fn.metricInvocations({ period: minute, statistic: 'Sum' })),
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Errors',
+        left: perFunction('', (fn) => fn.metricErrors({ period: minute, statistic: 'Sum' })),
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Throttles',
+        left: perFunction('', (fn) => fn.metricThrottles({ period: minute, statistic: 'Sum' })),
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Duration p99 (ms)',
+        left: perFunction('', (fn) => fn.metricDuration({ period: minute, statistic: 'p99' })),
+        width: 6,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Maintenance queue',
+        left: [
+          props.maintenanceQueue.metricApproximateNumberOfMessagesVisible({
+            period: minute,
+            label: 'visible',
+          }),
+          props.maintenanceQueue.metricApproximateNumberOfMessagesNotVisible({
+            period: minute,
+            label: 'in flight',
+          }),
+        ],
+        right: [
+          props.maintenanceQueue.metricApproximateAgeOfOldestMessage({ period: minute, label: 'oldest (s)' }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-lettered maintenance tasks',
+        left: [props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute })],
+        width: 12,
+      }),
+    );
+    if (this.alarms.length > 0) {
+      dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ alarms: this.alarms, width: 24 }));
+    }
+    return dashboard;
+  }
+}

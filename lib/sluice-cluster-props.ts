@@ -1,0 +1,173 @@
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { TopicSpec } from './topic-spec.js';
+
+/** Properties of {@link SluiceCluster}. Every one is optional. */
+export interface SluiceClusterProps {
+  /**
+   * What happens to the bucket, the table and the log groups when they leave the stack or
+   * the stack is deleted. With `DESTROY` the bucket is emptied first (a custom resource
+   * deletes its objects), so nothing is left behind.
+   * @default RemovalPolicy.RETAIN: data outlives the stack
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * DynamoDB deletion protection on the table.
+   * @default true, unless `removalPolicy` is `DESTROY`
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * How long the functions' logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * CPU architecture of every function; the native modules in the bundles follow it.
+   * @default lambda.Architecture.ARM_64 (Graviton: about 20% cheaper per GB-second)
+   */
+  readonly architecture?: lambda.Architecture;
+
+  /**
+   * Memory of the produce function, in MB (CPU and network scale with it).
+   * @default 1024
+   */
+  readonly produceMemorySize?: number;
+  /**
+   * Memory of the fetch function, in MB; it also sizes the in-instance batch cache.
+   * @default 1024
+   */
+  readonly fetchMemorySize?: number;
+  /**
+   * Memory of the admin function, in MB.
+   * @default 256
+   */
+  readonly adminMemorySize?: number;
+  /**
+   * Memory of the groups function, in MB.
+   * @default 256
+   */
+  readonly groupsMemorySize?: number;
+  /**
+   * Memory of the maintenance function, in MB (compaction rewrites objects in memory).
+   * @default 1024
+   */
+  readonly maintenanceMemorySize?: number;
+
+  /**
+   * Concurrency reserved for (and capping) the produce function.
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly produceReservedConcurrency?: number;
+  /**
+   * Concurrency reserved for (and capping) the fetch function.
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly fetchReservedConcurrency?: number;
+  /**
+   * Concurrency reserved for (and capping) the admin function.
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly adminReservedConcurrency?: number;
+  /**
+   * Concurrency reserved for (and capping) the groups function.
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly groupsReservedConcurrency?: number;
+  /**
+   * Concurrency reserved for (and capping) the maintenance function.
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly maintenanceReservedConcurrency?: number;
+  /**
+   * How many maintenance invocations the SQS event source runs at once (2–1000).
+   * @default 5
+   */
+  readonly maintenanceMaxConcurrency?: number;
+  /**
+   * How often maintenance is planned: each tick puts one `{"type":"plan"}` message on the
+   * maintenance queue, and the maintenance function fans the work out per partition.
+   * @default events.Schedule.rate(Duration.minutes(1))
+   */
+  readonly maintenanceSchedule?: events.Schedule;
+  /**
+   * How long one maintenance invocation may run. The queue's visibility timeout is six
+   * times this, as AWS advises for SQS event sources.
+   * @default Duration.minutes(2)
+   */
+  readonly maintenanceTimeout?: Duration;
+
+  /**
+   * An existing bucket for the record batches, instead of a new one. Sluice writes under
+   * `data/` and owns retention there: give it no lifecycle expiry on that prefix.
+   * @default a new bucket: private, TLS only, encrypted, no expiry
+   */
+  readonly bucket?: s3.IBucket;
+  /**
+   * An existing DynamoDB table, instead of a new one: partition key `pk` (String), sort key
+   * `sk` (String), TTL attribute `ttl`.
+   * @default a new on-demand table with point-in-time recovery
+   */
+  readonly table?: dynamodb.ITable;
+  /**
+   * A customer-managed KMS key for the new bucket and table. With an existing bucket or
+   * table, the key they use (the functions are granted its use).
+   * @default SSE-S3 for the bucket, an AWS-owned key for the table (both free)
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Where the new bucket sends S3 server access logs.
+   * @default no server access logs
+   */
+  readonly accessLogsBucket?: s3.IBucket;
+
+  /**
+   * Topics created when the stack deploys (and grown when their partitions are raised).
+   * Removing one from the list does not delete it.
+   * @default none
+   */
+  readonly topics?: readonly TopicSpec[];
+  /**
+   * The cluster id reported by `GET /v1/metadata` (SLUICE_CLUSTER_ID).
+   * @default the stack's UUID (from its stack id) and a hash of this construct's path
+   */
+  readonly clusterId?: string;
+  /**
+   * POWERTOOLS_SERVICE_NAME of every function: the `service` field of their logs and the
+   * `service` dimension of their metrics.
+   * @default `<stack name>-<construct id>`
+   */
+  readonly serviceName?: string;
+  /**
+   * Create a CloudWatch dashboard ($3 a month beyond an account's first three).
+   * @default true
+   */
+  readonly dashboard?: boolean;
+  /**
+   * Create the CloudWatch alarms (function errors and throttles, dead-lettered maintenance
+   * work; $0.10 a month each).
+   * @default true
+   */
+  readonly alarms?: boolean;
+  /**
+   * Actions run when an alarm fires, e.g. an SNS topic action.
+   * @default none: alarms show on the dashboard and in the console only
+   */
+  readonly alarmActions?: readonly cloudwatch.IAlarmAction[];
+  /**
+   * X-Ray tracing of the functions.
+   * @default lambda.Tracing.DISABLED (X-Ray is billed per trace)
+   */
+  readonly tracing?: lambda.Tracing;
+  /**
+   * Directory of the handler files `produce.ts`, `fetch.ts`, `admin.ts`, `groups.ts`,
+   * `maintenance.ts`, each exporting `handler`.
+   * @default the repository's `lambdas/` directory
+   */
+  readonly entryDir?: string;
+}

@@ -1,0 +1,657 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { describe, expect, it } from 'vitest';
+import { clusterStack, fastApp, resourceOf, roleActions, roleStatements } from './test-fixtures/synth.js';
+import { InvalidTopicSpecError } from './topic-spec.js';
+
+const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Maintenance'] as const;
+
+// One synthesis shared by every default-configuration assertion.
+const base = clusterStack({
+  topics: [{ name: 'orders', partitions: 3, config: { 'cleanup.policy': 'compact' } }],
+});
+const { template } = base;
+const json = template.toJSON() as {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+};
+
+function fn(role: string) {
+  return resourceOf(template, 'AWS::Lambda::Function', `Cluster${role}Function`);
+}
+
+describe('S3 bucket', () => {
+  const bucket = resourceOf(template, 'AWS::S3::Bucket', 'ClusterData');
+
+  it('blocks public access, encrypts, and is retained by default', () => {
+    expect(bucket.props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.props.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+    });
+    expect(bucket.raw.DeletionPolicy).toBe('Retain');
+    expect(bucket.raw.UpdateReplacePolicy).toBe('Retain');
+  });
+
+  it('aborts incomplete multipart uploads and never expires data', () => {
+    const rules = (bucket.props.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    expect(rules).toEqual([
+      expect.objectContaining({
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Status: 'Enabled',
+      }),
+    ]);
+    for (const rule of rules) {
+      expect(Object.keys(rule).filter((k) => /Expiration|Transition/.test(k))).toEqual([]);
+    }
+  });
+
+  it('denies every request not made over TLS 1.2+', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('DynamoDB table', () => {
+  const table = resourceOf(template, 'AWS::DynamoDB::Table', 'ClusterMeta');
+
+  it('has the pk/sk layout, on-demand billing, PITR, TTL and deletion protection', () => {
+    expect(table.props.KeySchema).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(table.props.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(table.props.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.props.TimeToLiveSpecification).toEqual({ AttributeName: 'ttl', Enabled: true });
+    expect(table.props.DeletionProtectionEnabled).toBe(true);
+    expect(table.raw.DeletionPolicy).toBe('Retain');
+  });
+});
+
+describe('functions', () => {
+  it('are five Node 22 arm64 ES-module bundles with the handler contract', () => {
+    for (const role of ROLES) {
+      const { props } = fn(role);
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Handler).toBe('index.handler');
+    }
+  });
+
+  it('get the environment contract; only maintenance gets the queue, only the API functions the endpoints', () => {
+    const parameter = resourceOf(template, 'AWS::SSM::Parameter', 'ClusterEndpoints');
+    for (const role of ROLES) {
+      const env = (fn(role).props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env).toMatchObject({
+        SLUICE_STORAGE: 'aws',
+        SLUICE_BUCKET: { Ref: resourceOf(template, 'AWS::S3::Bucket', 'ClusterData').id },
+        SLUICE_TABLE: { Ref: resourceOf(template, 'AWS::DynamoDB::Table', 'ClusterMeta').id },
+        POWERTOOLS_SERVICE_NAME: 'Test-Cluster',
+        POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(env.SLUICE_CLUSTER_ID).toBeDefined();
+      if (role === 'Maintenance') {
+        expect(env.SLUICE_MAINTENANCE_QUEUE_URL).toEqual({
+          Ref: resourceOf(template, 'AWS::SQS::Queue', 'ClusterMaintenanceQueue').id,
+        });
+        expect(env.SLUICE_ENDPOINTS_PARAMETER).toBeUndefined();
+      } else {
+        expect(env.SLUICE_ENDPOINTS_PARAMETER).toBe(parameter.props.Name);
+        expect(env.SLUICE_MAINTENANCE_QUEUE_URL).toBeUndefined();
+      }
+    }
+  });
+
+  it('use the default memory sizes and timeouts', () => {
+    const expected = {
+      Produce: [1024, 30],
+      Fetch: [1024, 30],
+      Admin: [256, 30],
+      Groups: [256, 30],
+      Maintenance: [1024, 120],
+    };
+    for (const role of ROLES) {
+      const { props } = fn(role);
+      expect([props.MemorySize, props.Timeout]).toEqual(expected[role]);
+      expect(props.ReservedConcurrentExecutions).toBeUndefined();
+    }
+  });
+
+  it('log to their own group, kept one month, retained with the data', () => {
+    for (const role of ROLES) {
+      const logs = resourceOf(template, 'AWS::Logs::LogGroup', `Cluster${role}Logs`);
+      expect(logs.props.RetentionInDays).toBe(30);
+      expect(logs.raw.DeletionPolicy).toBe('Retain');
+      expect(fn(role).props.LoggingConfig).toEqual({ LogGroup: { Ref: logs.id } });
+    }
+  });
+});
+
+describe('Function URLs', () => {
+  const urls = Object.values(template.findResources('AWS::Lambda::Url'));
+
+  it('exist for the four API functions only, with AWS_IAM auth', () => {
+    expect(urls).toHaveLength(4);
+    const targets = urls.map(
+      (u) => (u.Properties.TargetFunctionArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
+    );
+    expect(targets.sort()).toEqual(['Produce', 'Fetch', 'Admin', 'Groups'].map((r) => fn(r).id).sort());
+    for (const url of urls) expect(url.Properties.AuthType).toBe('AWS_IAM');
+  });
+
+  it('are published in the endpoints parameter, which the API functions may read', () => {
+    const parameter = resourceOf(template, 'AWS::SSM::Parameter', 'ClusterEndpoints');
+    const value = JSON.stringify(parameter.props.Value);
+    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups']) {
+      const url = resourceOf(template, 'AWS::Lambda::Url', `Cluster${role}FunctionFunctionUrl`);
+      expect(value).toContain(`"${role.toLowerCase()}\\":\\"`);
+      expect(value).toContain(url.id);
+      const reads = roleStatements(template, `Cluster${role}Role`).filter(
+        (s) => s.Action === 'ssm:GetParameter',
+      );
+      expect(JSON.stringify(reads[0]?.Resource)).toContain(`:parameter${parameter.props.Name as string}`);
+    }
+    expect(roleActions(template, 'ClusterMaintenanceRole')).not.toContain('ssm:GetParameter');
+  });
+});
+
+describe('least privilege', () => {
+  const writes = [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ];
+
+  it('fetch cannot write objects or items', () => {
+    const actions = roleActions(template, 'ClusterFetchRole');
+    expect(actions).toContain('s3:GetObject');
+    expect(actions).toContain('dynamodb:Query');
+    for (const a of ['s3:PutObject', 's3:DeleteObject', 's3:ListBucket', ...writes])
+      expect(actions).not.toContain(a);
+  });
+
+  it('produce writes objects and items but cannot read objects or delete anything', () => {
+    const actions = roleActions(template, 'ClusterProduceRole');
+    expect(actions).toEqual(
+      expect.arrayContaining(['s3:PutObject', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+    );
+    for (const a of [
+      's3:GetObject',
+      's3:DeleteObject',
+      's3:ListBucket',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ]) {
+      expect(actions).not.toContain(a);
+    }
+  });
+
+  it('groups never touches S3; admin only reads it', () => {
+    expect(roleActions(template, 'ClusterGroupsRole').filter((a) => a.startsWith('s3:'))).toEqual([]);
+    expect(roleActions(template, 'ClusterAdminRole').filter((a) => a.startsWith('s3:'))).toEqual([
+      's3:GetObject',
+    ]);
+  });
+
+  it('only maintenance deletes objects, lists the bucket and sends to the queue', () => {
+    const actions = roleActions(template, 'ClusterMaintenanceRole');
+    expect(actions).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:ListBucket', 'sqs:SendMessage']));
+    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups']) {
+      const other = roleActions(template, `Cluster${role}Role`);
+      for (const a of ['s3:DeleteObject', 's3:ListBucket', 'sqs:SendMessage']) expect(other).not.toContain(a);
+    }
+  });
+
+  it('grants no wildcard action, scopes objects to data/ and items to the one table', () => {
+    const tableId = resourceOf(template, 'AWS::DynamoDB::Table', 'ClusterMeta').id;
+    const bucketId = resourceOf(template, 'AWS::S3::Bucket', 'ClusterData').id;
+    for (const role of ROLES) {
+      for (const s of roleStatements(template, `Cluster${role}Role`)) {
+        const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+        for (const a of actions) expect(a).not.toContain('*');
+        expect(s.Resource).not.toBe('*');
+        if (actions.some((a) => a.startsWith('s3:') && a !== 's3:ListBucket')) {
+          expect(s.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/data/*']] });
+        }
+        if (actions.some((a) => a.startsWith('dynamodb:')))
+          expect(s.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+      }
+    }
+  });
+
+  it('lets maintenance list only the data/ prefix', () => {
+    const list = roleStatements(template, 'ClusterMaintenanceRole').find((s) => s.Action === 's3:ListBucket');
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['data/', 'data/*'] } });
+  });
+
+  it('uses no managed policies (each role may write only to its own log group)', () => {
+    for (const role of ROLES) {
+      const r = resourceOf(template, 'AWS::IAM::Role', `Cluster${role}Role`);
+      expect(r.props.ManagedPolicyArns).toBeUndefined();
+      const logs = roleStatements(template, `Cluster${role}Role`).find((s) =>
+        String(s.Action).includes('logs:'),
+      );
+      expect(logs?.Resource).toEqual({
+        'Fn::GetAtt': [resourceOf(template, 'AWS::Logs::LogGroup', `Cluster${role}Logs`).id, 'Arn'],
+      });
+    }
+  });
+});
+
+describe('maintenance', () => {
+  const queue = resourceOf(template, 'AWS::SQS::Queue', 'ClusterMaintenanceQueue');
+  const dlq = resourceOf(template, 'AWS::SQS::Queue', 'ClusterMaintenanceDeadLetters');
+
+  it('is an encrypted queue with a dead-letter queue, both TLS only', () => {
+    expect(queue.props.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq.id, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(queue.props.VisibilityTimeout).toBe(720);
+    expect(queue.props.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.props.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.props.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    for (const q of [queue, dlq]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: q.id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('is planned every minute by a rule that puts {"type":"plan"} on the queue', () => {
+    const rule = resourceOf(template, 'AWS::Events::Rule', 'ClusterMaintenanceSchedule');
+    expect(rule.props.ScheduleExpression).toBe('rate(1 minute)');
+    expect(rule.props.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [queue.id, 'Arn'] },
+        Input: '{"type":"plan"}',
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq.id, 'Arn'] } },
+      }),
+    ]);
+  });
+
+  it('feeds the maintenance function, with partial batch failures and bounded concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fn('Maintenance').id },
+      EventSourceArn: { 'Fn::GetAtt': [queue.id, 'Arn'] },
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    expect(Object.keys(template.findResources('AWS::Lambda::EventSourceMapping'))).toHaveLength(1);
+  });
+});
+
+describe('monitoring', () => {
+  it('alarms on errors and throttles of every function and on dead-lettered work', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms).toHaveLength(11);
+    for (const role of ROLES) {
+      for (const metric of ['Errors', 'Throttles']) {
+        expect(alarms).toContainEqual(
+          expect.objectContaining({
+            MetricName: metric,
+            Namespace: 'AWS/Lambda',
+            Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn(role).id } }],
+            Threshold: 1,
+            TreatMissingData: 'notBreaching',
+          }),
+        );
+      }
+    }
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: {
+              'Fn::GetAtt': [
+                resourceOf(template, 'AWS::SQS::Queue', 'ClusterMaintenanceDeadLetters').id,
+                'QueueName',
+              ],
+            },
+          },
+        ],
+      }),
+    );
+  });
+
+  it('has a dashboard with traffic, lag, errors, throttles and duration', () => {
+    const body = JSON.stringify(
+      resourceOf(template, 'AWS::CloudWatch::Dashboard', 'ClusterMonitoringDashboard').props,
+    );
+    for (const name of [
+      'BytesIn',
+      'RecordsIn',
+      'BytesOut',
+      'RecordsOut',
+      'ConsumerLag',
+      'Errors',
+      'Throttles',
+      'Duration',
+    ]) {
+      expect(body).toContain(name);
+    }
+    expect(body).toContain(
+      `{Sluice,service,topic} MetricName=\\\\\\"BytesIn\\\\\\" service=\\\\\\"Test-Cluster\\\\\\"`,
+    );
+  });
+});
+
+describe('deploy-time topics', () => {
+  it('passes the declared topics to a custom resource whose handler may only invoke the admin function', () => {
+    const topics = resourceOf(template, 'Custom::SluiceTopics', 'ClusterTopics');
+    expect(JSON.parse(topics.props.Topics as string)).toEqual([
+      { name: 'orders', partitions: 3, config: { 'cleanup.policy': 'compact' } },
+    ]);
+    const handler = resourceOf(template, 'AWS::Lambda::Function', 'ClusterTopicsHandlerFunction');
+    expect(topics.props.ServiceToken).toEqual({ 'Fn::GetAtt': [handler.id, 'Arn'] });
+    const invoke = roleStatements(template, 'ClusterTopicsHandlerRole').filter(
+      (s) => s.Action === 'lambda:InvokeFunction',
+    );
+    expect(invoke).toEqual([
+      expect.objectContaining({ Resource: { 'Fn::GetAtt': [fn('Admin').id, 'Arn'] } }),
+    ]);
+    expect(roleActions(template, 'ClusterTopicsHandlerRole').sort()).toEqual(
+      ['lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents'].sort(),
+    );
+  });
+
+  it('refuses an invalid topic at synth time', () => {
+    expect(() => clusterStack({ topics: [{ name: 'bad name' }] })).toThrow(InvalidTopicSpecError);
+    expect(() => clusterStack({ topics: [{ name: 'a', partitions: 0 }] })).toThrow(/partitions/);
+    expect(() => clusterStack({ topics: [{ name: 'a' }, { name: 'a' }] })).toThrow(/twice/);
+  });
+
+  it('adds nothing when no topic is declared', () => {
+    const { template: t } = clusterStack({ dashboard: false, alarms: false });
+    expect(t.findResources('Custom::SluiceTopics')).toEqual({});
+    expect(t.findResources('AWS::CloudWatch::Alarm')).toEqual({});
+    expect(t.findResources('AWS::CloudWatch::Dashboard')).toEqual({});
+  });
+});
+
+describe('grants', () => {
+  const granted = (method: 'grantProduce' | 'grantConsume' | 'grantAdmin') => {
+    let grant: iam.Grant | undefined;
+    const built = clusterStack(
+      { dashboard: false, alarms: false },
+      {
+        after: (stack, cluster) => {
+          grant = cluster[method](
+            new iam.Role(stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() }),
+          );
+        },
+      },
+    );
+    const target = (role: string) => ({
+      'Fn::GetAtt': [resourceOf(built.template, 'AWS::Lambda::Function', `Cluster${role}Function`).id, 'Arn'],
+    });
+    return { grant: grant!, statements: roleStatements(built.template, 'Client'), target };
+  };
+
+  it.each([
+    ['grantProduce', ['Produce']],
+    ['grantConsume', ['Fetch', 'Groups']],
+    ['grantAdmin', ['Admin']],
+  ] as const)('%s allows invoking exactly the URLs of %j, with IAM auth', (method, roles) => {
+    const { grant, statements, target } = granted(method);
+    expect(grant.success).toBe(true);
+    const urlInvokes = statements.filter((s) => s.Action === 'lambda:InvokeFunctionUrl');
+    const viaUrl = statements.filter((s) => s.Action === 'lambda:InvokeFunction');
+    expect(urlInvokes.map((s) => s.Resource)).toEqual(roles.map(target));
+    for (const s of urlInvokes)
+      expect(s.Condition).toEqual({ StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } });
+    // Function URLs also check lambda:InvokeFunction, limited here to calls through the URL.
+    expect(viaUrl.map((s) => s.Resource)).toEqual(roles.map(target));
+    for (const s of viaUrl) expect(s.Condition).toEqual({ Bool: { 'lambda:InvokedViaFunctionUrl': true } });
+    expect(statements).toHaveLength(roles.length * 2);
+  });
+});
+
+describe('metrics', () => {
+  const cluster = base.cluster;
+
+  it('per topic: a plain metric in namespace Sluice with service and topic dimensions', () => {
+    const m = cluster.metricBytesIn({ topic: 'orders', period: Duration.minutes(5) }) as cloudwatch.Metric;
+    expect(m).toBeInstanceOf(cloudwatch.Metric);
+    expect([m.namespace, m.metricName, m.statistic, m.period.toMinutes()]).toEqual([
+      'Sluice',
+      'BytesIn',
+      'Sum',
+      5,
+    ]);
+    expect(m.dimensions).toEqual({ service: 'Test-Cluster', topic: 'orders' });
+    const lag = cluster.metricConsumerLag({ topic: 'orders' }) as cloudwatch.Metric;
+    expect([lag.metricName, lag.statistic]).toEqual(['ConsumerLag', 'Maximum']);
+    for (const [m2, name] of [
+      [cluster.metricRecordsIn({ topic: 't' }), 'RecordsIn'],
+      [cluster.metricBytesOut({ topic: 't' }), 'BytesOut'],
+      [cluster.metricRecordsOut({ topic: 't' }), 'RecordsOut'],
+    ] as const) {
+      expect((m2 as cloudwatch.Metric).metricName).toBe(name);
+    }
+  });
+
+  it('over all topics: a SEARCH over the cluster, summed (lag: maximum)', () => {
+    const all = cluster.metricRecordsOut() as cloudwatch.MathExpression;
+    expect(all).toBeInstanceOf(cloudwatch.MathExpression);
+    expect(all.expression).toBe(
+      `SUM(SEARCH('{Sluice,service,topic} MetricName="RecordsOut" service="Test-Cluster"', 'Sum', 60))`,
+    );
+    expect((cluster.metricConsumerLag() as cloudwatch.MathExpression).expression).toMatch(
+      /^MAX\(SEARCH\(.*'Maximum', 60\)\)$/,
+    );
+  });
+
+  it('a per-topic metric can back an alarm', () => {
+    const other = new Stack(fastApp(), 'Alarms');
+    new cloudwatch.Alarm(other, 'Lag', {
+      metric: cluster.metricConsumerLag({ topic: 'orders' }),
+      threshold: 1000,
+      evaluationPeriods: 3,
+    });
+    Template.fromStack(other).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Sluice',
+      MetricName: 'ConsumerLag',
+      Statistic: 'Maximum',
+      Dimensions: [
+        { Name: 'service', Value: 'Test-Cluster' },
+        { Name: 'topic', Value: 'orders' },
+      ],
+    });
+  });
+});
+
+describe('props', () => {
+  it('DESTROY empties and deletes the bucket, drops deletion protection, deletes logs', () => {
+    const { template: t } = clusterStack({
+      removalPolicy: RemovalPolicy.DESTROY,
+      dashboard: false,
+      alarms: false,
+    });
+    expect(resourceOf(t, 'AWS::S3::Bucket', 'ClusterData').raw.DeletionPolicy).toBe('Delete');
+    expect(Object.keys(t.findResources('Custom::S3AutoDeleteObjects'))).toHaveLength(1);
+    const table = resourceOf(t, 'AWS::DynamoDB::Table', 'ClusterMeta');
+    expect(table.raw.DeletionPolicy).toBe('Delete');
+    expect(table.props.DeletionProtectionEnabled).toBe(false);
+    expect(resourceOf(t, 'AWS::Logs::LogGroup', 'ClusterProduceLogs').raw.DeletionPolicy).toBe('Delete');
+  });
+
+  it('sizes, concurrency, architecture, log retention and schedule are configurable', () => {
+    const { template: t } = clusterStack({
+      architecture: lambda.Architecture.X86_64,
+      produceMemorySize: 2048,
+      fetchMemorySize: 1536,
+      adminMemorySize: 512,
+      groupsMemorySize: 384,
+      maintenanceMemorySize: 3008,
+      produceReservedConcurrency: 50,
+      maintenanceReservedConcurrency: 4,
+      maintenanceMaxConcurrency: 2,
+      maintenanceTimeout: Duration.minutes(5),
+      maintenanceSchedule: events.Schedule.rate(Duration.minutes(5)),
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      deletionProtection: false,
+      dashboard: false,
+      alarms: false,
+    });
+    const get = (role: string) => resourceOf(t, 'AWS::Lambda::Function', `Cluster${role}Function`).props;
+    expect(get('Produce')).toMatchObject({
+      Architectures: ['x86_64'],
+      MemorySize: 2048,
+      ReservedConcurrentExecutions: 50,
+    });
+    expect(get('Fetch').MemorySize).toBe(1536);
+    expect(get('Admin').MemorySize).toBe(512);
+    expect(get('Groups').MemorySize).toBe(384);
+    expect(get('Maintenance')).toMatchObject({
+      MemorySize: 3008,
+      ReservedConcurrentExecutions: 4,
+      Timeout: 300,
+    });
+    expect(resourceOf(t, 'AWS::SQS::Queue', 'ClusterMaintenanceQueue').props.VisibilityTimeout).toBe(1800);
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 2 } });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    expect(resourceOf(t, 'AWS::Logs::LogGroup', 'ClusterFetchLogs').props.RetentionInDays).toBe(7);
+    expect(resourceOf(t, 'AWS::DynamoDB::Table', 'ClusterMeta').props.DeletionProtectionEnabled).toBe(false);
+  });
+
+  it('a KMS key encrypts the bucket (with a bucket key) and the table, and the functions may use it', () => {
+    const { template: t } = clusterStack(
+      { dashboard: false, alarms: false },
+      { before: (stack) => ({ encryptionKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }) }) },
+    );
+    const keyId = resourceOf(t, 'AWS::KMS::Key', 'Key').id;
+    const keyArn = { 'Fn::GetAtt': [keyId, 'Arn'] };
+    expect(resourceOf(t, 'AWS::S3::Bucket', 'ClusterData').props.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+        },
+      ],
+    });
+    expect(resourceOf(t, 'AWS::DynamoDB::Table', 'ClusterMeta').props.SSESpecification).toEqual({
+      KMSMasterKeyId: keyArn,
+      SSEEnabled: true,
+      SSEType: 'KMS',
+    });
+    const kmsActions = (role: string) =>
+      roleStatements(t, `Cluster${role}Role`)
+        .filter((s) => JSON.stringify(s.Resource) === JSON.stringify(keyArn))
+        .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    expect(kmsActions('Produce')).toContain('kms:GenerateDataKey');
+    expect([...new Set(kmsActions('Fetch'))].sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+  });
+
+  it('uses an existing bucket and table instead of creating them', () => {
+    const { template: t } = clusterStack(
+      { dashboard: false, alarms: false },
+      {
+        before: (stack) => ({
+          bucket: s3.Bucket.fromBucketName(stack, 'Bucket', 'existing-bucket'),
+          table: dynamodb.Table.fromTableName(stack, 'Table', 'existing-table'),
+        }),
+      },
+    );
+    expect(t.findResources('AWS::S3::Bucket')).toEqual({});
+    expect(t.findResources('AWS::DynamoDB::Table')).toEqual({});
+    const env = (
+      resourceOf(t, 'AWS::Lambda::Function', 'ClusterFetchFunction').props.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect([env.SLUICE_BUCKET, env.SLUICE_TABLE]).toEqual(['existing-bucket', 'existing-table']);
+    expect(JSON.stringify(roleStatements(t, 'ClusterFetchRole'))).toContain(':s3:::existing-bucket/data/*');
+    expect(JSON.stringify(roleStatements(t, 'ClusterFetchRole'))).toContain(':table/existing-table');
+  });
+
+  it('a given cluster id and service name reach the functions and metrics', () => {
+    const built = clusterStack({
+      clusterId: 'prod-eu',
+      serviceName: 'orders-log',
+      dashboard: false,
+      alarms: false,
+    });
+    const env = (
+      resourceOf(built.template, 'AWS::Lambda::Function', 'ClusterAdminFunction').props.Environment as {
+        Variables: Record<string, unknown>;
+      }
+    ).Variables;
+    expect([env.SLUICE_CLUSTER_ID, env.POWERTOOLS_SERVICE_NAME]).toEqual(['prod-eu', 'orders-log']);
+    expect((built.cluster.metricBytesIn({ topic: 'x' }) as cloudwatch.Metric).dimensions?.service).toBe(
+      'orders-log',
+    );
+  });
+
+  it('the default cluster id is the stack UUID and a hash of the construct path', () => {
+    const env = (fn('Admin').props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.SLUICE_CLUSTER_ID).toEqual({
+      'Fn::Join': [
+        '-',
+        [
+          { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] },
+          base.cluster.node.addr.slice(0, 8),
+        ],
+      ],
+    });
+  });
+});
+
+it('has no resource types beyond the expected ones', () => {
+  const types = new Set(Object.values(json.Resources).map((r) => r.Type));
+  expect([...types].sort()).toEqual(
+    [
+      'AWS::CloudWatch::Alarm',
+      'AWS::CloudWatch::Dashboard',
+      'AWS::DynamoDB::Table',
+      'AWS::Events::Rule',
+      'AWS::IAM::Policy',
+      'AWS::IAM::Role',
+      'AWS::Lambda::EventSourceMapping',
+      'AWS::Lambda::Function',
+      'AWS::Lambda::Url',
+      'AWS::Logs::LogGroup',
+      'AWS::S3::Bucket',
+      'AWS::S3::BucketPolicy',
+      'AWS::SQS::Queue',
+      'AWS::SQS::QueuePolicy',
+      'AWS::SSM::Parameter',
+      'Custom::SluiceTopics',
+    ].sort(),
+  );
+});

@@ -1,0 +1,433 @@
+/**
+ * SluiceCluster: a whole Sluice deployment as one construct. S3 holds record batches,
+ * DynamoDB holds everything agreed on, five Lambda functions serve the API and the
+ * background work, an EventBridge schedule feeds maintenance through SQS, and CloudWatch
+ * watches it all. See DESIGN.md §1–§7 and docs/deploy.md.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { type FunctionRole, grantDataAccess } from './data-access.js';
+import { DeployTimeTopics } from './deploy-time-topics.js';
+import { type SluiceMetricName, type SluiceMetricOptions, sluiceMetric } from './metrics.js';
+import { SluiceMonitoring } from './monitoring.js';
+import { acknowledge } from './nag.js';
+import type { SluiceClusterProps } from './sluice-cluster-props.js';
+import { FUNCTION_TIMEOUTS, SluiceFunction } from './sluice-function.js';
+import { validateTopicSpecs } from './topic-spec.js';
+
+const LIB_DIR = dirname(fileURLToPath(import.meta.url));
+/** The repository root: package.json and package-lock.json live here. */
+export const PROJECT_ROOT = join(LIB_DIR, '..');
+export const DEFAULT_ENTRY_DIR = join(PROJECT_ROOT, 'lambdas');
+
+/** The four functions behind a Function URL, in the order of the endpoints document. */
+export const API_FUNCTIONS = ['produce', 'fetch', 'admin', 'groups'] as const;
+export type ApiFunction = (typeof API_FUNCTIONS)[number];
+
+/** The message each schedule tick puts on the maintenance queue. */
+export const MAINTENANCE_PLAN_MESSAGE = { type: 'plan' } as const;
+
+/** The DynamoDB layout every Sluice table has (core/keys.ts). */
+export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' } as const;
+
+/**
+ * A Sluice cluster: bucket, table, functions with IAM-authenticated Function URLs,
+ * scheduled maintenance, dashboard and alarms.
+ *
+ * @example
+ * const cluster = new SluiceCluster(stack, 'Cluster', {
+ *   topics: [{ name: 'orders', partitions: 6 }],
+ * });
+ * cluster.grantProduce(ordersServiceRole);
+ * cluster.grantConsume(billingServiceRole);
+ * new CfnOutput(stack, 'Bootstrap', { value: cluster.bootstrapUrl });
+ */
+export class SluiceCluster extends Construct {
+  readonly bucket: s3.IBucket;
+  readonly table: dynamodb.ITable;
+  /** SLUICE_CLUSTER_ID of every function (may be a deploy-time token). */
+  readonly clusterId: string;
+  /** POWERTOOLS_SERVICE_NAME of every function: the `service` dimension of the metrics. */
+  readonly serviceName: string;
+  readonly produceFunction: NodejsFunction;
+  readonly fetchFunction: NodejsFunction;
+  readonly adminFunction: NodejsFunction;
+  readonly groupsFunction: NodejsFunction;
+  readonly maintenanceFunction: NodejsFunction;
+  readonly produceUrl: lambda.FunctionUrl;
+  readonly fetchUrl: lambda.FunctionUrl;
+  readonly adminUrl: lambda.FunctionUrl;
+  readonly groupsUrl: lambda.FunctionUrl;
+  /**
+   * The URL to give a client first (SLUICE_ENDPOINT): the admin function's. Every function
+   * answers `GET /v1/metadata` with all four URLs, so a principal allowed only to produce or
+   * consume bootstraps from its own function's URL instead.
+   */
+  readonly bootstrapUrl: string;
+  readonly maintenanceQueue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  /** SSM parameter holding `{"produce","fetch","admin","groups"}` URLs (SLUICE_ENDPOINTS_PARAMETER). */
+  readonly endpointsParameter: ssm.StringParameter;
+  readonly endpointsParameterName: string;
+  readonly dashboard?: cloudwatch.Dashboard;
+  readonly alarms: readonly cloudwatch.Alarm[];
+
+  private readonly functions: Record<FunctionRole, SluiceFunction>;
+
+  constructor(scope: Construct, id: string, props: SluiceClusterProps = {}) {
+    super(scope, id);
+    if (props.topics) validateTopicSpecs(props.topics);
+    const stack = Stack.of(this);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const architecture = props.architecture ?? lambda.Architecture.ARM_64;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const entryDir = props.entryDir ?? DEFAULT_ENTRY_DIR;
+    this.serviceName = props.serviceName ?? `${stack.stackName}-${id}`;
+    this.clusterId =
+      props.clusterId ??
+      Fn.join('-', [Fn.select(2, Fn.split('/', Aws.STACK_ID)), this.node.addr.slice(0, 8)]);
+
+    const bucket = props.bucket ?? this.createBucket(props, removalPolicy);
+    const table = props.table ?? this.createTable(props, removalPolicy);
+    this.bucket = bucket;
+    this.table = table;
+
+    this.deadLetterQueue = new sqs.Queue(this, 'MaintenanceDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      'Serverless-SQSRedrivePolicy',
+      'This is the dead-letter queue: its messages stay for 14 days to be inspected and redriven, and an alarm fires on any.',
+    );
+    const maintenanceTimeout = props.maintenanceTimeout ?? FUNCTION_TIMEOUTS.maintenance;
+    this.maintenanceQueue = new sqs.Queue(this, 'MaintenanceQueue', {
+      visibilityTimeout: Duration.seconds(maintenanceTimeout.toSeconds() * 6),
+      // A task is re-planned every tick, so an old one is worth nothing.
+      retentionPeriod: Duration.days(1),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+
+    // The parameter's name is fixed at synth time: a Ref to the parameter in the functions'
+    // environment would make each function depend on its own URL (function → parameter →
+    // URL → function).
+    this.endpointsParameterName = `/sluice/${Names.uniqueResourceName(this, { maxLength: 200, separator: '-' })}/endpoints`;
+    const endpointsParameterArn = stack.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: this.endpointsParameterName.slice(1),
+    });
+
+    const common: Record<string, string> = {
+      SLUICE_STORAGE: 'aws',
+      SLUICE_BUCKET: bucket.bucketName,
+      SLUICE_TABLE: table.tableName,
+      SLUICE_CLUSTER_ID: this.clusterId,
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
+      POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const memory: Record<FunctionRole, number> = {
+      produce: props.produceMemorySize ?? 1024,
+      fetch: props.fetchMemorySize ?? 1024,
+      admin: props.adminMemorySize ?? 256,
+      groups: props.groupsMemorySize ?? 256,
+      maintenance: props.maintenanceMemorySize ?? 1024,
+    };
+    const reserved: Record<FunctionRole, number | undefined> = {
+      produce: props.produceReservedConcurrency,
+      fetch: props.fetchReservedConcurrency,
+      admin: props.adminReservedConcurrency,
+      groups: props.groupsReservedConcurrency,
+      maintenance: props.maintenanceReservedConcurrency,
+    };
+    const describe: Record<FunctionRole, string> = {
+      produce: 'produce API (appends record batches)',
+      fetch: 'fetch API (reads record batches)',
+      admin: 'admin API (topics, offsets)',
+      groups: 'consumer groups API (membership, assignment, committed offsets)',
+      maintenance: 'maintenance (retention, compaction, orphan GC), fed by SQS',
+    };
+    const dataResources = {
+      bucketArn: bucket.bucketArn,
+      tableArn: table.tableArn,
+      bucketKey: props.bucket ? (props.encryptionKey ?? bucket.encryptionKey) : props.encryptionKey,
+      tableKey: props.table ? (props.encryptionKey ?? table.encryptionKey) : props.encryptionKey,
+    };
+    const make = (role: FunctionRole): SluiceFunction => {
+      const environment: Record<string, string> =
+        role === 'maintenance'
+          ? { ...common, SLUICE_MAINTENANCE_QUEUE_URL: this.maintenanceQueue.queueUrl }
+          : { ...common, SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName };
+      const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
+        entry: join(entryDir, `${role}.ts`),
+        projectRoot: PROJECT_ROOT,
+        description: `Sluice ${stack.stackName}: ${describe[role]}`,
+        architecture,
+        memorySize: memory[role],
+        timeout: role === 'maintenance' ? maintenanceTimeout : FUNCTION_TIMEOUTS[role],
+        reservedConcurrency: reserved[role],
+        environment,
+        logRetention,
+        removalPolicy,
+        nativePackages: true,
+        tracing: props.tracing ?? lambda.Tracing.DISABLED,
+        invokedBy: role === 'maintenance' ? 'sqs' : 'function-url',
+      });
+      grantDataAccess(fn.role, role, dataResources);
+      if (role !== 'maintenance') {
+        fn.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [endpointsParameterArn] }),
+        );
+      }
+      return fn;
+    };
+    this.functions = {
+      produce: make('produce'),
+      fetch: make('fetch'),
+      admin: make('admin'),
+      groups: make('groups'),
+      maintenance: make('maintenance'),
+    };
+    this.produceFunction = this.functions.produce.function;
+    this.fetchFunction = this.functions.fetch.function;
+    this.adminFunction = this.functions.admin.function;
+    this.groupsFunction = this.functions.groups.function;
+    this.maintenanceFunction = this.functions.maintenance.function;
+
+    const url = (fn: NodejsFunction) =>
+      fn.addFunctionUrl({
+        authType: lambda.FunctionUrlAuthType.AWS_IAM,
+        invokeMode: lambda.InvokeMode.BUFFERED,
+      });
+    this.produceUrl = url(this.produceFunction);
+    this.fetchUrl = url(this.fetchFunction);
+    this.adminUrl = url(this.adminFunction);
+    this.groupsUrl = url(this.groupsFunction);
+    this.bootstrapUrl = this.adminUrl.url;
+
+    this.endpointsParameter = new ssm.StringParameter(this, 'Endpoints', {
+      parameterName: this.endpointsParameterName,
+      description: `Sluice ${stack.stackName}: the Function URLs GET /v1/metadata reports`,
+      stringValue: stack.toJsonString({
+        produce: this.produceUrl.url,
+        fetch: this.fetchUrl.url,
+        admin: this.adminUrl.url,
+        groups: this.groupsUrl.url,
+      }),
+    });
+
+    this.wireMaintenance(props);
+
+    if (props.topics && props.topics.length > 0) {
+      const topics = new DeployTimeTopics(this, 'Topics', {
+        topics: props.topics,
+        adminFunction: this.adminFunction,
+        handlerEntry: join(LIB_DIR, 'topics-handler.ts'),
+        projectRoot: PROJECT_ROOT,
+        architecture,
+        logRetention,
+        removalPolicy,
+      });
+      topics.node.addDependency(this.endpointsParameter);
+    }
+
+    const monitoring = new SluiceMonitoring(this, 'Monitoring', {
+      serviceName: this.serviceName,
+      functions: {
+        produce: this.produceFunction,
+        fetch: this.fetchFunction,
+        admin: this.adminFunction,
+        groups: this.groupsFunction,
+        maintenance: this.maintenanceFunction,
+      },
+      maintenanceQueue: this.maintenanceQueue,
+      deadLetterQueue: this.deadLetterQueue,
+      dashboard: props.dashboard ?? true,
+      alarms: props.alarms ?? true,
+      alarmActions: props.alarmActions ?? [],
+    });
+    this.dashboard = monitoring.dashboard;
+    this.alarms = monitoring.alarms;
+  }
+
+  /**
+   * Lets `grantee` call the produce API (and `GET /v1/metadata` on the produce URL).
+   *
+   * @example
+   * cluster.grantProduce(new iam.Role(stack, 'Orders', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') }));
+   */
+  grantProduce(grantee: iam.IGrantable): iam.Grant {
+    return this.grantUrls(grantee, [this.produceFunction]);
+  }
+
+  /**
+   * Lets `grantee` fetch and take part in consumer groups (fetch and groups URLs).
+   *
+   * @example
+   * cluster.grantConsume(billingRole);
+   */
+  grantConsume(grantee: iam.IGrantable): iam.Grant {
+    return this.grantUrls(grantee, [this.fetchFunction, this.groupsFunction]);
+  }
+
+  /**
+   * Lets `grantee` manage topics: create, grow, delete, describe, look up offsets (admin URL).
+   *
+   * @example
+   * cluster.grantAdmin(operatorsRole);
+   */
+  grantAdmin(grantee: iam.IGrantable): iam.Grant {
+    return this.grantUrls(grantee, [this.adminFunction]);
+  }
+
+  /**
+   * A Sluice metric; per topic with `topic`, else summed (lag: maximum) over the cluster's
+   * topics.
+   *
+   * @example
+   * cluster.metric('BytesIn', { topic: 'orders', period: Duration.minutes(5) });
+   */
+  metric(name: SluiceMetricName, options?: SluiceMetricOptions): cloudwatch.IMetric {
+    return sluiceMetric(this.serviceName, name, options);
+  }
+
+  /** Record batch bytes appended. @example cluster.metricBytesIn({ topic: 'orders' }) */
+  metricBytesIn(options?: SluiceMetricOptions): cloudwatch.IMetric {
+    return this.metric('BytesIn', options);
+  }
+
+  /** Records appended. @example cluster.metricRecordsIn({ topic: 'orders' }) */
+  metricRecordsIn(options?: SluiceMetricOptions): cloudwatch.IMetric {
+    return this.metric('RecordsIn', options);
+  }
+
+  /** Record batch bytes served to consumers. @example cluster.metricBytesOut() */
+  metricBytesOut(options?: SluiceMetricOptions): cloudwatch.IMetric {
+    return this.metric('BytesOut', options);
+  }
+
+  /** Records served to consumers. @example cluster.metricRecordsOut({ topic: 'orders' }) */
+  metricRecordsOut(options?: SluiceMetricOptions): cloudwatch.IMetric {
+    return this.metric('RecordsOut', options);
+  }
+
+  /**
+   * Consumer lag (high watermark − committed offset), maximum over groups.
+   *
+   * @example
+   * new cloudwatch.Alarm(stack, 'OrdersLag', {
+   *   metric: cluster.metricConsumerLag({ topic: 'orders' }), threshold: 10_000, evaluationPeriods: 5,
+   * });
+   */
+  metricConsumerLag(options?: SluiceMetricOptions): cloudwatch.IMetric {
+    return this.metric('ConsumerLag', options);
+  }
+
+  private grantUrls(grantee: iam.IGrantable, fns: readonly lambda.IFunction[]): iam.Grant {
+    // grantInvokeUrl grants lambda:InvokeFunctionUrl (AuthType AWS_IAM) and
+    // lambda:InvokeFunction (InvokedViaFunctionUrl), which Function URLs now both require.
+    return fns.map((fn) => fn.grantInvokeUrl(grantee)).reduce((a, b) => a.combine(b));
+  }
+
+  private createBucket(props: SluiceClusterProps, removalPolicy: RemovalPolicy): s3.Bucket {
+    const key: kms.IKey | undefined = props.encryptionKey;
+    const bucket = new s3.Bucket(this, 'Data', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      encryption: key ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: key,
+      // One data key per bucket instead of one KMS call per object.
+      bucketKeyEnabled: key ? true : undefined,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // No expiry: Sluice owns retention (an object outlives its oldest record's retention
+      // while newer batches in it are live). Only abandoned multipart uploads are cleaned.
+      lifecycleRules: [
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+      serverAccessLogsBucket: props.accessLogsBucket,
+      serverAccessLogsPrefix: props.accessLogsBucket ? 'sluice-data/' : undefined,
+    });
+    if (!props.accessLogsBucket) {
+      acknowledge(
+        bucket,
+        'AwsSolutions-S1',
+        'Access logging is opt-in (the accessLogsBucket prop): a logs bucket costs storage at rest, and every object access already goes through the functions, whose logs and metrics record it. CloudTrail data events are the other option.',
+      );
+    }
+    return bucket;
+  }
+
+  private createTable(props: SluiceClusterProps, removalPolicy: RemovalPolicy): dynamodb.Table {
+    // Table rather than TableV2: TableV2 cannot render a customer-managed key in an
+    // environment-agnostic stack, and the app synthesizes without an account or region.
+    return new dynamodb.Table(this, 'Meta', {
+      partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: props.encryptionKey
+        ? dynamodb.TableEncryption.CUSTOMER_MANAGED
+        : dynamodb.TableEncryption.DEFAULT,
+      encryptionKey: props.encryptionKey,
+      deletionProtection: props.deletionProtection ?? removalPolicy !== RemovalPolicy.DESTROY,
+      removalPolicy,
+    });
+  }
+
+  /** Schedule → queue (`{"type":"plan"}`) → maintenance function, which fans tasks out on the same queue. */
+  private wireMaintenance(props: SluiceClusterProps): void {
+    const fn = this.maintenanceFunction;
+    fn.addEventSource(
+      new SqsEventSource(this.maintenanceQueue, {
+        batchSize: 10,
+        maxConcurrency: props.maintenanceMaxConcurrency ?? 5,
+        reportBatchItemFailures: true,
+      }),
+    );
+    acknowledge(
+      fn,
+      'Serverless-LambdaEventSourceMappingDestination',
+      'SQS event sources take no on-failure destination; failed messages go to the queue redrive dead-letter queue (maxReceiveCount 5), which is alarmed.',
+    );
+    this.functions.maintenance.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.maintenanceQueue.queueArn] }),
+    );
+    new events.Rule(this, 'MaintenanceSchedule', {
+      description: `Sluice ${Stack.of(this).stackName}: plans maintenance work`,
+      schedule: props.maintenanceSchedule ?? events.Schedule.rate(Duration.minutes(1)),
+      targets: [
+        new targets.SqsQueue(this.maintenanceQueue, {
+          message: events.RuleTargetInput.fromObject(MAINTENANCE_PLAN_MESSAGE),
+          deadLetterQueue: this.deadLetterQueue,
+          retryAttempts: 3,
+          // A plan older than a few ticks is superseded by newer ones.
+          maxEventAge: Duration.minutes(10),
+        }),
+      ],
+    });
+  }
+}

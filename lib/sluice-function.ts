@@ -1,0 +1,148 @@
+/**
+ * One Sluice Lambda function: bundled locally by esbuild as an ES module for Node 22, with
+ * the native packages installed for Lambda's platform (see native-modules.ts), its own log
+ * group and its own role. The role starts with nothing but writing to that log group; the
+ * cluster grants each function exactly what it needs.
+ */
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge } from './nag.js';
+import {
+  installNativeCommand,
+  LOCAL_ONLY_PACKAGES,
+  lockedVersions,
+  NATIVE_PACKAGES,
+} from './native-modules.js';
+
+/**
+ * ESM bundles still contain CommonJS dependencies that call `require`; esbuild's shim throws
+ * unless a real `require` is in scope, so the bundle opens by making one.
+ */
+const REQUIRE_BANNER =
+  "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);";
+
+export interface SluiceFunctionProps {
+  /** The handler file (exports `handler`). */
+  readonly entry: string;
+  /** Directory holding package.json and package-lock.json (versions of the native packages). */
+  readonly projectRoot: string;
+  readonly description: string;
+  readonly architecture: lambda.Architecture;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly reservedConcurrency?: number;
+  readonly environment: Record<string, string>;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** Install the native packages into the bundle (false for functions that never touch records). */
+  readonly nativePackages: boolean;
+  /** @default lambda.Tracing.DISABLED */
+  readonly tracing?: lambda.Tracing;
+  /** Who calls it; decides where failures go (a Function URL caller, an SQS redrive policy, CloudFormation). */
+  readonly invokedBy: 'function-url' | 'sqs' | 'cloudformation';
+}
+
+const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
+  'function-url':
+    'Invoked synchronously through its Function URL: a failure is returned to the caller, which retries; there is no asynchronous event to dead-letter.',
+  sqs: 'Fed by an SQS event source mapping: a message that keeps failing moves to the queue redrive dead-letter queue, which is alarmed.',
+  cloudformation:
+    'Invoked synchronously by CloudFormation as a custom resource: a failure fails the deployment, which reports it.',
+};
+
+/** A NodejsFunction with Sluice's bundling, a dedicated log group and a dedicated role. */
+export class SluiceFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: SluiceFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    // A role of our own instead of AWSLambdaBasicExecutionRole: that managed policy lets a
+    // function write to every log group of the account.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.description}`,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    const versions = props.nativePackages ? lockedVersions(props.projectRoot, NATIVE_PACKAGES) : {};
+    const architecture = props.architecture;
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: props.tracing ?? lambda.Tracing.DISABLED,
+      environment: props.environment,
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: REQUIRE_BANNER,
+        minify: true,
+        keepNames: true,
+        sourceMap: true,
+        sourcesContent: false,
+        logLevel: LogLevel.WARNING,
+        // Listing externals replaces the default ['@aws-sdk/*']: the SDK is bundled at the
+        // version the tests ran against instead of whatever the runtime ships.
+        externalModules: [...NATIVE_PACKAGES, ...LOCAL_ONLY_PACKAGES],
+        forceDockerBundling: false,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir, outputDir) =>
+            props.nativePackages ? [installNativeCommand(outputDir, architecture, versions)] : [],
+        },
+      },
+    });
+    const runtime =
+      'Node.js 22 is the runtime Sluice is built and tested for (node:zlib zstd, the native packages); it is a supported Lambda runtime and moves with the project, not with each new release.';
+    acknowledge(this, 'AwsSolutions-L1', runtime);
+    acknowledge(this, 'Serverless-LambdaLatestVersion', runtime);
+    acknowledge(this, 'Serverless-LambdaDLQ', FAILURES_GO_TO[props.invokedBy]);
+    if (props.tracing === lambda.Tracing.ACTIVE) {
+      acknowledge(
+        this.role,
+        'AwsSolutions-IAM5[Resource::*]',
+        'xray:PutTraceSegments and xray:PutTelemetryRecords, added by active tracing, support no resource-level permissions.',
+      );
+    } else {
+      acknowledge(
+        this,
+        'Serverless-LambdaTracing',
+        'X-Ray is billed per trace, so tracing is opt-in (the `tracing` prop); logs and EMF metrics cover normal operation.',
+      );
+    }
+  }
+}
+
+/** How long each function may run. Fetch long-polls up to 20 s (API.md), so 30 s leaves room. */
+export const FUNCTION_TIMEOUTS = {
+  produce: Duration.seconds(30),
+  fetch: Duration.seconds(30),
+  admin: Duration.seconds(30),
+  groups: Duration.seconds(30),
+  maintenance: Duration.minutes(2),
+} as const;
