@@ -20,6 +20,7 @@ import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
 import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
 import { keys, objectKeys } from './keys.js';
+import { KeyedMutex } from './mutex.js';
 import { ConflictError, type ItemData, type MetaStore, type ObjectStore, type TransactOp } from './ports.js';
 import {
   checkSequence,
@@ -102,6 +103,7 @@ interface Prepared {
 
 export class Appender {
   readonly heads = new HeadCache();
+  private readonly locks = new KeyedMutex();
   private readonly limits: ProducerStateLimits;
 
   constructor(private readonly deps: AppenderDeps) {
@@ -141,7 +143,10 @@ export class Appender {
     let registryVersion = 0;
     for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
       const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
-      const committed = await this.commitChunk(chunk, objectKey, registryVersion, results);
+      const committed = await this.locks.run(
+        chunk.map((p) => p.pk),
+        () => this.commitChunk(chunk, objectKey, registryVersion, results),
+      );
       if (committed) registryVersion++;
     }
     return prepared.map((p) => results.get(p)!);

@@ -9,6 +9,7 @@ import { Appender } from '../core/append.js';
 import { ByteLru } from '../core/cache.js';
 import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
+import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { Topics } from '../core/topics.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -32,6 +33,8 @@ export interface SluiceContext {
   clusterId: string;
   /** The function URLs; `origin` is the URL this request came to (used when unset). */
   endpoints(origin: string): Promise<Endpoints>;
+  /** Consumer-group settings (assignor, heartbeat interval) from the environment. */
+  groupConfig: Partial<GroupConfig>;
   /** A view of topics for the group coordinator: partition counts and high watermarks. */
   topicView: {
     partitionCount(topic: string): Promise<number | undefined>;
@@ -51,6 +54,8 @@ export interface ContextOptions {
   /** Fixed endpoints; otherwise from SLUICE_ENDPOINTS / SLUICE_ENDPOINTS_PARAMETER / the request. */
   endpoints?: Endpoints;
   env?: NodeJS.ProcessEnv;
+  /** Consumer-group settings; the groups handler reads SLUICE_GROUP_* from the environment. */
+  groupConfig?: Partial<GroupConfig>;
   /** Topic metadata cache lifetime (ms). */
   topicCacheTtlMs?: number;
 }
@@ -79,6 +84,7 @@ export function createContext(
     appender,
     reader,
     telemetry: createTelemetry(env),
+    groupConfig: options.groupConfig ?? {},
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
     endpoints,
     topicView: {

@@ -6,7 +6,9 @@ import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from '
 import { adminRoutes } from './admin.js';
 import type { SluiceContext } from './context.js';
 import { fetchRoutes } from './fetch.js';
+import { groupRoutes } from './groups.js';
 import { lambdaHandler } from './http.js';
+import { metadataRoute } from './metadata.js';
 import { produceRoutes } from './produce.js';
 
 export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups';
@@ -28,7 +30,16 @@ export function createHandlers(ctx: SluiceContext): Record<FunctionName, Functio
     produce: lambdaHandler(produceRoutes(ctx)),
     fetch: lambdaHandler(fetchRoutes(ctx)),
     admin: lambdaHandler(adminRoutes(ctx)),
-    groups: lambdaHandler([]), // INTEGRATION: groups routes land with issue 5
+    groups: lambdaHandler([
+      metadataRoute(ctx),
+      ...groupRoutes({
+        meta: ctx.meta,
+        topics: ctx.topicView,
+        clock: ctx.clock,
+        random: ctx.random,
+        config: ctx.groupConfig,
+      }),
+    ]),
   };
 }
 
