@@ -21,7 +21,14 @@ import { SluiceError, UnavailableError } from './errors.js';
 import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
-import { ConflictError, type ItemData, type MetaStore, type ObjectStore, type TransactOp } from './ports.js';
+import {
+  ConflictError,
+  type ItemData,
+  type MetaStore,
+  ObjectExistsError,
+  type ObjectStore,
+  type TransactOp,
+} from './ports.js';
 import {
   checkSequence,
   DEFAULT_PRODUCER_LIMITS,
@@ -138,7 +145,7 @@ export class Appender {
       p.length = segment.index[i]!.length;
     });
     const objectKey = objectKeys.segment(this.newObjectId());
-    await this.deps.objects.put(objectKey, segment.bytes);
+    await this.putObject(objectKey, segment.bytes);
 
     let registryVersion = 0;
     for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
@@ -150,6 +157,23 @@ export class Appender {
       if (committed) registryVersion++;
     }
     return prepared.map((p) => results.get(p)!);
+  }
+
+  /**
+   * The PUT, retried on transient errors. The key is ours alone, so "exists" on a retry
+   * means an earlier attempt landed after all.
+   */
+  private async putObject(key: string, bytes: Uint8Array): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.objects.put(key, bytes);
+        return;
+      } catch (err) {
+        if (attempt > 0 && err instanceof ObjectExistsError) return;
+        if (!(err instanceof SluiceError && err.retriable) || attempt >= 3) throw err;
+        await this.deps.clock.sleep(Math.floor(20 * 2 ** attempt * this.deps.random()));
+      }
+    }
   }
 
   private newObjectId(): string {
