@@ -56,7 +56,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       '',
       'Try it:',
       `  curl -s -XPOST ${server.url}/v1/topics -H 'content-type: application/json' -d '{"name":"hello","partitions":3}'`,
-      `  curl -s -XPOST ${server.url}/v1/produce -H 'content-type: application/json' -d '{"topic":"hello","records":[{"key":"k","value":"world"}]}'`,
+      `  curl -s -XPOST ${server.url}/v1/produce -H 'content-type: application/json' -d '{"topic":"hello","records":[{"key":"k","value":"world","partition":0}]}'`,
       `  curl -s '${server.url}/v1/fetch?topic=hello&partition=0&offset=0'`,
       '',
       'Press Ctrl-C to stop.',
