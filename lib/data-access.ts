@@ -1,15 +1,22 @@
 /**
- * What each function may do to the data, and nothing more. The write path never reads or
- * deletes objects; the read path never writes; only maintenance deletes objects or lists the
- * bucket (retention, compaction, orphan GC).
+ * What each function may do to the data, and nothing more. Only maintenance deletes objects
+ * (retention, compaction, orphan GC); the read path never writes; admin and groups never
+ * touch objects.
  *
- * | function    | S3 objects under data/ | bucket | DynamoDB items                      |
- * |-------------|------------------------|--------|-------------------------------------|
- * | produce     | put                    |        | read, put, update                   |
- * | fetch       | get                    |        | read                                |
- * | admin       | get                    |        | read, put, update, delete           |
- * | groups      |                        |        | read, put, update, delete           |
- * | maintenance | get, put, delete       | list   | read, put, update, delete           |
+ * | function    | S3 objects under data/ | list bucket | DynamoDB items             |
+ * |-------------|------------------------|-------------|----------------------------|
+ * | produce     | put, get (head)        |             | read, put, update          |
+ * | fetch       | get                    | yes         | read                       |
+ * | admin       |                        |             | read, put, update, delete  |
+ * | groups      |                        |             | read, put, update, delete  |
+ * | maintenance | get, put, delete       | yes         | read, put, update, delete  |
+ *
+ * Why produce may read: a create-only PUT (`If-None-Match: *`) that the SDK retried after a
+ * lost response fails with 412, and the S3 adapter then HEADs the object (s3:GetObject) to
+ * see whether the object is its own. Why fetch and maintenance may list: without
+ * s3:ListBucket, S3 answers a missing object with 403 instead of 404, and a read racing
+ * retention must see "not found", not "access denied". (An `s3:prefix` condition would
+ * not do: a GET carries no prefix, so the 404 rule would not apply.)
  *
  * DynamoDB transactions (TransactWriteItems) have no action of their own: IAM checks each
  * item's action (PutItem, UpdateItem, DeleteItem, ConditionCheckItem).
@@ -32,13 +39,13 @@ interface Access {
 }
 
 export const DATA_ACCESS: Readonly<Record<FunctionRole, Access>> = {
-  produce: { objects: ['s3:PutObject'], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE] },
-  fetch: { objects: ['s3:GetObject'], listBucket: false, items: ITEM_READ },
-  admin: {
-    objects: ['s3:GetObject'],
+  produce: {
+    objects: ['s3:GetObject', 's3:PutObject'],
     listBucket: false,
-    items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
+    items: [...ITEM_READ, ...ITEM_WRITE],
   },
+  fetch: { objects: ['s3:GetObject'], listBucket: true, items: ITEM_READ },
+  admin: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
   groups: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
   maintenance: {
     objects: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
@@ -68,13 +75,7 @@ export function grantDataAccess(role: iam.IRole, fn: FunctionRole, data: DataRes
     );
   }
   if (access.listBucket) {
-    statements.push(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [data.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [objectKeys.dataPrefix, `${objectKeys.dataPrefix}*`] } },
-      }),
-    );
+    statements.push(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [data.bucketArn] }));
   }
   statements.push(new iam.PolicyStatement({ actions: access.items, resources: [data.tableArn] }));
   for (const statement of statements) role.addToPrincipalPolicy(statement);

@@ -281,7 +281,8 @@ export class SluiceCluster extends Construct {
   }
 
   /**
-   * Lets `grantee` fetch and take part in consumer groups (fetch and groups URLs).
+   * Lets `grantee` fetch, look up offsets and take part in consumer groups (fetch and
+   * groups URLs).
    *
    * @example
    * cluster.grantConsume(billingRole);
@@ -291,7 +292,7 @@ export class SluiceCluster extends Construct {
   }
 
   /**
-   * Lets `grantee` manage topics: create, grow, delete, describe, look up offsets (admin URL).
+   * Lets `grantee` manage topics: create, list, describe, add partitions, delete (admin URL).
    *
    * @example
    * cluster.grantAdmin(operatorsRole);
