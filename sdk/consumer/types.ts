@@ -1,0 +1,144 @@
+/** The consumer's public shapes, as kafkajs names them. */
+import type { KafkaMessage } from '../messages.js';
+import type { RetryOptions } from '../retry.js';
+import type { Deserializer } from '../serializers.js';
+
+export interface ConsumerConfig<K = Buffer | null, V = Buffer | null> {
+  /**
+   * The consumer group. Without one the consumer reads the partitions given to
+   * `consumer.assign(...)` and commits nothing.
+   */
+  groupId?: string;
+  /** A member that stops heartbeating for this long is removed from the group (ms, 6000–1800000). @default 45000 */
+  sessionTimeout?: number;
+  /** Upper bound of the heartbeat interval (ms); the server may ask for a shorter one. @default 3000 */
+  heartbeatInterval?: number;
+  /** Byte budget of one fetch request across its partitions (at most 4 MiB). @default 4194304 */
+  maxBytes?: number;
+  /** A fetch waits up to this long for data when none is available (long poll, ms, ≤ 20000). @default 5000 */
+  maxWaitTimeInMs?: number;
+  /**
+   * Where a partition with no committed offset (or whose offset fell out of the log)
+   * starts; `subscribe({ fromBeginning: true })` selects `earliest`.
+   * @default 'latest'
+   */
+  offsetReset?: 'earliest' | 'latest';
+  /** Retry policy of requests and of a failing `eachMessage`/`eachBatch`. */
+  retry?: RetryOptions;
+  /** Turns key bytes into values. */
+  keyDeserializer?: Deserializer<K>;
+  /** Turns value bytes into values (e.g. `Deserializers.json()`, or an avsc `type.fromBuffer`). */
+  valueDeserializer?: Deserializer<V>;
+  /** How often regular-expression subscriptions look for new topics (ms). @default 30000 */
+  metadataMaxAge?: number;
+}
+
+export interface ConsumerSubscribeTopics {
+  topics: (string | RegExp)[];
+  /** Start partitions that have no committed offset at the earliest offset. @default false */
+  fromBeginning?: boolean;
+}
+
+export interface TopicPartitions {
+  topic: string;
+  partitions: number[];
+}
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface TopicPartitionOffsetAndMetadata extends TopicPartitionOffset {
+  metadata?: string | null;
+}
+
+export interface Batch<K = Buffer | null, V = Buffer | null> {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  messages: KafkaMessage<K, V>[];
+  isEmpty(): boolean;
+  firstOffset(): string | null;
+  lastOffset(): string;
+  /** Offsets between the last message and the high watermark. */
+  offsetLag(): string;
+  /** Offsets between the first message and the high watermark. */
+  offsetLagLow(): string;
+}
+
+export interface OffsetsByTopicPartition {
+  topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+}
+
+export interface EachMessagePayload<K = Buffer | null, V = Buffer | null> {
+  topic: string;
+  partition: number;
+  message: KafkaMessage<K, V>;
+  /** Heartbeats run in the background; kept for kafkajs compatibility. */
+  heartbeat(): Promise<void>;
+  /** Pauses this partition after this message; returns a function that resumes it. */
+  pause(): () => void;
+}
+
+export interface EachBatchPayload<K = Buffer | null, V = Buffer | null> {
+  batch: Batch<K, V>;
+  /** Marks `offset` as processed: the next commit stores `offset + 1`. */
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  pause(): () => void;
+  /** Commits resolved offsets now if the auto-commit policy says so (or the given offsets). */
+  commitOffsetsIfNecessary(offsets?: OffsetsByTopicPartition): Promise<void>;
+  uncommittedOffsets(): OffsetsByTopicPartition;
+  isRunning(): boolean;
+  /** True once the partition was revoked, paused or sought: stop processing this batch. */
+  isStale(): boolean;
+}
+
+export type EachMessageHandler<K = Buffer | null, V = Buffer | null> = (
+  payload: EachMessagePayload<K, V>,
+) => Promise<void>;
+export type EachBatchHandler<K = Buffer | null, V = Buffer | null> = (
+  payload: EachBatchPayload<K, V>,
+) => Promise<void>;
+
+export interface ConsumerRunConfig<K = Buffer | null, V = Buffer | null> {
+  eachMessage?: EachMessageHandler<K, V>;
+  eachBatch?: EachBatchHandler<K, V>;
+  /** Commit processed offsets automatically. @default true */
+  autoCommit?: boolean;
+  /** Commit at most this often (ms); by default after every batch. */
+  autoCommitInterval?: number | null;
+  /** Commit once this many messages were processed since the last commit. */
+  autoCommitThreshold?: number | null;
+  /** After `eachBatch` returns, mark its last message processed. @default true */
+  eachBatchAutoResolve?: boolean;
+  /** Partitions processed at the same time (each in offset order). @default 1 */
+  partitionsConsumedConcurrently?: number;
+  /**
+   * `at-least-once` (default) commits after processing: a crash re-delivers. `at-most-once`
+   * commits a fetched batch before handing it over: a crash loses it, never re-delivers.
+   * @default 'at-least-once'
+   */
+  delivery?: 'at-least-once' | 'at-most-once';
+}
+
+/** Consumer events (a subset of kafkajs'). */
+export const ConsumerEvents = {
+  GROUP_JOIN: 'consumer.group_join',
+  HEARTBEAT: 'consumer.heartbeat',
+  COMMIT_OFFSETS: 'consumer.commit_offsets',
+  REBALANCING: 'consumer.rebalancing',
+  CRASH: 'consumer.crash',
+  STOP: 'consumer.stop',
+} as const;
+
+export type ConsumerEventName = (typeof ConsumerEvents)[keyof typeof ConsumerEvents];
+
+export interface ConsumerEvent<P = Record<string, unknown>> {
+  id: number;
+  type: ConsumerEventName;
+  timestamp: number;
+  payload: P;
+}

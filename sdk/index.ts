@@ -1,0 +1,76 @@
+/**
+ * `import { Sluice } from 'sluice'`: the SDK. See docs/migrating-from-kafkajs.md.
+ */
+export { Compression, type Partitioner } from '../core/records/index.js';
+export type {
+  FetchOffsetsPartition,
+  GroupDescription,
+  GroupOverview,
+  ITopicConfig,
+  ITopicMetadata,
+  MemberDescription,
+  PartitionLag,
+  PartitionMetadata,
+  SeekEntry,
+} from './admin.js';
+export { Admin } from './admin.js';
+export type { ClusterMetadata, FunctionName } from './api.js';
+export { Consumer } from './consumer/consumer.js';
+export {
+  type Batch,
+  type ConsumerConfig,
+  type ConsumerEvent,
+  type ConsumerEventName,
+  ConsumerEvents,
+  type ConsumerRunConfig,
+  type ConsumerSubscribeTopics,
+  type EachBatchHandler,
+  type EachBatchPayload,
+  type EachMessageHandler,
+  type EachMessagePayload,
+  type OffsetsByTopicPartition,
+  type TopicPartitionOffset,
+  type TopicPartitionOffsetAndMetadata,
+  type TopicPartitions,
+} from './consumer/types.js';
+export {
+  AuthorizationFailedError,
+  FencedMemberEpochError,
+  findCause,
+  GroupIdNotFoundError,
+  InvalidProducerEpochError,
+  InvalidRequestError,
+  MessageTooLargeError,
+  NonEmptyGroupError,
+  OffsetOutOfRangeError,
+  OutOfOrderSequenceNumberError,
+  SluiceArgumentError,
+  SluiceClientError,
+  SluiceConnectionError,
+  SluiceNumberOfRetriesExceededError,
+  SluiceProtocolError,
+  TopicAlreadyExistsError,
+  UnknownMemberIdError,
+  UnknownTopicOrPartitionError,
+} from './errors.js';
+export { createLogger, type LogCreator, type LogEntry, type Logger, logLevel } from './logger.js';
+export type { Bytes, IHeaders, KafkaMessage, Message } from './messages.js';
+export { Producer } from './producer/producer.js';
+export {
+  type CompressionOption,
+  type CompressionType,
+  CompressionTypes,
+  type ICustomPartitioner,
+  type ProducerBatch,
+  type ProducerConfig,
+  type ProducerRecord,
+  type RecordMetadata,
+  type TopicMessages,
+} from './producer/types.js';
+export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export { type Deserializer, Deserializers, type Serializer, Serializers } from './serializers.js';
+export { Sluice, type SluiceConfig } from './sluice.js';
+export { createHttpTransport, type HttpTransportOptions } from './transport/http.js';
+export { createInProcessTransport, type InProcessTarget } from './transport/in-process.js';
+export type { Credentials } from './transport/sigv4.js';
+export type { Transport, TransportRequest, TransportResponse } from './transport/types.js';

@@ -1,0 +1,74 @@
+/**
+ * kafkajs' retry policy: exponential backoff with jitter, retrying only errors marked
+ * `retriable` (server codes flagged so in API.md, 5xx answers, broken connections).
+ */
+import { SluiceNumberOfRetriesExceededError } from './errors.js';
+
+/** kafkajs' retry options, with its defaults. */
+export interface RetryOptions {
+  /** Retries after the first attempt. @default 5 */
+  retries?: number;
+  /** Delay before the first retry (ms). @default 300 */
+  initialRetryTime?: number;
+  /** Upper bound of one delay (ms). @default 30000 */
+  maxRetryTime?: number;
+  /** Each delay is the previous one times this. @default 2 */
+  multiplier?: number;
+  /** Jitter: each delay is randomised by ± this fraction. @default 0.2 */
+  factor?: number;
+}
+
+export const DEFAULT_RETRY: Required<RetryOptions> = {
+  retries: 5,
+  initialRetryTime: 300,
+  maxRetryTime: 30_000,
+  multiplier: 2,
+  factor: 0.2,
+};
+
+/** The delay before retry number `attempt` (0-based). */
+export function backoff(
+  options: Required<RetryOptions>,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(options.maxRetryTime, options.initialRetryTime * options.multiplier ** attempt);
+  const jitter = 1 + (random() * 2 - 1) * options.factor;
+  return Math.max(0, Math.round(Math.min(options.maxRetryTime, base * jitter)));
+}
+
+export function isRetriable(err: unknown): boolean {
+  return (err as { retriable?: unknown } | undefined)?.retriable === true;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `fn` until it succeeds, a non-retriable error is thrown (rethrown as is), or the
+ * retries are used up ({@link SluiceNumberOfRetriesExceededError} with the last error as cause).
+ * `onRetry` may veto a retry by returning false (e.g. the client was closed).
+ *
+ * @example
+ * const meta = await withRetry({ retries: 3 }, () => api.json('admin', 'GET', '/v1/metadata'));
+ */
+export async function withRetry<T>(
+  options: RetryOptions | undefined,
+  fn: (attempt: number) => Promise<T>,
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => boolean | undefined,
+): Promise<T> {
+  const opts = { ...DEFAULT_RETRY, ...options };
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (!isRetriable(err)) throw err;
+      if (attempt >= opts.retries) {
+        throw new SluiceNumberOfRetriesExceededError(err as Error, attempt, Date.now() - started);
+      }
+      const delay = backoff(opts, attempt);
+      if (onRetry?.(err, attempt, delay) === false) throw err;
+      await sleep(delay);
+    }
+  }
+}

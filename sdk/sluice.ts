@@ -1,0 +1,145 @@
+/**
+ * The entry point of the SDK: one object per cluster, holding the transport, the retry
+ * policy and cached metadata; it makes producers, consumers and admins (as kafkajs'
+ * `new Kafka(...)` does).
+ */
+import { Admin } from './admin.js';
+import { SluiceApi } from './api.js';
+import { Consumer } from './consumer/consumer.js';
+import type { ConsumerConfig } from './consumer/types.js';
+import { SluiceArgumentError } from './errors.js';
+import { createLogger, type LogCreator, logLevel } from './logger.js';
+import type { Bytes } from './messages.js';
+import { Producer } from './producer/producer.js';
+import type { ProducerConfig } from './producer/types.js';
+import type { RetryOptions } from './retry.js';
+import { createHttpTransport } from './transport/http.js';
+import { createInProcessTransport, type InProcessTarget } from './transport/in-process.js';
+import type { Credentials } from './transport/sigv4.js';
+import type { Transport } from './transport/types.js';
+
+export interface SluiceConfig {
+  /**
+   * One URL of the cluster (any function's Function URL, or `sluice dev`'s
+   * `http://127.0.0.1:8092`); the others are read from `GET /v1/metadata`.
+   */
+  endpoint: string;
+  /** AWS region for signing; by default taken from the Function URL, then AWS_REGION. */
+  region?: string;
+  /**
+   * AWS credentials (or a provider). Requests to Function URLs are SigV4-signed with the
+   * default Node credential chain when omitted; giving credentials signs any endpoint.
+   */
+  credentials?: Credentials;
+  /** @default logLevel.INFO */
+  logLevel?: logLevel;
+  logCreator?: LogCreator;
+  /** Default retry policy of every client (kafkajs' options and defaults). */
+  retry?: RetryOptions;
+  /** Per-request timeout in ms (long polls included). @default 30000 */
+  requestTimeout?: number;
+  /** Replace the transport (tests, tracing, fault injection): see `createHttpTransport`. */
+  transport?: Transport;
+  /** Topic metadata older than this is re-read (ms). @default 300000 */
+  metadataMaxAge?: number;
+}
+
+/**
+ * A Sluice cluster.
+ *
+ * @example
+ * import { Sluice } from 'sluice';
+ *
+ * const sluice = new Sluice({ endpoint: 'http://127.0.0.1:8092' });
+ * const producer = sluice.producer();
+ * await producer.connect();
+ * await producer.send({ topic: 'orders', messages: [{ key: 'o-1', value: 'hello' }] });
+ */
+export class Sluice {
+  private readonly api: SluiceApi;
+  private readonly config: SluiceConfig;
+
+  constructor(config: SluiceConfig) {
+    if (!config || typeof config.endpoint !== 'string') {
+      throw new SluiceArgumentError(
+        "new Sluice({ endpoint }) needs the cluster's URL, e.g. http://127.0.0.1:8092",
+      );
+    }
+    let url: URL;
+    try {
+      url = new URL(config.endpoint);
+    } catch (cause) {
+      throw new SluiceArgumentError(
+        `endpoint '${config.endpoint}' is not a URL (e.g. http://127.0.0.1:8092)`,
+        { cause },
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new SluiceArgumentError(`endpoint '${config.endpoint}' must be an http(s) URL`);
+    }
+    this.config = config;
+    const logger = createLogger(config.logLevel ?? logLevel.INFO, config.logCreator);
+    this.api = new SluiceApi({
+      endpoint: url.origin,
+      transport:
+        config.transport ??
+        createHttpTransport({
+          endpoint: config.endpoint,
+          region: config.region,
+          credentials: config.credentials,
+          requestTimeout: config.requestTimeout,
+        }),
+      retry: config.retry,
+      logger,
+      metadataMaxAge: config.metadataMaxAge,
+    });
+  }
+
+  /**
+   * A client that calls the Lambda handlers in this process, with no server: for tests
+   * and for embedding. Give it stores (`{ meta, objects }`) or a ready context.
+   *
+   * @example
+   * import { MemoryMetaStore, MemoryObjectStore } from 'sluice/storage/memory';
+   * const sluice = Sluice.inProcess({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() });
+   */
+  static inProcess(
+    target: InProcessTarget,
+    config: Omit<SluiceConfig, 'endpoint' | 'transport'> = {},
+  ): Sluice {
+    return new Sluice({
+      ...config,
+      endpoint: 'http://in-process.sluice',
+      transport: createInProcessTransport(target),
+    });
+  }
+
+  /**
+   * @example
+   * const producer = sluice.producer({ lingerMs: 10, compression: 'zstd' });
+   */
+  producer<K = Bytes, V = Bytes>(config: ProducerConfig<K, V> = {}): Producer<K, V> {
+    return new Producer<K, V>(this.api, this.logger(), { retry: this.config.retry, ...config });
+  }
+
+  /**
+   * @example
+   * const consumer = sluice.consumer({ groupId: 'billing' });
+   */
+  consumer<K = Buffer | null, V = Buffer | null>(config: ConsumerConfig<K, V> = {}): Consumer<K, V> {
+    return new Consumer<K, V>(this.api, this.logger(), { retry: this.config.retry, ...config });
+  }
+
+  /**
+   * @example
+   * const admin = sluice.admin();
+   * await admin.createTopics({ topics: [{ topic: 'orders', numPartitions: 6 }] });
+   */
+  admin(): Admin {
+    return new Admin(this.api);
+  }
+
+  private logger() {
+    return this.api.logger;
+  }
+}

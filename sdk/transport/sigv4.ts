@@ -1,0 +1,77 @@
+/**
+ * SigV4 signing for Lambda Function URLs (IAM auth, service `lambda`). Credentials come
+ * from the options or the default Node provider chain (env, profile, SSO, IMDS, …).
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { SluiceArgumentError } from '../errors.js';
+import type { TransportRequest } from './types.js';
+
+export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
+
+/** True for a Lambda Function URL host: `<id>.lambda-url.<region>.on.aws`. */
+export function isFunctionUrl(url: string): boolean {
+  return /\.lambda-url\.[a-z0-9-]+\.on\.aws$/i.test(new URL(url).hostname);
+}
+
+/** The region in a Function URL host, if any. */
+export function regionOfUrl(url: string): string | undefined {
+  return /\.lambda-url\.([a-z0-9-]+)\.on\.aws$/i.exec(new URL(url).hostname)?.[1];
+}
+
+export interface Signer {
+  sign(request: TransportRequest): Promise<TransportRequest>;
+}
+
+/**
+ * @example
+ * const signer = createSigner({ region: 'eu-west-1' });
+ * const signed = await signer.sign({ method: 'GET', url, headers: {} });
+ */
+export function createSigner(options: {
+  region?: string;
+  credentials?: Credentials;
+  endpoint: string;
+}): Signer {
+  const region =
+    options.region ??
+    regionOfUrl(options.endpoint) ??
+    process.env.AWS_REGION ??
+    process.env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new SluiceArgumentError(
+      'signing requests needs a region: pass `region` to new Sluice(...) or set AWS_REGION',
+    );
+  }
+  const creds = options.credentials;
+  const signer = new SignatureV4({
+    service: 'lambda',
+    region,
+    credentials: creds ?? defaultProvider(),
+    sha256: Hash.bind(null, 'sha256'),
+  });
+  return {
+    async sign(req) {
+      const url = new URL(req.url);
+      const query: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) query[k] = v;
+      const signed = await signer.sign({
+        method: req.method,
+        protocol: url.protocol,
+        hostname: url.hostname,
+        port: url.port ? Number(url.port) : undefined,
+        path: url.pathname,
+        query,
+        headers: { ...req.headers, host: url.host },
+        body: req.body,
+      });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(signed.headers)) headers[k.toLowerCase()] = String(v);
+      // fetch sets Host itself and refuses to be told.
+      delete headers.host;
+      return { ...req, headers };
+    },
+  };
+}
