@@ -29,6 +29,7 @@ import {
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   type QueryCommandInput,
   type QueryCommandOutput,
@@ -140,9 +141,10 @@ function conditionOf(op: TransactOp, e: Expr): string | undefined {
 
 /** The request of one op, in TransactWriteItems' shape (also the input of a single write). */
 interface WriteRequest {
-  kind: 'Update' | 'Delete' | 'ConditionCheck';
+  kind: 'Put' | 'Update' | 'Delete' | 'ConditionCheck';
   input: {
-    Key: ItemKey;
+    Key?: ItemKey;
+    Item?: Record<string, unknown>;
     UpdateExpression?: string;
     ConditionExpression?: string;
     ExpressionAttributeNames?: Record<string, string>;
@@ -151,15 +153,32 @@ interface WriteRequest {
   token: string | undefined;
 }
 
+/**
+ * A conditional put knows the version it writes (1, or the expected version + 1) and is a
+ * PutItem. An unconditional put does not, so it is an UpdateItem that lets DynamoDB add 1
+ * to whatever version is stored.
+ */
 function buildRequest(op: TransactOp): WriteRequest {
   const e = new Expr();
   const Key = { pk: op.key.pk, sk: op.key.sk };
   const condition = conditionOf(op, e);
+  const token = op.type === 'put' || op.type === 'update' ? randomBytes(16).toString('base64url') : undefined;
+  let kind: WriteRequest['kind'];
   let update: string | undefined;
-  let token: string | undefined;
-  let kind: WriteRequest['kind'] = 'Update';
-  if (op.type === 'put' || op.type === 'update') {
-    token = randomBytes(16).toString('base64url');
+  let item: Record<string, unknown> | undefined;
+  if (op.type === 'put' && op.condition) {
+    kind = 'Put';
+    const version = 'absent' in op.condition ? 1 : op.condition.version + 1;
+    item = {
+      [ATTR.pk]: Key.pk,
+      [ATTR.sk]: Key.sk,
+      [ATTR.version]: version,
+      [ATTR.data]: op.data,
+      [ATTR.token]: token,
+    };
+    if (op.ttl !== undefined) item[ATTR.ttl] = op.ttl;
+  } else if (op.type === 'put' || op.type === 'update') {
+    kind = 'Update';
     const v = e.name(ATTR.version);
     const sets: string[] = [];
     if (op.type === 'put') {
@@ -167,7 +186,7 @@ function buildRequest(op: TransactOp): WriteRequest {
       sets.push(`${v} = if_not_exists(${v}, ${e.value(0)}) + ${e.value(1)}`);
       if (op.ttl !== undefined) sets.push(`${e.name(ATTR.ttl)} = ${e.value(op.ttl)}`);
     } else {
-      const d = e.name(ATTR.data);
+      const d = Object.keys({ ...op.set, ...op.add }).length > 0 ? e.name(ATTR.data) : '';
       for (const [field, value] of Object.entries(op.set ?? {})) {
         sets.push(`${d}.${e.name(field)} = ${e.value(value)}`);
       }
@@ -183,7 +202,9 @@ function buildRequest(op: TransactOp): WriteRequest {
   } else {
     kind = op.type === 'delete' ? 'Delete' : 'ConditionCheck';
   }
-  const input: WriteRequest['input'] = { Key, ...e.params() };
+  const input: WriteRequest['input'] = { ...e.params() };
+  if (item) input.Item = item;
+  else input.Key = Key;
   if (update) input.UpdateExpression = update;
   if (condition) input.ConditionExpression = condition;
   return { kind, input, token };
@@ -344,11 +365,20 @@ export class DynamoMetaStore implements MetaStore {
     const req = buildRequest(op);
     try {
       const common = { TableName: this.table, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
-      if (req.kind === 'Delete') await this.doc.send(new DeleteCommand({ ...common, ...req.input }));
-      else
+      if (req.kind === 'Delete')
+        await this.doc.send(new DeleteCommand({ ...common, ...req.input, Key: req.input.Key! }));
+      else if (req.kind === 'Put')
+        await this.doc.send(new PutCommand({ ...common, ...req.input, Item: req.input.Item! }));
+      else {
         await this.doc.send(
-          new UpdateCommand({ ...common, ...req.input, UpdateExpression: req.input.UpdateExpression! }),
+          new UpdateCommand({
+            ...common,
+            ...req.input,
+            Key: req.input.Key!,
+            UpdateExpression: req.input.UpdateExpression!,
+          }),
         );
+      }
     } catch (error) {
       if (errorName(error) === 'ConditionalCheckFailedException') {
         let raw = fromWire((error as { Item?: Record<string, unknown> }).Item);

@@ -9,9 +9,9 @@
  * AWS suites never skip.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 
@@ -35,6 +35,18 @@ function findMotoServer(): string | undefined {
   const shim = join(homedir(), '.pyenv', 'shims', 'moto_server');
   return existsSync(shim) ? shim : undefined;
 }
+
+/**
+ * moto's in-memory backends are not thread-safe and moto_server answers each request on its
+ * own thread: a conditional write can be preempted between its check and its write, and a
+ * half-built item (UpdateItem creates the bare key first) can be read by another request.
+ * Real DynamoDB and S3 are atomic per item, so we make moto so too: a `sitecustomize`
+ * raises Python's thread switch interval, so a request runs unpreempted until it blocks
+ * on I/O — which moto does only when reading the request and writing the response.
+ */
+const SITECUSTOMIZE = `import sys
+sys.setswitchinterval(5.0)
+`;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,13 +97,20 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const site = mkdtempSync(join(tmpdir(), 'sluice-moto-'));
+  writeFileSync(join(site, 'sitecustomize.py'), SITECUSTOMIZE);
+  const pythonPath = [site, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, PYTHONPATH: pythonPath },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const kill = () => {
     if (child.exitCode === null) child.kill('SIGTERM');
+    rmSync(site, { recursive: true, force: true });
   };
   process.once('exit', kill);
   try {
@@ -106,10 +125,12 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   project.provide('awsEndpointError', '');
   return async () => {
     process.off('exit', kill);
-    if (child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    rmSync(site, { recursive: true, force: true });
   };
 }
