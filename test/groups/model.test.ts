@@ -175,7 +175,6 @@ describe('group coordinator (model-based)', () => {
           try {
             await fc.asyncModelRun(() => ({ model: w, real: w }), cmds);
             await w.settle();
-            (globalThis as any).__lens = [...((globalThis as any).__lens ?? []), w.log.length];
           } catch (err) {
             (err as Error).message += `\n--- log ---\n${w.log.join('\n')}`;
             throw err;
@@ -184,7 +183,5 @@ describe('group coordinator (model-based)', () => {
       ),
       { numRuns: 300 },
     );
-    const l = (globalThis as any).__lens;
-    console.log('LENS', l.length, l.reduce((a: number, b: number) => a + b, 0) / l.length, Math.max(...l));
   });
 });
