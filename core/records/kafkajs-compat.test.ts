@@ -49,9 +49,14 @@ describe('kafkajs compatibility', () => {
     const recordArb: fc.Arbitrary<RecordInput> = fc.record({
       key: fc.option(bytesArb(30), { nil: null }),
       value: fc.option(bytesArb(400), { nil: null }),
-      headers: fc.array(fc.record({ key: headerKeyArb, value: fc.option(bytesArb(16), { nil: null }) }), {
-        maxLength: 4,
-      }),
+      // kafkajs folds decoded headers into a plain object, where '__proto__' cannot be a key.
+      headers: fc.array(
+        fc.record({
+          key: headerKeyArb.filter((k) => k !== '__proto__'),
+          value: fc.option(bytesArb(16), { nil: null }),
+        }),
+        { maxLength: 4 },
+      ),
       timestamp: timestampArb,
     });
     await fc.assert(

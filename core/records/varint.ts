@@ -144,9 +144,16 @@ export class Reader {
   /** A view of the next `length` bytes (aliases the buffer, no copy). */
   readView(length: number): Uint8Array {
     if (length > this.end - this.pos) throw truncated(`${length}-byte field`);
-    const view = this.buf.subarray(this.pos, this.pos + length);
+    // The constructor skips subarray's species lookup: measurably faster on hot decode paths.
+    const view = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, length);
     this.pos += length;
     return view;
+  }
+
+  /** Moves past `length` bytes. */
+  skip(length: number): void {
+    if (length > this.end - this.pos) throw truncated(`${length}-byte field`);
+    this.pos += length;
   }
 
   /** Varint length then bytes; length -1 is null, any other negative length is corrupt. */

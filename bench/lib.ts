@@ -1,0 +1,76 @@
+/**
+ * Shared helpers for benchmarks. A benchmark is a module `bench/<name>.ts` that exports
+ * `run(args: string[]): Promise<void>`; `npm run bench -- <name> [args]` runs it (bench/run.ts).
+ * Benchmarks print figures and write `bench/results/<name>.json` as `{ name, metrics }`;
+ * they are never timed tests.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The signature every bench module exports. */
+export type BenchRun = (args: string[]) => Promise<void>;
+
+/** Median of `values` (mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Throughput in MB/s (10^6 bytes per second). */
+export function mbPerSecond(bytes: number, ms: number): number {
+  return bytes / 1e6 / (ms / 1000);
+}
+
+/** Rounds `value` to `digits` decimals, for printing and JSON. */
+export function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/**
+ * Times `fn` for `rounds` rounds after `warmup` untimed ones. A round repeats `fn`
+ * `iterations` times; returns each round's milliseconds per iteration.
+ *
+ * @example
+ * const perCall = await timeRounds(() => encode(records), { rounds: 11, iterations: 20 });
+ * console.log(median(perCall));
+ */
+export async function timeRounds(
+  fn: () => unknown,
+  { rounds, iterations, warmup = 2 }: { rounds: number; iterations: number; warmup?: number },
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let r = 0; r < warmup + rounds; r++) {
+    const start = performance.now();
+    for (let i = 0; i < iterations; i++) await fn();
+    const ms = (performance.now() - start) / iterations;
+    if (r >= warmup) out.push(ms);
+  }
+  return out;
+}
+
+/** Reads `--name=value` from bench args, with a default. */
+export function numberArg(args: readonly string[], name: string, fallback: number): number {
+  const hit = args.find((a) => a.startsWith(`--${name}=`));
+  if (hit === undefined) return fallback;
+  const value = Number(hit.slice(name.length + 3));
+  if (!Number.isFinite(value) || value <= 0) throw new RangeError(`--${name} must be a positive number`);
+  return value;
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(rows: readonly (readonly (string | number)[])[]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
+  for (const row of rows) console.log(row.map((cell, c) => String(cell).padEnd(widths[c]!)).join('  '));
+}
+
+/** Writes `bench/results/<name>.json` as `{ name, metrics }` and returns its path. */
+export function writeResults(name: string, metrics: Record<string, number>): string {
+  const path = join(dirname(fileURLToPath(import.meta.url)), 'results', `${name}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify({ name, metrics }, null, 2)}\n`);
+  return path;
+}
