@@ -1,8 +1,10 @@
 /**
- * Real bundling (esbuild, locally, no Docker) of the functions the way SluiceCluster bundles
- * them, once for this file: an arm64 and an x86_64 build of a handler that loads every native
- * package, and the topics custom resource handler. The x86_64 build is run here, in a child
- * process, to prove the bundle loads its native packages from its own node_modules.
+ * Real bundling (esbuild, locally, no Docker) the way SluiceCluster bundles, once for this
+ * file: an arm64 build of a handler that loads every native package; a build for this
+ * machine's CPU of the real fetch handler together with that probe; the topics custom
+ * resource handler. The second is run here, in a child process outside the repository, to
+ * prove that the bundle loads, finds its native packages in its own node_modules, and serves
+ * a request.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -13,14 +15,17 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toEvent } from '../lambdas/http.js';
 import { PROJECT_ROOT } from './sluice-cluster.js';
 import { SluiceFunction } from './sluice-function.js';
 import { FIXTURE_ENTRY_DIR } from './test-fixtures/synth.js';
 
 const ELF_MACHINE = { arm64: 0xb7, x64: 0x3e } as const;
+const HOST = process.arch === 'arm64' ? ('arm64' as const) : ('x64' as const);
+const HOST_ARCHITECTURE = HOST === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
 
 let outdir: string;
-const assets: Record<'arm64' | 'x64' | 'topics', string> = { arm64: '', x64: '', topics: '' };
+const assets: Record<'arm64' | 'host' | 'topics', string> = { arm64: '', host: '', topics: '' };
 let bundleMs = 0;
 
 beforeAll(() => {
@@ -44,7 +49,7 @@ beforeAll(() => {
   const started = Date.now();
   const fns = {
     arm64: make('Arm', join(FIXTURE_ENTRY_DIR, 'produce.ts'), lambda.Architecture.ARM_64, true),
-    x64: make('X64', join(FIXTURE_ENTRY_DIR, 'fetch.ts'), lambda.Architecture.X86_64, true),
+    host: make('Host', join(FIXTURE_ENTRY_DIR, 'real-fetch.ts'), HOST_ARCHITECTURE, true),
     topics: make('Topics', join(PROJECT_ROOT, 'lib', 'topics-handler.ts'), lambda.Architecture.ARM_64, false),
   };
   const template = app.synth().getStackByName('Bundling').template as {
@@ -125,31 +130,56 @@ describe('bundled function (arm64)', () => {
   });
 });
 
-describe('bundled function (x86_64)', () => {
-  it('ships x86-64 binaries', () => {
-    const binaries = nodeFiles(join(assets.x64, 'node_modules'));
+describe("bundled real fetch handler (this machine's CPU)", () => {
+  it('ships binaries for the function architecture', () => {
+    const binaries = nodeFiles(join(assets.host, 'node_modules'));
     expect(binaries).toHaveLength(3);
-    for (const b of binaries) expect(b).toContain('linux-x64-gnu');
-    for (const b of binaries) expect(elfMachine(b), b).toBe(ELF_MACHINE.x64);
+    for (const b of binaries) expect(b).toContain(`linux-${HOST}-gnu`);
+    for (const b of binaries) expect(elfMachine(b), b).toBe(ELF_MACHINE[HOST]);
   });
 
-  it.runIf(process.arch === 'x64' && process.platform === 'linux')(
-    'runs from its own directory, loading each native package from the bundle',
-    () => {
-      const url = pathToFileURL(join(assets.x64, 'index.mjs')).href;
-      const script = `const m = await import(${JSON.stringify(url)}); process.stdout.write(JSON.stringify(await m.handler()));`;
-      // An empty NODE_PATH and a cwd outside the repository: nothing resolves from the repo.
-      const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-        cwd: assets.x64,
-        env: { PATH: process.env.PATH ?? '' },
-        encoding: 'utf8',
-      });
-      expect(run.stderr).toBe('');
-      const result = JSON.parse(run.stdout) as { statusCode: number; body: string };
-      expect(result.statusCode).toBe(200);
-      expect(JSON.parse(result.body)).toEqual({ crc32c: 0xe3069283, snappy: '123456789', lz4: '123456789' });
-    },
-  );
+  it('imports at top level only Node built-ins and packages the bundle ships', () => {
+    const code = readFileSync(join(assets.host, 'index.mjs'), 'utf8');
+    // Static imports, minified or not: `import{a as b}from"x"`, `import x from "y"`, `import "z"`.
+    const imported = [
+      ...code.matchAll(/(?:^|[;\n}])\s*import\s*(?:[\w$*{}\s,]+?from\s*)?["']([^"']+)["']/g),
+    ].map((m) => m[1]!);
+    const bare = [...new Set(imported.filter((id) => !id.startsWith('node:')))];
+    expect(bare.sort()).toEqual(['@node-rs/crc32']);
+    for (const id of bare)
+      expect(existsSync(join(assets.host, 'node_modules', id, 'package.json')), id).toBe(true);
+    // better-sqlite3 is replaced by its stub, not imported.
+    expect(code).toContain('LocalOnlyModuleError');
+  });
+
+  const run = (script: string, env: Record<string, string> = {}) => {
+    const url = pathToFileURL(join(assets.host, 'index.mjs')).href;
+    // A cwd outside the repository and no NODE_PATH: nothing can resolve from the repo.
+    const child = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const m = await import(${JSON.stringify(url)}); ${script}`],
+      { cwd: assets.host, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' },
+    );
+    expect(child.stderr).toBe('');
+    return JSON.parse(child.stdout) as { statusCode: number; body: string };
+  };
+
+  it.runIf(process.platform === 'linux')('loads crc32, snappy and lz4 from the bundle', () => {
+    const result = run('process.stdout.write(JSON.stringify(await m.probe()));');
+    expect(JSON.parse(result.body)).toEqual({ crc32c: 0xe3069283, snappy: '123456789', lz4: '123456789' });
+  });
+
+  it.runIf(process.platform === 'linux')('serves GET /v1/metadata', () => {
+    const event = toEvent({ method: 'GET', url: '/v1/metadata' });
+    const endpoints = { produce: 'https://p', fetch: 'https://f', admin: 'https://a', groups: 'https://g' };
+    const result = run(`process.stdout.write(JSON.stringify(await m.handler(${JSON.stringify(event)})));`, {
+      SLUICE_STORAGE: 'memory',
+      SLUICE_CLUSTER_ID: 'bundle-test',
+      SLUICE_ENDPOINTS: JSON.stringify(endpoints),
+    });
+    expect(result.statusCode).toBe(200);
+    expect(JSON.parse(result.body)).toEqual({ clusterId: 'bundle-test', endpoints, topics: [] });
+  });
 });
 
 describe('bundled topics handler', () => {

@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 
 /** napi-rs packages the handlers load on Lambda; installed into each bundle for Lambda's platform. */
@@ -17,10 +18,19 @@ export const NATIVE_PACKAGES = ['@node-rs/crc32', 'snappy', 'lz4-napi'] as const
 
 /**
  * Packages kept out of the bundle and not installed: never loaded on Lambda.
- * better-sqlite3 backs local storage only (loaded by dynamic import); zstd-napi is the
- * fallback for runtimes without node:zlib zstd, which Lambda's Node 22 has.
+ *
+ * - zstd-napi: the fallback for runtimes without node:zlib zstd (Lambda's Node 22 has it),
+ *   loaded with `require` on first use, so it can simply stay external.
+ * - better-sqlite3: backs local storage only, but storage/sqlite.ts imports it statically,
+ *   and esbuild hoists an external static import to the top of an ES module bundle, where
+ *   it would fail at load time. It is aliased to a stub instead (see {@link LOCAL_ONLY_STUBS}).
  */
-export const LOCAL_ONLY_PACKAGES = ['better-sqlite3', 'zstd-napi'] as const;
+export const LOCAL_ONLY_PACKAGES = ['zstd-napi'] as const;
+
+/** Local-only packages replaced in the bundle by a stub that throws if used. */
+export const LOCAL_ONLY_STUBS: Readonly<Record<string, string>> = {
+  'better-sqlite3': fileURLToPath(new URL('./lambda-stubs/better-sqlite3.ts', import.meta.url)),
+};
 
 /** A package the bundle needs is in neither the lock file nor package.json. */
 export class NativePackageVersionError extends Error {

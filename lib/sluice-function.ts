@@ -14,6 +14,7 @@ import { acknowledge } from './nag.js';
 import {
   installNativeCommand,
   LOCAL_ONLY_PACKAGES,
+  LOCAL_ONLY_STUBS,
   lockedVersions,
   NATIVE_PACKAGES,
 } from './native-modules.js';
@@ -108,6 +109,9 @@ export class SluiceFunction extends Construct {
         // Listing externals replaces the default ['@aws-sdk/*']: the SDK is bundled at the
         // version the tests ran against instead of whatever the runtime ships.
         externalModules: [...NATIVE_PACKAGES, ...LOCAL_ONLY_PACKAGES],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LOCAL_ONLY_STUBS).map(([name, stub]) => [`--alias:${name}`, stub]),
+        ),
         forceDockerBundling: false,
         commandHooks: {
           beforeBundling: () => [],
