@@ -68,7 +68,7 @@ describe('small-object compaction', () => {
     const referenced = new Map<string, number>();
     for (const p of [0, 1]) {
       for (const entry of await indexOf(e, t.id, p)) {
-        referenced.set(entry.o as string, (referenced.get(entry.o as string) ?? 0) + 1);
+        referenced.set(entry.o, (referenced.get(entry.o) ?? 0) + 1);
       }
     }
     expect(new Set(await objectKeysOf(e.objects))).toEqual(new Set(referenced.keys()));
@@ -91,11 +91,11 @@ describe('small-object compaction', () => {
     const index = await indexOf(e, t.id, 0);
     expect(index).toHaveLength(1);
     expect(index[0]).toMatchObject({ sk: keys.indexSk(129), base: 0, n: 130, rc: 130, bc: 130, abs: true });
-    expect((await e.meta.get(keys.objectRef(index[0]!.o as string)))?.data.refs).toBe(1);
+    expect((await e.meta.get(keys.objectRef(index[0]!.o)))?.data.refs).toBe(1);
     expect(await readAll(e, 'many', 0)).toEqual(before);
 
     // The object is a valid segment whose batches carry real offsets and the lease epoch.
-    const object = await e.objects.get(index[0]!.o as string);
+    const object = await e.objects.get(index[0]!.o);
     const [run] = decodeSegment(object).index;
     const batches = splitBatches(object.subarray(run!.position, run!.position + run!.length));
     expect(batches.map((b) => b.header.baseOffset)).toEqual(before.map((x) => x.offset));

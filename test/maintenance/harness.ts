@@ -3,7 +3,7 @@
  * a manual clock (virtual time: sleeps advance it) and seeded randomness, plus helpers to
  * produce records and read a partition back.
  */
-import { Appender, type AppendRun } from '../../core/append.js';
+import { Appender, type AppendRun, type IndexEntry } from '../../core/append.js';
 import { ManualClock, seededRandom } from '../../core/clock.js';
 import { Reader } from '../../core/fetch.js';
 import { keys } from '../../core/keys.js';
@@ -124,9 +124,13 @@ export async function readAll(
 }
 
 /** The index entries of a partition, as stored. */
-export async function indexOf(e: Engine, topicId: string, partition: number) {
+export async function indexOf(
+  e: Pick<Engine, 'meta'>,
+  topicId: string,
+  partition: number,
+): Promise<(IndexEntry & { sk: string })[]> {
   const page = await e.meta.query(keys.partitionPk(topicId, partition), { beginsWith: keys.indexPrefix });
-  return page.items.map((i) => ({ sk: i.sk, ...(i.data as Record<string, unknown>) }));
+  return page.items.map((i) => ({ sk: i.sk, ...(i.data as unknown as IndexEntry) }));
 }
 
 /** Keys of every object under `data/`. */
