@@ -20,6 +20,12 @@ export interface ITopicConfig {
   configEntries?: { name: string; value: string }[];
 }
 
+export interface TopicDescription {
+  name: string;
+  config: Record<string, string | number>;
+  partitions: { partition: number; logStartOffset: number; highWatermark: number }[];
+}
+
 export interface PartitionMetadata {
   partitionId: number;
   partitionErrorCode: number;
@@ -199,6 +205,19 @@ export class Admin {
       path: '/v1/topics',
     });
     return res.topics.map((t) => t.name);
+  }
+
+  /**
+   * Sluice: a topic's configuration and, per partition, log start and high watermark.
+   * @example
+   * const { config, partitions } = await admin.describeTopic('orders');
+   * console.log(config['retention.ms'], partitions[0].highWatermark);
+   */
+  async describeTopic(topic: string): Promise<TopicDescription> {
+    return this.api.json<TopicDescription>('admin', {
+      method: 'GET',
+      path: `/v1/topics/${encodeURIComponent(topic)}`,
+    });
   }
 
   /**

@@ -12,6 +12,7 @@ export type {
   PartitionLag,
   PartitionMetadata,
   SeekEntry,
+  TopicDescription,
 } from './admin.js';
 export { Admin } from './admin.js';
 export type { ClusterMetadata, FunctionName } from './api.js';
