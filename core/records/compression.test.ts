@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CorruptRecordError } from '../errors.js';
 import { compress, decompress } from './compression.js';
 import { Compression } from './types.js';
-import { zstdBackends } from './zstd.js';
+import { checkFramesComplete, zstdBackends } from './zstd.js';
 
 const require = createRequire(import.meta.url);
 const snappy = require('snappy') as { compressSync(b: Uint8Array): Buffer };
@@ -147,6 +147,21 @@ describe('compress / decompress', () => {
 describe('zstd backends', () => {
   it(`has zstd-napi${typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function' ? ' and node:zlib' : ''}`, () => {
     expect(zstdBackends.map((b) => b.name)).toContain('zstd-napi');
+  });
+
+  it('checkFramesComplete accepts whole frames (and skippable ones) and rejects every truncation', () => {
+    const napi = zstdBackends.find((b) => b.name === 'zstd-napi')!;
+    const frame = Buffer.from(napi.compress(compressible(200_000)));
+    const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+    checkFramesComplete(frame);
+    checkFramesComplete(Buffer.concat([skippable, frame, frame]));
+    for (let cut = 0; cut < frame.length; cut += Math.max(1, Math.floor(frame.length / 200))) {
+      expect(() => checkFramesComplete(frame.subarray(0, cut))).toThrow(CorruptRecordError);
+    }
+    expect(() => checkFramesComplete(frame.subarray(0, frame.length - 1))).toThrow(/truncated/);
+    expect(() => checkFramesComplete(Buffer.concat([frame, Buffer.from([1, 2])]))).toThrow(
+      CorruptRecordError,
+    );
   });
 
   for (const backend of zstdBackends) {

@@ -7,6 +7,15 @@
  * Both bound their output: zlib through `maxOutputLength`, zstd-napi by checking declared frame
  * sizes or, when a frame does not declare its size (the Java client streams, so it never
  * does), by streaming into chunks and stopping past the limit.
+ *
+ * Frame layout (RFC 8878), walked by checkFramesComplete because node:zlib accepts truncated
+ * frames silently:
+ *
+ *   magic 0xFD2FB528 (LE) | descriptor: fcsFlag(2) singleSegment(1) 0 0 checksum(1) dictIdFlag(2) |
+ *   [window descriptor] [dictionary id 0/1/2/4] [content size 0/1/2/4/8] |
+ *   blocks { header u24 LE: last(1) type(2: raw, RLE, compressed) size(21), data } ... | [checksum u32]
+ *
+ *   skippable frame: magic 0x184D2A50–5F (LE) | size u32 LE | data[size]
  */
 import * as zlib from 'node:zlib';
 import { CorruptRecordError } from '../errors.js';
@@ -50,6 +59,8 @@ function zlibBackend(z: ZlibWithZstd): ZstdBackend {
     name: 'node:zlib',
     compress: (data) => z.zstdCompressSync(data, { params }),
     decompress(data, maxBytes) {
+      // node:zlib returns the partial output of a truncated frame without complaint.
+      checkFramesComplete(data);
       try {
         return z.zstdDecompressSync(data, { maxOutputLength: maxBytes });
       } catch (cause) {
@@ -127,6 +138,53 @@ function streamDecompress(
     if (produced > 0) chunks.push(dst.subarray(0, produced));
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+const DICT_ID_SIZES = [0, 1, 2, 4] as const;
+const FCS_SIZES = [0, 2, 4, 8] as const;
+
+/** Throws CorruptRecordError unless `data` is a sequence of whole zstd (or skippable) frames. */
+export function checkFramesComplete(data: Uint8Array): void {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const need = (pos: number) => {
+    if (pos > data.length) throw new CorruptRecordError('zstd: truncated frame');
+  };
+  if (data.length === 0) throw new CorruptRecordError('zstd: empty input');
+  let pos = 0;
+  while (pos < data.length) {
+    need(pos + 4);
+    const magic = view.getUint32(pos, true);
+    pos += 4;
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      need(pos + 4);
+      pos += 4 + view.getUint32(pos, true);
+      need(pos);
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) throw new CorruptRecordError('zstd: bad frame magic');
+    need(pos + 1);
+    const descriptor = data[pos++]!;
+    if ((descriptor & 0x08) !== 0) throw new CorruptRecordError('zstd: reserved descriptor bit set');
+    const singleSegment = (descriptor & 0x20) !== 0;
+    const fcsFlag = descriptor >> 6;
+    pos +=
+      (singleSegment ? 0 : 1) +
+      DICT_ID_SIZES[descriptor & 3]! +
+      (fcsFlag === 0 && singleSegment ? 1 : FCS_SIZES[fcsFlag]!);
+    for (let last = false; !last; ) {
+      need(pos + 3);
+      const header = data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16);
+      pos += 3;
+      last = (header & 1) === 1;
+      const type = (header >> 1) & 3;
+      if (type === 3) throw new CorruptRecordError('zstd: reserved block type');
+      pos += type === 1 ? 1 : header >>> 3;
+      need(pos);
+    }
+    if ((descriptor & 0x04) !== 0) pos += 4;
+    need(pos);
+  }
 }
 
 const z = zlib as unknown as Partial<ZlibWithZstd>;
