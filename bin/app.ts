@@ -8,11 +8,13 @@
  * | architecture    | arm64, x86_64           | arm64    |
  * | removalPolicy   | retain, destroy         | retain   |
  * | topics          | JSON list of TopicSpec  | none     |
+ * | maintenanceMinutes | whole number ≥ 1     | 1        |
  *
  * Every synth runs cdk-nag's AwsSolutions and Serverless packs; an unacknowledged finding
  * fails it.
  */
-import { App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Schedule } from 'aws-cdk-lib/aws-events';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import nag from 'cdk-nag';
 import { SluiceStack } from '../lib/sluice-stack.js';
@@ -44,6 +46,18 @@ function topics(app: App): TopicSpec[] | undefined {
   }
 }
 
+function maintenanceSchedule(app: App): Schedule | undefined {
+  const raw = app.node.tryGetContext('maintenanceMinutes');
+  if (raw === undefined) return undefined;
+  const minutes = Number(raw);
+  if (!Number.isInteger(minutes) || minutes < 1) {
+    throw new InvalidContextError(
+      `context 'maintenanceMinutes' is '${raw}'; use a whole number of minutes ≥ 1`,
+    );
+  }
+  return Schedule.rate(Duration.minutes(minutes));
+}
+
 const app = new App();
 new SluiceStack(app, String(app.node.tryGetContext('stackName') ?? 'Sluice'), {
   architecture: choice(
@@ -59,6 +73,7 @@ new SluiceStack(app, String(app.node.tryGetContext('stackName') ?? 'Sluice'), {
     'retain',
   ),
   topics: topics(app),
+  maintenanceSchedule: maintenanceSchedule(app),
 });
 Validations.of(app).addPlugins(
   new nag.AwsSolutionsChecks(app, { verbose: true }),
