@@ -12,14 +12,18 @@
  *   again, strongly, so the error still carries the current state.
  *
  * SDK retries: the SDK may resend a request whose first attempt succeeded but whose
- * answer was lost. For TransactWriteItems that is harmless: `ClientRequestToken` is
- * modelled as an idempotency token (trait `idempotencyToken`, `[0, 4]` in
+ * answer was lost. For TransactWriteItems DynamoDB makes that harmless: `ClientRequestToken`
+ * is modelled as an idempotency token (trait `idempotencyToken`, `[0, 4]` in
  * @aws-sdk/client-dynamodb's schemas) and filled with a fresh UUID by the serializer
  * (`generateIdempotencyToken` in @smithy/core's JSON serializer) once per call, before
- * the retry middleware — so every retry carries the same token. Single conditional writes
- * have no such token: a retry of a write that succeeded fails its own condition. So each
- * write stamps a random `tok` on the item, and a condition failure on an item carrying our
- * token is reported as the success it was.
+ * the retry middleware — so every retry carries the same token (tested in aws.test.ts).
+ * Single conditional writes have no such token: a retry of a write that succeeded fails
+ * its own condition. So every put/update stamps a random `tok` on its item, and a
+ * condition failure on an item carrying our token is reported as the success it was. The
+ * same check covers transactions where the token is not honoured (moto ignores it, and
+ * DynamoDB forgets it after 10 minutes): one failed op whose item carries our token
+ * proves the whole transaction was applied. A replayed delete leaves no token behind and
+ * still reports its conflict.
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
@@ -408,12 +412,10 @@ export class DynamoMetaStore implements MetaStore {
   }
 
   private async multi(ops: readonly TransactOp[]): Promise<void> {
-    const items = ops.map((op) => {
-      const req = buildRequest(op);
-      return {
-        [req.kind]: { TableName: this.table, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...req.input },
-      };
-    });
+    const requests = ops.map(buildRequest);
+    const items = requests.map((req) => ({
+      [req.kind]: { TableName: this.table, ReturnValuesOnConditionCheckFailure: 'ALL_OLD', ...req.input },
+    }));
     try {
       // biome-ignore lint/suspicious/noExplicitAny: one union member per op kind, built above
       await this.doc.send(new TransactWriteCommand({ TransactItems: items as any }));
@@ -421,26 +423,43 @@ export class DynamoMetaStore implements MetaStore {
       if (errorName(error) === 'TransactionCanceledException') {
         const reasons = (error as { CancellationReasons?: { Code?: string; Message?: string; Item?: Raw }[] })
           .CancellationReasons;
-        if (reasons) throw await this.cancellation(ops, reasons, error);
+        if (reasons) {
+          const failure = await this.cancellation(ops, requests, reasons, error);
+          if (failure === null) return;
+          throw failure;
+        }
       }
       throw await this.mapWriteError(error, ops, 'TransactWriteItems');
     }
   }
 
+  /**
+   * The error for a cancelled transaction, or `null` when the transaction had in fact been
+   * applied by an earlier attempt of this very call: a failed op whose item carries the
+   * token we stamped on it proves it (transactions are all or nothing). DynamoDB makes that
+   * case rare (it honours ClientRequestToken for 10 minutes); moto ignores the token.
+   */
   private async cancellation(
     ops: readonly TransactOp[],
+    requests: readonly WriteRequest[],
     reasons: { Code?: string; Message?: string; Item?: Raw }[],
     error: unknown,
   ): Promise<unknown> {
     const failed = reasons.flatMap((r, index) => (r.Code === 'ConditionalCheckFailed' ? [{ index, r }] : []));
     if (failed.length > 0) {
-      const missing = failed.filter(({ r }) => !r.Item).map(({ index }) => ops[index]!.key);
-      const reread = missing.length > 0 ? await this.batchGet(missing) : [];
-      const failures = failed.map(({ index, r }) => {
+      // Without an ALL_OLD item (absent item, or an emulator without ALL_OLD) read it.
+      const raws = await Promise.all(
+        failed.map(async ({ index, r }) => fromWire(r.Item) ?? (await this.readRaw(ops[index]!.key))),
+      );
+      const ours = failed.some(({ index }, i) => {
+        const token = requests[index]!.token;
+        return token !== undefined && raws[i]?.[ATTR.token] === token;
+      });
+      if (ours) return null;
+      const failures = failed.map(({ index }, i) => {
         const key = ops[index]!.key;
-        const raw = fromWire(r.Item);
-        const current = raw ? toItem(raw) : reread[missing.findIndex((k) => keyId(k) === keyId(key))];
-        return { index, key: { pk: key.pk, sk: key.sk }, current };
+        const raw = raws[i];
+        return { index, key: { pk: key.pk, sk: key.sk }, current: raw && toItem(raw) };
       });
       return new ConflictError(failures, { cause: error });
     }
