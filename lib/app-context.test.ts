@@ -1,0 +1,44 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture } from 'aws-cdk-lib/aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { InvalidContextError, stackOptionsFromContext } from './app-context.js';
+
+const from = (context: Record<string, unknown>) => stackOptionsFromContext((key) => context[key]);
+
+describe('stackOptionsFromContext', () => {
+  it('defaults: stack Sluice, arm64, data retained, no topics, schedule left to the construct', () => {
+    const { stackName, props } = from({});
+    expect(stackName).toBe('Sluice');
+    expect(props.architecture).toBe(Architecture.ARM_64);
+    expect(props.removalPolicy).toBe(RemovalPolicy.RETAIN);
+    expect(props.topics).toBeUndefined();
+    expect(props.maintenanceSchedule).toBeUndefined();
+  });
+
+  it('reads every option', () => {
+    const { stackName, props } = from({
+      stackName: 'Dev',
+      architecture: 'x86_64',
+      removalPolicy: 'destroy',
+      topics: '[{"name":"orders","partitions":3}]',
+      maintenanceMinutes: '5',
+    });
+    expect(stackName).toBe('Dev');
+    expect(props.architecture).toBe(Architecture.X86_64);
+    expect(props.removalPolicy).toBe(RemovalPolicy.DESTROY);
+    expect(props.topics).toEqual([{ name: 'orders', partitions: 3 }]);
+    expect(props.maintenanceSchedule?.expressionString).toBe('rate(5 minutes)');
+  });
+
+  it.each([
+    [{ architecture: 'arm' }, /architecture.*arm64, x86_64/],
+    [{ removalPolicy: 'snapshot' }, /removalPolicy.*retain, destroy/],
+    [{ removalPolicy: 'toString' }, /removalPolicy/],
+    [{ topics: '[{"name":' }, /not JSON/],
+    [{ topics: '{"name":"a"}' }, /JSON list/],
+    [{ maintenanceMinutes: '0.5' }, /whole number/],
+  ])('refuses %j', (context, message) => {
+    expect(() => from(context)).toThrow(InvalidContextError);
+    expect(() => from(context)).toThrow(message);
+  });
+});
