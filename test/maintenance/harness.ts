@@ -144,3 +144,38 @@ export async function objectKeysOf(objects: ObjectStore): Promise<string[]> {
   } while (after);
   return out;
 }
+
+/**
+ * Stores whose every call first yields to the event loop a seeded number of times, so
+ * concurrent loops (appends, reads, maintenance) interleave between any two requests.
+ */
+export function jitterStores(
+  stores: { meta: MetaStore; objects: ObjectStore },
+  random: () => number,
+  onError?: (method: string, error: unknown) => void,
+): { meta: MetaStore; objects: ObjectStore } {
+  // Mostly short pauses, sometimes a long one: a slow request that others overtake.
+  const pause = async () => {
+    const r = random();
+    for (let i = r < 0.05 ? 60 : Math.floor(r * 4); i > 0; i--) await new Promise((r) => setImmediate(r));
+  };
+  const wrap = <T extends object>(inner: T): T =>
+    new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          await pause();
+          try {
+            return await value.apply(target, args);
+          } catch (err) {
+            onError?.(String(prop), err);
+            throw err;
+          } finally {
+            await pause();
+          }
+        };
+      },
+    });
+  return { meta: wrap(stores.meta), objects: wrap(stores.objects) };
+}
