@@ -752,6 +752,8 @@ export class Consumer<K = Buffer | null, V = Buffer | null> {
             error: String(err),
           });
         }
+        // A seek from inside the handler wins over the message's own position.
+        if (state.generation !== w.generation) return;
         this.resolve(state, offset);
         if (
           this.runConfig.autoCommit &&

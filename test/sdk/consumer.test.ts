@@ -1,0 +1,240 @@
+/**
+ * Consumer features against `sluice dev`: pause/resume, seek, eachBatch, commits and
+ * restarts, at-most-once, offset reset, consumers without a group, handler failures.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Consumer, Deserializers, Serializers } from '../../sdk/index.js';
+import { type Harness, startHarness, topicName, waitFor } from './harness.js';
+
+describe('consumer against sluice dev', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('sqlite');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function topicWith(prefix: string, n: number, partitions = 1): Promise<string> {
+    const topic = topicName(prefix);
+    await h.sluice.admin().createTopics({ topics: [{ topic, numPartitions: partitions }] });
+    if (n > 0) {
+      const producer = h.sluice.producer();
+      await producer.send({
+        topic,
+        messages: Array.from({ length: n }, (_, i) => ({ value: String(i), partition: i % partitions })),
+      });
+      await producer.disconnect();
+    }
+    return topic;
+  }
+
+  const consumerOf = (groupId?: string) =>
+    h.sluice.consumer({ groupId, maxWaitTimeInMs: 100, heartbeatInterval: 200, sessionTimeout: 6000 });
+
+  it('pauses and resumes a partition, from inside eachMessage too', async () => {
+    const topic = await topicWith('pause', 20);
+    const consumer = consumerOf();
+    const seen: number[] = [];
+    let resume: (() => void) | undefined;
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message, pause }) => {
+        seen.push(Number(message.offset));
+        if (message.offset === '4') resume = pause();
+      },
+    });
+    await waitFor(() => resume !== undefined, 10_000, 'the pause');
+    await new Promise((r) => setTimeout(r, 400));
+    // Nothing after the message that paused, though 15 more were fetched or fetchable.
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(consumer.paused()).toEqual([{ topic, partitions: [0] }]);
+    resume!();
+    await waitFor(() => seen.length === 20, 10_000, 'all messages');
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => i));
+
+    consumer.pause([{ topic }]);
+    const producer = h.sluice.producer();
+    await producer.send({ topic, messages: [{ value: 'late' }] });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(seen.length).toBe(20);
+    consumer.resume([{ topic }]);
+    await waitFor(() => seen.length === 21, 10_000, 'the late message');
+    await consumer.disconnect();
+    await producer.disconnect();
+  });
+
+  it('seeks back and forward; a seek before run sets the start', async () => {
+    const topic = await topicWith('seek', 10);
+    const consumer = consumerOf();
+    const seen: number[] = [];
+    consumer.assign([{ topic, partitions: [0] }]);
+    consumer.seek({ topic, partition: 0, offset: '6' });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        seen.push(Number(message.offset));
+        if (message.offset === '8' && seen.length < 5) consumer.seek({ topic, partition: 0, offset: '2' });
+      },
+    });
+    await waitFor(() => seen.length >= 11, 10_000, 'messages after the seek');
+    // 6,7,8 then back to 2: the rest of the batch (9) was not handed over before the seek.
+    expect(seen.slice(0, 4)).toEqual([6, 7, 8, 2]);
+    expect(seen).toEqual([6, 7, 8, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await consumer.disconnect();
+  });
+
+  it('resets to the policy when a position is out of range', async () => {
+    const topic = await topicWith('reset', 3);
+    const consumer = h.sluice.consumer({ maxWaitTimeInMs: 100, offsetReset: 'earliest' });
+    const seen: number[] = [];
+    consumer.assign([{ topic }]);
+    consumer.seek({ topic, partition: 0, offset: '1000' });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(Number(message.offset)) });
+    await waitFor(() => seen.length === 3, 10_000, 'messages from the earliest offset');
+    expect(seen).toEqual([0, 1, 2]);
+    await consumer.disconnect();
+  });
+
+  it('commits what it processed: a restarted group member continues where the last one stopped', async () => {
+    const topic = await topicWith('commit', 30, 3);
+    const groupId = topicName('commit-group');
+    const seen: string[] = [];
+    const first = consumerOf(groupId);
+    await first.subscribe({ topics: [topic], fromBeginning: true });
+    await first.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    await waitFor(() => seen.length === 30, 10_000, '30 messages');
+    await first.disconnect();
+
+    const offsets = await h.sluice.admin().fetchOffsets({ groupId, topics: [topic] });
+    expect(offsets[0]!.partitions.map((p) => p.offset)).toEqual(['10', '10', '10']);
+
+    const producer = h.sluice.producer();
+    await producer.send({ topic, messages: [{ value: 'new', partition: 1 }] });
+    await producer.disconnect();
+    const second = consumerOf(groupId);
+    const later: string[] = [];
+    await second.subscribe({ topics: [topic], fromBeginning: true });
+    await second.run({ eachMessage: async ({ message }) => void later.push(message.value!.toString()) });
+    await waitFor(() => later.length === 1, 10_000, 'the new message');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(later).toEqual(['new']);
+    await second.disconnect();
+  });
+
+  it('eachBatch: resolveOffset, isStale and auto-resolve; commitOffsets by hand', async () => {
+    const topic = await topicWith('batch', 25);
+    const groupId = topicName('batch-group');
+    const consumer = consumerOf(groupId);
+    const batches: { first: string | null; last: string; lag: string; count: number }[] = [];
+    let resolved = 0;
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, resolveOffset, isStale, isRunning }) => {
+        expect(isRunning()).toBe(true);
+        batches.push({
+          first: batch.firstOffset(),
+          last: batch.lastOffset(),
+          lag: batch.offsetLag(),
+          count: batch.messages.length,
+        });
+        for (const m of batch.messages) {
+          if (isStale()) break;
+          resolveOffset(m.offset);
+          resolved++;
+        }
+      },
+    });
+    await waitFor(() => resolved === 25, 10_000, '25 resolved');
+    expect(batches[0]).toMatchObject({ first: '0', last: '24', lag: '0', count: 25 });
+    // autoCommit off: nothing committed until asked.
+    expect(
+      (await h.sluice.admin().fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset,
+    ).toBe('-1');
+    await consumer.commitOffsets([{ topic, partition: 0, offset: '20' }]);
+    expect(
+      (await h.sluice.admin().fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions[0]!.offset,
+    ).toBe('20');
+    await consumer.disconnect();
+  });
+
+  it('retries a failing handler from the failed message, in order', async () => {
+    const topic = await topicWith('fail', 5);
+    const consumer = h.sluice.consumer({
+      maxWaitTimeInMs: 100,
+      retry: { initialRetryTime: 10, maxRetryTime: 50 },
+    });
+    const seen: number[] = [];
+    let failures = 0;
+    consumer.assign([{ topic }]);
+    consumer.seek({ topic, partition: 0, offset: '0' });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.offset === '2' && failures < 2) {
+          failures++;
+          throw new Error('flaky downstream');
+        }
+        seen.push(Number(message.offset));
+      },
+    });
+    await waitFor(() => seen.length === 5, 10_000, 'all messages');
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+    expect(failures).toBe(2);
+    await consumer.disconnect();
+  });
+
+  it('at-most-once commits a batch before handing it over', async () => {
+    const topic = await topicWith('amo', 10);
+    const groupId = topicName('amo-group');
+    const consumer = consumerOf(groupId);
+    let committedWhenFirstSeen: string | undefined;
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const seen: number[] = [];
+    await consumer.run({
+      delivery: 'at-most-once',
+      eachMessage: async ({ message }) => {
+        if (seen.length === 0) {
+          const [o] = await h.sluice.admin().fetchOffsets({ groupId, topics: [topic] });
+          committedWhenFirstSeen = o!.partitions[0]!.offset;
+        }
+        seen.push(Number(message.offset));
+      },
+    });
+    await waitFor(() => seen.length === 10, 10_000, '10 messages');
+    expect(committedWhenFirstSeen).toBe('10');
+    await consumer.disconnect();
+  });
+
+  it('(de)serializes with the built-in JSON hooks and a custom one', async () => {
+    type Order = { id: string; total: number };
+    const topic = await topicWith('serde', 0);
+    const producer = h.sluice.producer<string, Order>({
+      valueSerializer: Serializers.json<Order>(),
+      keySerializer: (k) => k.toUpperCase(),
+    });
+    await producer.send({
+      topic,
+      messages: [
+        { key: 'o-1', value: { id: 'o-1', total: 42 } },
+        { key: 'o-2', value: null },
+      ],
+    });
+    await producer.disconnect();
+    const consumer: Consumer<string, Order | null> = h.sluice.consumer({
+      maxWaitTimeInMs: 100,
+      keyDeserializer: Deserializers.string(),
+      valueDeserializer: Deserializers.json<Order>(),
+    });
+    const got: { key: string; value: Order | null }[] = [];
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => void got.push({ key: message.key, value: message.value }),
+    });
+    await waitFor(() => got.length === 2, 10_000, '2 messages');
+    expect(got).toEqual([
+      { key: 'O-1', value: { id: 'o-1', total: 42 } },
+      { key: 'O-2', value: null },
+    ]);
+    await consumer.disconnect();
+  });
+});
