@@ -113,13 +113,13 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
 
 function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
   let size = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta);
-  size += bytesFieldSize(record.key ?? null) + bytesFieldSize(record.value);
+  size += bytesFieldSize(record.key ?? null) + bytesFieldSize(record.value ?? null);
   const headers = record.headers;
   if (headers === undefined) return size + 1;
   size += sizeOfVarint(headers.length);
   for (const h of headers) {
     const keyLength = Buffer.byteLength(h.key, 'utf8');
-    size += sizeOfVarint(keyLength) + keyLength + bytesFieldSize(h.value);
+    size += sizeOfVarint(keyLength) + keyLength + bytesFieldSize(h.value ?? null);
   }
   return size;
 }
@@ -143,7 +143,7 @@ function writeRecords(
     pos = writeVarlong(buf, pos, timestamps[i]! - baseTimestamp);
     pos = writeVarint(buf, pos, i);
     pos = writeBytesField(buf, pos, record.key ?? null);
-    pos = writeBytesField(buf, pos, record.value);
+    pos = writeBytesField(buf, pos, record.value ?? null);
     const headers = record.headers;
     if (headers === undefined) {
       buf[pos++] = 0;
@@ -154,7 +154,7 @@ function writeRecords(
       const keyLength = Buffer.byteLength(h.key, 'utf8');
       pos = writeVarint(buf, pos, keyLength);
       pos += buf.write(h.key, pos, keyLength, 'utf8');
-      pos = writeBytesField(buf, pos, h.value);
+      pos = writeBytesField(buf, pos, h.value ?? null);
     }
   }
 }

@@ -5,15 +5,26 @@
 import { createRequire } from 'node:module';
 import { CorruptRecordError } from '../errors.js';
 
-const require = createRequire(import.meta.url);
+/**
+ * Resolved at first use. ESM (source or bundle) has `import.meta.url`; a CommonJS bundle has
+ * an empty one but a real `require`. Testing `typeof require` first would be wrong: ESM
+ * bundles define a `require` shim that only throws.
+ */
+function nodeRequire(): NodeJS.Require {
+  const url: unknown = import.meta.url;
+  return typeof url === 'string' && url !== '' ? createRequire(url) : require;
+}
 
-/** Returns a loader that `require`s `id` once, on first call, and caches the module. */
+/**
+ * Returns a loader that `require`s `id` once, on first call, and caches the module.
+ * Bundlers must leave these native modules external (they cannot be inlined anyway).
+ */
 export function lazyModule<T>(id: string): () => T {
   let mod: T | undefined;
   return () => {
     if (mod === undefined) {
       try {
-        mod = require(id) as T;
+        mod = nodeRequire()(id) as T;
       } catch (cause) {
         throw new CodecUnavailableError(id, cause);
       }
