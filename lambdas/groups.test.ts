@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, seededRandom } from '../core/clock.js';
 import { MemoryMetaStore } from '../storage/memory.js';
 import { FakeTopics } from '../test/groups/fakes.js';
-import { groupConfigFromEnv, groupRoutes } from './groups.js';
+import { coordinatorFor, groupConfigFromEnv, groupRoutes } from './groups.js';
 import { lambdaHandler, toEvent } from './http.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field
@@ -134,5 +134,13 @@ describe('group routes', () => {
     expect(groupConfigFromEnv({})).toEqual({});
     expect(() => groupConfigFromEnv({ SLUICE_GROUP_ASSIGNOR: 'sticky' })).toThrow(/uniform, range/);
     expect(() => groupConfigFromEnv({ SLUICE_GROUP_HEARTBEAT_INTERVAL_MS: 'soon' })).toThrow(/INTERVAL/);
+    const ctx = {
+      meta: new MemoryMetaStore(),
+      topicView: topics,
+      clock: new ManualClock(),
+      random: seededRandom(1),
+    };
+    expect(coordinatorFor(ctx, { SLUICE_GROUP_ASSIGNOR: 'range' }).config.assignor).toBe('range');
+    expect(coordinatorFor(ctx, {}).config.assignor).toBe('uniform');
   });
 });

@@ -15,6 +15,7 @@ import {
   GroupCoordinator,
   type GroupCoordinatorDeps,
 } from '../core/groups/index.js';
+import type { SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
 
 const int = () => z.number().int();
@@ -135,11 +136,26 @@ function routesOver(coordinator: () => Promise<GroupCoordinator>): Route[] {
  *
  * @example
  * const handle = lambdaHandler(groupRoutes({ meta, topics: topicView, clock, random }));
+ * // over a handler context (what `createHandlers` wants): groupRoutes(coordinatorFor(ctx))
  * await handle(toEvent({ method: 'GET', url: '/v1/groups' }));
  */
 export function groupRoutes(deps: GroupCoordinatorDeps | GroupCoordinator): Route[] {
   const coordinator = deps instanceof GroupCoordinator ? deps : new GroupCoordinator(deps);
   return routesOver(async () => coordinator);
+}
+
+/** The coordinator over a handler context, configured from the environment. */
+export function coordinatorFor(
+  ctx: Pick<SluiceContext, 'meta' | 'topicView' | 'clock' | 'random'>,
+  env: NodeJS.ProcessEnv = process.env,
+): GroupCoordinator {
+  return new GroupCoordinator({
+    meta: ctx.meta,
+    topics: ctx.topicView,
+    clock: ctx.clock,
+    random: ctx.random,
+    config: groupConfigFromEnv(env),
+  });
 }
 
 let shared: Promise<GroupCoordinator> | undefined;
@@ -148,14 +164,7 @@ let shared: Promise<GroupCoordinator> | undefined;
 function defaultCoordinator(): Promise<GroupCoordinator> {
   shared ??= (async () => {
     const { getContext } = await import('./context.js');
-    const ctx = await getContext();
-    return new GroupCoordinator({
-      meta: ctx.meta,
-      topics: ctx.topicView,
-      clock: ctx.clock,
-      random: ctx.random,
-      config: groupConfigFromEnv(process.env),
-    });
+    return coordinatorFor(await getContext());
   })().catch((err) => {
     shared = undefined;
     throw err;

@@ -7,6 +7,21 @@
  * next heartbeat of anyone — then recomputes the target assignment if membership,
  * subscriptions or a subscribed topic's partition count changed, then reconciles the calling
  * member. A heartbeat that changes nothing returns `next: undefined`: nothing is written.
+ *
+ * What a member must do for "never two owners" to hold (the SDK does all of it):
+ * - heartbeat every `heartbeatIntervalMs`, one heartbeat in flight at a time, ignoring the
+ *   response of a request it gave up on, and send back the epoch of the last response;
+ * - consume only its `assignment`, and stop consuming a partition before it sends a heartbeat
+ *   that no longer lists it in `ownedPartitions` (or, without `ownedPartitions`, any heartbeat
+ *   after the response that took it away);
+ * - stop consuming everything once `sessionTimeoutMs` passed since it sent its last heartbeat
+ *   that succeeded: the server may have expired it (never earlier than that);
+ * - on UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH, drop its partitions and rejoin with epoch 0,
+ *   naming its old `memberId` so the old incarnation is released at once.
+ *
+ * A member whose join response is lost stays in the group, holding what it was granted,
+ * until its session expires (Kafka's server-issued ids share this; KIP-1082 fixed it there
+ * with client-chosen ids).
  */
 import { SluiceError } from '../errors.js';
 import { ASSIGNORS } from './assignors/index.js';
