@@ -66,12 +66,19 @@ export function writeVarlong(buf: Uint8Array, pos: number, value: number): numbe
  * varint and every negative length throws {@link CorruptRecordError}, never a RangeError.
  */
 export class Reader {
+  /** `buffer`/`byteOffset` are accessors on typed arrays: read them once, not per view. */
+  private readonly arrayBuffer: ArrayBufferLike;
+  private readonly base: number;
+
   constructor(
     readonly buf: Uint8Array,
     public pos: number,
     /** Mutable so one reader can be narrowed to a record and widened back without allocating. */
     public end: number,
-  ) {}
+  ) {
+    this.arrayBuffer = buf.buffer;
+    this.base = buf.byteOffset;
+  }
 
   /** Bytes left before `end`. */
   remaining(): number {
@@ -85,6 +92,19 @@ export class Reader {
 
   /** A zigzag varint of at most 5 bytes (Java's ByteUtils.readVarint limit). */
   readVarint(): number {
+    // One-byte fast path kept tiny so that V8 inlines it into the record loop.
+    const pos = this.pos;
+    if (pos < this.end) {
+      const b = this.buf[pos]!;
+      if (b < 0x80) {
+        this.pos = pos + 1;
+        return (b >>> 1) ^ -(b & 1);
+      }
+    }
+    return this.readVarintSlow();
+  }
+
+  private readVarintSlow(): number {
     const buf = this.buf;
     let pos = this.pos;
     let result = 0;
@@ -108,6 +128,18 @@ export class Reader {
 
   /** A zigzag varlong of at most 10 bytes whose value is a safe integer. */
   readVarlong(): number {
+    const pos = this.pos;
+    if (pos < this.end) {
+      const b = this.buf[pos]!;
+      if (b < 0x80) {
+        this.pos = pos + 1;
+        return (b >>> 1) ^ -(b & 1);
+      }
+    }
+    return this.readVarlongSlow();
+  }
+
+  private readVarlongSlow(): number {
     const buf = this.buf;
     let pos = this.pos;
     // Fast path: up to 4 bytes (28 bits) accumulate exactly with bit operators.
@@ -145,7 +177,7 @@ export class Reader {
   readView(length: number): Uint8Array {
     if (length > this.end - this.pos) throw truncated(`${length}-byte field`);
     // The constructor skips subarray's species lookup: measurably faster on hot decode paths.
-    const view = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.pos, length);
+    const view = new Uint8Array(this.arrayBuffer, this.base + this.pos, length);
     this.pos += length;
     return view;
   }
