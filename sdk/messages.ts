@@ -23,9 +23,11 @@ export interface Message<K = Bytes, V = Bytes> {
 }
 
 /** A consumed message, as kafkajs' `KafkaMessage` (offsets and timestamps are strings). */
-export interface KafkaMessage<K = Buffer | null, V = Buffer | null> {
-  key: K;
-  value: V;
+export interface KafkaMessage<K = Buffer, V = Buffer> {
+  /** Null when the record has no key; never passed to a deserializer. */
+  key: K | null;
+  /** Null for a tombstone; never passed to a deserializer. */
+  value: V | null;
   timestamp: string;
   attributes: number;
   offset: string;
@@ -122,8 +124,8 @@ export function toMessage<K, V>(
   const key = r.key === null ? null : Buffer.from(r.key);
   const value = r.value === null ? null : Buffer.from(r.value);
   return {
-    key: (key !== null && d.keyDeserializer ? d.keyDeserializer(key, ctx) : key) as K,
-    value: (value !== null && d.valueDeserializer ? d.valueDeserializer(value, ctx) : value) as V,
+    key: (key !== null && d.keyDeserializer ? d.keyDeserializer(key, ctx) : key) as K | null,
+    value: (value !== null && d.valueDeserializer ? d.valueDeserializer(value, ctx) : value) as V | null,
     timestamp: String(r.timestamp),
     attributes: 0,
     offset: String(r.offset),

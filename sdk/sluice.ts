@@ -126,7 +126,7 @@ export class Sluice {
    * @example
    * const consumer = sluice.consumer({ groupId: 'billing' });
    */
-  consumer<K = Buffer | null, V = Buffer | null>(config: ConsumerConfig<K, V> = {}): Consumer<K, V> {
+  consumer<K = Buffer, V = Buffer>(config: ConsumerConfig<K, V> = {}): Consumer<K, V> {
     return new Consumer<K, V>(this.api, this.logger(), { retry: this.config.retry, ...config });
   }
 

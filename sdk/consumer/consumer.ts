@@ -59,7 +59,7 @@ interface Work<K, V> {
  *   },
  * });
  */
-export class Consumer<K = Buffer | null, V = Buffer | null> {
+export class Consumer<K = Buffer, V = Buffer> {
   private readonly api: SluiceApi;
   private readonly logger: Logger;
   private readonly groupId: string | undefined;

@@ -3,7 +3,7 @@ import type { KafkaMessage } from '../messages.js';
 import type { RetryOptions } from '../retry.js';
 import type { Deserializer } from '../serializers.js';
 
-export interface ConsumerConfig<K = Buffer | null, V = Buffer | null> {
+export interface ConsumerConfig<K = Buffer, V = Buffer> {
   /**
    * The consumer group. Without one the consumer reads the partitions given to
    * `consumer.assign(...)` and commits nothing.
@@ -54,7 +54,7 @@ export interface TopicPartitionOffsetAndMetadata extends TopicPartitionOffset {
   metadata?: string | null;
 }
 
-export interface Batch<K = Buffer | null, V = Buffer | null> {
+export interface Batch<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
   highWatermark: string;
@@ -72,7 +72,7 @@ export interface OffsetsByTopicPartition {
   topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
 }
 
-export interface EachMessagePayload<K = Buffer | null, V = Buffer | null> {
+export interface EachMessagePayload<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
   message: KafkaMessage<K, V>;
@@ -82,7 +82,7 @@ export interface EachMessagePayload<K = Buffer | null, V = Buffer | null> {
   pause(): () => void;
 }
 
-export interface EachBatchPayload<K = Buffer | null, V = Buffer | null> {
+export interface EachBatchPayload<K = Buffer, V = Buffer> {
   batch: Batch<K, V>;
   /** Marks `offset` as processed: the next commit stores `offset + 1`. */
   resolveOffset(offset: string): void;
@@ -96,14 +96,10 @@ export interface EachBatchPayload<K = Buffer | null, V = Buffer | null> {
   isStale(): boolean;
 }
 
-export type EachMessageHandler<K = Buffer | null, V = Buffer | null> = (
-  payload: EachMessagePayload<K, V>,
-) => Promise<void>;
-export type EachBatchHandler<K = Buffer | null, V = Buffer | null> = (
-  payload: EachBatchPayload<K, V>,
-) => Promise<void>;
+export type EachMessageHandler<K = Buffer, V = Buffer> = (payload: EachMessagePayload<K, V>) => Promise<void>;
+export type EachBatchHandler<K = Buffer, V = Buffer> = (payload: EachBatchPayload<K, V>) => Promise<void>;
 
-export interface ConsumerRunConfig<K = Buffer | null, V = Buffer | null> {
+export interface ConsumerRunConfig<K = Buffer, V = Buffer> {
   eachMessage?: EachMessageHandler<K, V>;
   eachBatch?: EachBatchHandler<K, V>;
   /** Commit processed offsets automatically. @default true */

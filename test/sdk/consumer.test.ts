@@ -220,12 +220,12 @@ describe('consumer against sluice dev', () => {
       ],
     });
     await producer.disconnect();
-    const consumer: Consumer<string, Order | null> = h.sluice.consumer({
+    const consumer: Consumer<string, Order> = h.sluice.consumer({
       maxWaitTimeInMs: 100,
       keyDeserializer: Deserializers.string(),
       valueDeserializer: Deserializers.json<Order>(),
     });
-    const got: { key: string; value: Order | null }[] = [];
+    const got: { key: string | null; value: Order | null }[] = [];
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => void got.push({ key: message.key, value: message.value }),
