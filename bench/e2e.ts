@@ -7,17 +7,18 @@
  *
  * Writes bench/results/e2e.json.
  */
+
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DevServer, startDevServer } from '../bin/dev.js';
+import { fileURLToPath } from 'node:url';
 import type { IndexEntry } from '../core/append.js';
 import { keys, objectKeys } from '../core/keys.js';
 import type { ItemData, MetaStore, ObjectStore } from '../core/ports.js';
 import { encodeBatch, encodeSegment, LOG_OVERHEAD, readBatchHeader } from '../core/records/index.js';
 import { encodeProduceFrames } from '../core/wire.js';
-import { createContext } from '../lambdas/context.js';
 import { FsObjectStore } from '../storage/fs.js';
 import { SqliteMetaStore } from '../storage/sqlite.js';
 
@@ -50,6 +51,30 @@ function call(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** Starts `sluice dev` on a free port in a child process; resolves with its URL. */
+async function spawnDevServer(dataDir: string): Promise<{ url: string; close(): void }> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bin/sluice.ts', 'dev', '--port', '0', '--data-dir', dataDir],
+    {
+      cwd: root,
+      env: { ...process.env, SLUICE_MAINTENANCE_INTERVAL_MS: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`sluice dev exited with ${code}: ${out}`)));
+  });
+  return { url, close: () => child.kill('SIGTERM') };
 }
 
 /** Walks a one-partition fetch frame to its last batch header, without CRC checks. */
@@ -104,12 +129,12 @@ async function main(): Promise<void> {
   const totalMiB = Number(process.argv[2] ?? 256);
   const requestsPerRound = Math.max(WORKERS, Math.round(totalMiB / ROUNDS));
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-e2e-'));
-  const objects: ObjectStore = new FsObjectStore(join(dir, 'objects'));
-  const meta: MetaStore = new SqliteMetaStore(join(dir, 'meta.sqlite'));
-  const server: DevServer = await startDevServer({
-    port: 0,
-    context: createContext({ meta, objects }, { env: {} }),
-  });
+  await mkdir(join(dir, 'floor'), { recursive: true });
+  const objects: ObjectStore = new FsObjectStore(join(dir, 'floor', 'objects'));
+  const meta: MetaStore = new SqliteMetaStore(join(dir, 'floor', 'meta.sqlite'));
+  // The system under test runs as users run it: `sluice dev` in its own process, on its
+  // own store; the floor runs here, on a store of the same kind.
+  const server = await spawnDevServer(join(dir, 'dev'));
   const batch = batchBytes(1);
   const requestBytes = batch.length;
   console.log(
@@ -260,7 +285,8 @@ async function main(): Promise<void> {
     new URL('./results/e2e.json', import.meta.url),
     `${JSON.stringify({ name: 'e2e', metrics }, null, 2)}\n`,
   );
-  await server.close();
+  server.close();
+  agent.destroy();
   (meta as SqliteMetaStore).close();
   await rm(dir, { recursive: true, force: true });
 }
