@@ -52,6 +52,23 @@ export async function timeRounds(
   return out;
 }
 
+/**
+ * Runs `fn` `iterations` times and returns the wall-clock and the process CPU milliseconds
+ * per iteration. CPU time barely moves when other processes load the machine, wall time does:
+ * report wall time, use CPU time to tell noise from a real change.
+ */
+export async function sample(
+  fn: () => unknown,
+  iterations: number,
+): Promise<{ wallMs: number; cpuMs: number }> {
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) await fn();
+  const wallMs = (performance.now() - start) / iterations;
+  const used = process.cpuUsage(cpu);
+  return { wallMs, cpuMs: (used.user + used.system) / 1000 / iterations };
+}
+
 /** Reads `--name=value` from bench args, with a default. */
 export function numberArg(args: readonly string[], name: string, fallback: number): number {
   const hit = args.find((a) => a.startsWith(`--${name}=`));
