@@ -2,7 +2,6 @@
 export { METRICS_NAMESPACE, type SluiceMetricName, type SluiceMetricOptions } from './metrics.js';
 export {
   API_FUNCTIONS,
-  MAINTENANCE_PLAN_MESSAGE,
   SluiceCluster,
   TABLE_SCHEMA,
 } from './sluice-cluster.js';

@@ -90,8 +90,8 @@ export interface SluiceClusterProps {
    */
   readonly maintenanceMaxConcurrency?: number;
   /**
-   * How often maintenance is planned: each tick puts one `{"type":"plan"}` message on the
-   * maintenance queue, and the maintenance function fans the work out per partition.
+   * How often maintenance is planned: each tick invokes the maintenance function, which
+   * sends one SQS message per task (partition with work, deleted topic, orphan GC).
    * @default events.Schedule.rate(Duration.minutes(1))
    */
   readonly maintenanceSchedule?: events.Schedule;

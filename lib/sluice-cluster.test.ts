@@ -210,8 +210,19 @@ describe('least privilege', () => {
     expect(roleActions(template, 'ClusterAdminRole').filter((a) => a.startsWith('s3:'))).toEqual([]);
   });
 
-  it('only maintenance deletes objects and sends to the queue', () => {
+  it('only maintenance deletes objects and sends to the queues', () => {
     const actions = roleActions(template, 'ClusterMaintenanceRole');
+    // Tasks go to the queue; failed scheduled invocations to the dead-letter queue.
+    const sends = roleStatements(template, 'ClusterMaintenanceRole').filter((s) =>
+      [s.Action].flat().includes('sqs:SendMessage'),
+    );
+    expect(
+      sends.map((s) => s.Resource).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual(
+      ['ClusterMaintenanceDeadLetters', 'ClusterMaintenanceQueue'].map((q) => ({
+        'Fn::GetAtt': [resourceOf(template, 'AWS::SQS::Queue', q).id, 'Arn'],
+      })),
+    );
     expect(actions).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:ListBucket', 'sqs:SendMessage']));
     for (const role of ['Produce', 'Fetch', 'Admin', 'Groups']) {
       const other = roleActions(template, `Cluster${role}Role`);
@@ -283,16 +294,29 @@ describe('maintenance', () => {
     }
   });
 
-  it('is planned every minute by a rule that puts {"type":"plan"} on the queue', () => {
+  it('is planned every minute by a rule invoking the maintenance function, whose failures are dead-lettered', () => {
     const rule = resourceOf(template, 'AWS::Events::Rule', 'ClusterMaintenanceSchedule');
     expect(rule.props.ScheduleExpression).toBe('rate(1 minute)');
     expect(rule.props.Targets).toEqual([
       expect.objectContaining({
-        Arn: { 'Fn::GetAtt': [queue.id, 'Arn'] },
-        Input: '{"type":"plan"}',
+        Arn: { 'Fn::GetAtt': [fn('Maintenance').id, 'Arn'] },
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [dlq.id, 'Arn'] } },
+        RetryPolicy: { MaximumEventAgeInSeconds: 600, MaximumRetryAttempts: 2 },
       }),
     ]);
+    // The handler tells a schedule from SQS by the event's shape: no custom input.
+    expect((rule.props.Targets as Record<string, unknown>[])[0]?.Input).toBeUndefined();
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [fn('Maintenance').id, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [rule.id, 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fn('Maintenance').id },
+      MaximumRetryAttempts: 0,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq.id, 'Arn'] } } },
+    });
   });
 
   it('feeds the maintenance function, with partial batch failures and bounded concurrency', () => {
@@ -635,8 +659,10 @@ it('has no resource types beyond the expected ones', () => {
       'AWS::Events::Rule',
       'AWS::IAM::Policy',
       'AWS::IAM::Role',
+      'AWS::Lambda::EventInvokeConfig',
       'AWS::Lambda::EventSourceMapping',
       'AWS::Lambda::Function',
+      'AWS::Lambda::Permission',
       'AWS::Lambda::Url',
       'AWS::Logs::LogGroup',
       'AWS::S3::Bucket',

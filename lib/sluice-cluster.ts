@@ -14,6 +14,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -38,9 +39,6 @@ export const DEFAULT_ENTRY_DIR = join(PROJECT_ROOT, 'lambdas');
 /** The four functions behind a Function URL, in the order of the endpoints document. */
 export const API_FUNCTIONS = ['produce', 'fetch', 'admin', 'groups'] as const;
 export type ApiFunction = (typeof API_FUNCTIONS)[number];
-
-/** The message each schedule tick puts on the maintenance queue. */
-export const MAINTENANCE_PLAN_MESSAGE = { type: 'plan' } as const;
 
 /** The DynamoDB layout every Sluice table has (core/keys.ts). */
 export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'ttl' } as const;
@@ -191,7 +189,7 @@ export class SluiceCluster extends Construct {
         removalPolicy,
         nativePackages: true,
         tracing: props.tracing ?? lambda.Tracing.DISABLED,
-        invokedBy: role === 'maintenance' ? 'sqs' : 'function-url',
+        invokedBy: role === 'maintenance' ? 'schedule-and-sqs' : 'function-url',
       });
       grantDataAccess(fn.role, role, dataResources);
       if (role !== 'maintenance') {
@@ -399,7 +397,11 @@ export class SluiceCluster extends Construct {
     });
   }
 
-  /** Schedule → queue (`{"type":"plan"}`) → maintenance function, which fans tasks out on the same queue. */
+  /**
+   * Schedule → maintenance function, which plans the pass and sends one message per task
+   * (partition with work, deleted topic, orphan GC) to the queue → maintenance function,
+   * which runs each task under its partition's lease (lambdas/maintenance.ts).
+   */
   private wireMaintenance(props: SluiceClusterProps): void {
     const fn = this.maintenanceFunction;
     fn.addEventSource(
@@ -417,14 +419,20 @@ export class SluiceCluster extends Construct {
     this.functions.maintenance.role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.maintenanceQueue.queueArn] }),
     );
+    // A failed plan is not retried: the next tick plans again. Its event goes to the
+    // dead-letter queue, so a failing plan raises the dead-letter alarm.
+    fn.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(5),
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
     new events.Rule(this, 'MaintenanceSchedule', {
-      description: `Sluice ${Stack.of(this).stackName}: plans maintenance work`,
+      description: `Sluice ${Stack.of(this).stackName}: plans maintenance (one SQS message per task)`,
       schedule: props.maintenanceSchedule ?? events.Schedule.rate(Duration.minutes(1)),
       targets: [
-        new targets.SqsQueue(this.maintenanceQueue, {
-          message: events.RuleTargetInput.fromObject(MAINTENANCE_PLAN_MESSAGE),
+        new targets.LambdaFunction(fn, {
           deadLetterQueue: this.deadLetterQueue,
-          retryAttempts: 3,
+          retryAttempts: 2,
           // A plan older than a few ticks is superseded by newer ones.
           maxEventAge: Duration.minutes(10),
         }),

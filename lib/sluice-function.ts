@@ -43,14 +43,15 @@ export interface SluiceFunctionProps {
   readonly nativePackages: boolean;
   /** @default lambda.Tracing.DISABLED */
   readonly tracing?: lambda.Tracing;
-  /** Who calls it; decides where failures go (a Function URL caller, an SQS redrive policy, CloudFormation). */
-  readonly invokedBy: 'function-url' | 'sqs' | 'cloudformation';
+  /** Who calls it; decides where failures go (a Function URL caller, CloudFormation, a dead-letter queue). */
+  readonly invokedBy: 'function-url' | 'cloudformation' | 'schedule-and-sqs';
 }
 
 const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
   'function-url':
     'Invoked synchronously through its Function URL: a failure is returned to the caller, which retries; there is no asynchronous event to dead-letter.',
-  sqs: 'Fed by an SQS event source mapping: a message that keeps failing moves to the queue redrive dead-letter queue, which is alarmed.',
+  'schedule-and-sqs':
+    'A failed scheduled (asynchronous) invocation goes to an on-failure destination, the maintenance dead-letter queue, which records more context than a function DLQ; SQS messages that keep failing go to the queue redrive dead-letter queue.',
   cloudformation:
     'Invoked synchronously by CloudFormation as a custom resource: a failure fails the deployment, which reports it.',
 };
