@@ -108,6 +108,10 @@ export async function acquireLease(
  * `now + ttlMs`.
  *
  * @returns the renewed lease, or `undefined` when the lease was lost (taken over or released).
+ *
+ * @example
+ * lease = await renewLease(meta, lease, 30_000, { clock });
+ * if (!lease) return; // deposed: stop the partition's background work
  */
 export async function renewLease(
   store: MetaStore,
@@ -126,6 +130,9 @@ export async function renewLease(
  * is higher.
  *
  * @returns `true` when released, `false` when the lease had already been lost.
+ *
+ * @example
+ * await releaseLease(meta, lease);
  */
 export async function releaseLease(store: MetaStore, lease: Lease): Promise<boolean> {
   return writeIfHeld(store, lease, 0);

@@ -66,8 +66,17 @@ export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
       const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
       const { S3ObjectStore, makeS3Client } = await import('./s3.js');
       const { DynamoMetaStore, makeDynamoClient } = await import('./dynamodb.js');
-      const s3 = makeS3Client({ endpoint, region });
-      const dynamo = makeDynamoClient({ endpoint, region });
+      // Keys given in `env` itself win; otherwise the SDK's default chain finds them.
+      const credentials =
+        env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+          ? {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            }
+          : undefined;
+      const s3 = makeS3Client({ endpoint, region, credentials });
+      const dynamo = makeDynamoClient({ endpoint, region, credentials });
       // Only on an emulator: in AWS the CDK stack owns the bucket and the table.
       if (endpoint) {
         const { ensureBucket, ensureTable } = await import('./provision.js');

@@ -220,22 +220,32 @@ function conditionHolds(condition: TransactOp['condition'], current: Item | unde
   return current?.version === condition.version;
 }
 
-/** The first sort-key condition DynamoDB can evaluate; the rest of `range` is filtered here. */
+/**
+ * The sort-key condition DynamoDB evaluates (it takes one); the other bounds of `range` are
+ * filtered here. DynamoDB refuses empty strings in key conditions: an empty lower bound
+ * or prefix is no bound at all (sort keys are never empty), and an empty upper bound
+ * matches nothing. `null` means the range is empty.
+ */
 function keyCondition(pk: string, range: SortKeyRange | undefined, e: Expr): string | null {
   const parts = [`${e.name(ATTR.pk)} = ${e.value(pk)}`];
-  const sk = range && Object.values(range).some((v) => v !== undefined) ? e.name(ATTR.sk) : '';
-  const low = range?.gte ?? range?.gt;
+  const given = (v: string | undefined) => (v === '' ? undefined : v);
+  if (range?.lte === '' || range?.lt === '') return null;
+  const gte = given(range?.gte);
+  const gt = given(range?.gt);
+  const prefix = given(range?.beginsWith);
+  const low = gte ?? gt;
   const high = range?.lte ?? range?.lt;
-  if (range?.beginsWith !== undefined) {
-    parts.push(`begins_with(${sk}, ${e.value(range.beginsWith)})`);
+  const sk = () => e.name(ATTR.sk);
+  if (prefix !== undefined) {
+    parts.push(`begins_with(${sk()}, ${e.value(prefix)})`);
   } else if (low !== undefined && high !== undefined) {
     // BETWEEN refuses low > high; such a range is simply empty.
     if (compareUtf8(low, high) > 0) return null;
-    parts.push(`${sk} BETWEEN ${e.value(low)} AND ${e.value(high)}`);
-  } else if (range?.gte !== undefined) parts.push(`${sk} >= ${e.value(range.gte)}`);
-  else if (range?.gt !== undefined) parts.push(`${sk} > ${e.value(range.gt)}`);
-  else if (range?.lte !== undefined) parts.push(`${sk} <= ${e.value(range.lte)}`);
-  else if (range?.lt !== undefined) parts.push(`${sk} < ${e.value(range.lt)}`);
+    parts.push(`${sk()} BETWEEN ${e.value(low)} AND ${e.value(high)}`);
+  } else if (gte !== undefined) parts.push(`${sk()} >= ${e.value(gte)}`);
+  else if (gt !== undefined) parts.push(`${sk()} > ${e.value(gt)}`);
+  else if (range?.lte !== undefined) parts.push(`${sk()} <= ${e.value(range.lte)}`);
+  else if (range?.lt !== undefined) parts.push(`${sk()} < ${e.value(range.lt)}`);
   return parts.join(' AND ');
 }
 

@@ -316,6 +316,11 @@ describe.each(META_ADAPTERS)('MetaStore conformance: %s', (kind) => {
         [{ beginsWith: 'a', gt: 'a#1' }, ['a#2', 'a#3']],
         [{ beginsWith: 'a#', lt: 'a#3' }, ['a#1', 'a#2']],
         [{ gte: 'é' }, ['é', '\uFFFD', '😀']],
+        [{ beginsWith: '' }, sks],
+        [{ gte: '', lt: 'a#1' }, ['a']],
+        [{ gt: '' }, sks],
+        [{ lte: '' }, []],
+        [{ lt: '' }, []],
       ])('range %j', async (range, want) => {
         await seed();
         const { meta } = stores();
