@@ -1,6 +1,6 @@
 /** The admin function: topics (create, list, describe, add partitions, delete). */
 import { z } from 'zod';
-import { getContext, type SluiceContext } from './context.js';
+import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { lambdaHandler, parseJson, type Route } from './http.js';
 import { metadataRoute } from './metadata.js';
 
@@ -65,4 +65,4 @@ export function adminRoutes(ctx: SluiceContext): Route[] {
 }
 
 /** The Lambda entry point. */
-export const handler = lambdaHandler(async () => adminRoutes(await getContext()));
+export const handler = lambdaHandler(async () => adminRoutes(await getContext()), contextHooks);

@@ -12,6 +12,7 @@ import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { Topics } from '../core/topics.js';
+import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
 export interface Endpoints {
@@ -143,3 +144,15 @@ export function getContext(): Promise<SluiceContext> {
   });
   return defaultContext;
 }
+
+/** Handler hooks over the instance context: errors to the structured log, metrics flushed per invocation. */
+export const contextHooks: HandlerHooks = {
+  onError(err, req) {
+    void getContext()
+      .then((ctx) => ctx.telemetry.logger.error('unhandled error', { path: req.path, error: err as Error }))
+      .catch(() => console.error(err));
+  },
+  async after() {
+    if (defaultContext) (await defaultContext.catch(() => undefined))?.telemetry.flush();
+  },
+};

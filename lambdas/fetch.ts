@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches } from '../core/fetch.js';
 import { BATCHES_CONTENT_TYPE, encodeFetchFrames } from '../core/wire.js';
-import { getContext, type SluiceContext } from './context.js';
+import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { asSluiceError, errorBody, lambdaHandler, parseJson, parseQuery, type Route } from './http.js';
 import { type Encoding, recordToJson } from './json-records.js';
 import { metadataRoute } from './metadata.js';
@@ -185,4 +185,4 @@ function recordsJson(
 }
 
 /** The Lambda entry point. */
-export const handler = lambdaHandler(async () => fetchRoutes(await getContext()));
+export const handler = lambdaHandler(async () => fetchRoutes(await getContext()), contextHooks);

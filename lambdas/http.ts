@@ -229,7 +229,28 @@ function compile(route: Route): CompiledRoute {
 }
 
 /** Finds the route for a request; 404/405 as API errors when none fits. */
-export function dispatch(routes: readonly Route[]): (req: HttpRequest) => Promise<HttpResponse> {
+export interface HandlerHooks {
+  /** Called with unexpected errors (answered 500): log them. Default: a JSON line on stderr. */
+  onError?: (err: unknown, req: HttpRequest) => void;
+  /** Called after every invocation, e.g. to flush metrics. */
+  after?: () => void | Promise<void>;
+}
+
+function logToStderr(err: unknown, req: HttpRequest): void {
+  console.error(
+    JSON.stringify({
+      level: 'ERROR',
+      message: 'unhandled error',
+      path: req.path,
+      error: String((err as Error)?.stack ?? err),
+    }),
+  );
+}
+
+export function dispatch(
+  routes: readonly Route[],
+  hooks: HandlerHooks = { onError: logToStderr },
+): (req: HttpRequest) => Promise<HttpResponse> {
   const compiled = routes.map(compile);
   return async (req) => {
     let pathMatched = false;
@@ -253,15 +274,7 @@ export function dispatch(routes: readonly Route[]): (req: HttpRequest) => Promis
       } catch (err) {
         const res = errorResponse(err);
         // A bug, not a request error: leave a trace in the function's log.
-        if (res.status >= 500)
-          console.error(
-            JSON.stringify({
-              level: 'ERROR',
-              message: 'unhandled error',
-              path: req.path,
-              error: String((err as Error)?.stack ?? err),
-            }),
-          );
+        if (res.status === 500) hooks.onError?.(err, req);
         return res;
       }
     }
@@ -281,28 +294,42 @@ export function dispatch(routes: readonly Route[]): (req: HttpRequest) => Promis
  */
 export function lambdaHandler(
   routes: readonly Route[] | (() => Promise<readonly Route[]>),
+  hooks: HandlerHooks = { onError: logToStderr },
 ): (event: LambdaFunctionURLEvent) => Promise<APIGatewayProxyStructuredResultV2> {
-  let run: ((req: HttpRequest) => Promise<HttpResponse>) | undefined;
-  return async (event) => {
-    if (!run) run = dispatch(typeof routes === 'function' ? await routes() : routes);
+  let run: Promise<(req: HttpRequest) => Promise<HttpResponse>> | undefined;
+  const answer = async (event: LambdaFunctionURLEvent): Promise<HttpResponse> => {
     let req: HttpRequest;
     try {
       req = fromEvent(event);
     } catch (err) {
-      return toResult(
-        errorResponse(new InvalidRequestError('unreadable request', undefined, { cause: err })),
-      );
+      return errorResponse(new InvalidRequestError('unreadable request', undefined, { cause: err }));
     }
     if (req.body.length > MAX_REQUEST_BYTES) {
-      return toResult(
-        errorResponse(
-          new SluiceError(
-            'MESSAGE_TOO_LARGE',
-            `request body of ${req.body.length} bytes exceeds ${MAX_REQUEST_BYTES}`,
-          ),
+      return errorResponse(
+        new SluiceError(
+          'MESSAGE_TOO_LARGE',
+          `request body of ${req.body.length} bytes exceeds ${MAX_REQUEST_BYTES}`,
         ),
       );
     }
-    return toResult(await run(req));
+    try {
+      run ??= (async () => dispatch(typeof routes === 'function' ? await routes() : routes, hooks))();
+      return await (await run)(req);
+    } catch (err) {
+      // The instance could not start (configuration, storage): say so, and try again next time.
+      run = undefined;
+      hooks.onError?.(err, req);
+      const why = err instanceof Error ? err.message : String(err);
+      return errorResponse(
+        new UnavailableError(`the function could not start (${why}); retry`, { cause: err }),
+      );
+    }
+  };
+  return async (event) => {
+    try {
+      return toResult(await answer(event));
+    } finally {
+      await hooks.after?.();
+    }
   };
 }

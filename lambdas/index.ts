@@ -7,7 +7,7 @@ import { adminRoutes } from './admin.js';
 import type { SluiceContext } from './context.js';
 import { fetchRoutes } from './fetch.js';
 import { groupRoutes } from './groups.js';
-import { lambdaHandler } from './http.js';
+import { type HandlerHooks, lambdaHandler } from './http.js';
 import { metadataRoute } from './metadata.js';
 import { produceRoutes } from './produce.js';
 
@@ -26,20 +26,28 @@ export function functionFor(path: string): FunctionName {
 
 /** The four Function URL handlers over one context. */
 export function createHandlers(ctx: SluiceContext): Record<FunctionName, FunctionUrlHandler> {
+  const hooks: HandlerHooks = {
+    onError: (err, req) =>
+      ctx.telemetry.logger.error('unhandled error', { path: req.path, error: err as Error }),
+    after: () => ctx.telemetry.flush(),
+  };
   return {
-    produce: lambdaHandler(produceRoutes(ctx)),
-    fetch: lambdaHandler(fetchRoutes(ctx)),
-    admin: lambdaHandler(adminRoutes(ctx)),
-    groups: lambdaHandler([
-      metadataRoute(ctx),
-      ...groupRoutes({
-        meta: ctx.meta,
-        topics: ctx.topicView,
-        clock: ctx.clock,
-        random: ctx.random,
-        config: ctx.groupConfig,
-      }),
-    ]),
+    produce: lambdaHandler(produceRoutes(ctx), hooks),
+    fetch: lambdaHandler(fetchRoutes(ctx), hooks),
+    admin: lambdaHandler(adminRoutes(ctx), hooks),
+    groups: lambdaHandler(
+      [
+        metadataRoute(ctx),
+        ...groupRoutes({
+          meta: ctx.meta,
+          topics: ctx.topicView,
+          clock: ctx.clock,
+          random: ctx.random,
+          config: ctx.groupConfig,
+        }),
+      ],
+      hooks,
+    ),
   };
 }
 

@@ -10,7 +10,7 @@ import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { initProducer } from '../core/producers.js';
 import { defaultPartition, encodeBatch, type RecordInput, verifyBatch } from '../core/records/index.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
-import { getContext, type SluiceContext } from './context.js';
+import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
 import { headersFromJson, toBytes } from './json-records.js';
 import { metadataRoute } from './metadata.js';
@@ -192,4 +192,4 @@ function encodeSplit(
 }
 
 /** The Lambda entry point. */
-export const handler = lambdaHandler(async () => produceRoutes(await getContext()));
+export const handler = lambdaHandler(async () => produceRoutes(await getContext()), contextHooks);

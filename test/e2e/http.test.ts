@@ -267,6 +267,15 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     corrupt[corrupt.length - 1]! ^= 0xff;
     const bad = await http.post('/v1/produce', corrupt, BIN);
     expect([bad.status, bad.body.error.code]).toEqual([400, 'CORRUPT_MESSAGE']);
+    const txn = encodeProduceFrames([
+      {
+        topic: 'bin-b',
+        partition: 0,
+        batch: encodeBatch([{ value: enc.encode('t'), timestamp: 1 }], { isTransactional: true }),
+      },
+    ]);
+    const refused = await http.post('/v1/produce', txn, BIN);
+    expect([refused.status, refused.body.error.code]).toEqual([400, 'INVALID_RECORD']);
     const truncated = await http.post('/v1/produce', body.subarray(0, body.length - 3), BIN);
     expect([truncated.status, truncated.body.error.code]).toEqual([400, 'CORRUPT_MESSAGE']);
     expect((await http.get('/v1/topics/bin-b')).body.partitions[0].highWatermark).toBe(2);

@@ -1,0 +1,59 @@
+/**
+ * The exported Lambda entry points, as Lambda calls them: configuration from the
+ * environment, one context per instance shared by the functions of this module graph.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { toEvent } from './http.js';
+
+const json = (body: unknown) => new TextEncoder().encode(JSON.stringify(body));
+
+describe('Lambda handlers', () => {
+  beforeAll(() => {
+    vi.stubEnv('SLUICE_STORAGE', 'memory');
+    vi.stubEnv('SLUICE_CLUSTER_ID', 'lambda-test');
+  });
+  afterAll(() => vi.unstubAllEnvs());
+
+  it('serve their paths from the environment-built context', async () => {
+    const admin = (await import('./admin.js')).handler;
+    const produce = (await import('./produce.js')).handler;
+    const fetchFn = (await import('./fetch.js')).handler;
+    const headers = { 'content-type': 'application/json', host: 'abc.lambda-url.eu-west-1.on.aws' };
+    const created = await admin(
+      toEvent({ method: 'POST', url: '/v1/topics', headers, body: json({ name: 'l' }) }),
+    );
+    expect(created.statusCode).toBe(201);
+    // A Function URL event carries a base64 body, as Lambda delivers it.
+    const event = toEvent({
+      method: 'POST',
+      url: '/v1/produce',
+      headers,
+      body: json({ topic: 'l', records: [{ value: 'x' }] }),
+    });
+    const plain = {
+      ...event,
+      body: Buffer.from(JSON.stringify({ topic: 'l', records: [{ value: 'x' }] })).toString('base64'),
+    };
+    const produced = await produce(plain);
+    expect(produced.statusCode).toBe(200);
+    const fetched = await fetchFn(
+      toEvent({ method: 'GET', url: '/v1/fetch?topic=l&partition=0&offset=0', headers }),
+    );
+    expect(JSON.parse(fetched.body!).records[0].value).toBe('x');
+    const meta = await fetchFn(toEvent({ method: 'GET', url: '/v1/metadata', headers }));
+    expect(JSON.parse(meta.body!)).toMatchObject({
+      clusterId: 'lambda-test',
+      endpoints: { produce: 'https://abc.lambda-url.eu-west-1.on.aws' },
+    });
+  });
+
+  it('answer 503 with the reason when the instance cannot start', async () => {
+    vi.resetModules();
+    vi.stubEnv('SLUICE_STORAGE', 'floppy');
+    const admin = (await import('./admin.js')).handler;
+    const res = await admin(toEvent({ method: 'GET', url: '/v1/topics' }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error).toMatchObject({ code: 'UNAVAILABLE', retriable: true });
+    expect(JSON.parse(res.body!).error.message).toContain('floppy');
+  });
+});
