@@ -1,0 +1,62 @@
+/**
+ * The stack bin/app.ts deploys, built the way the app builds it — over the real handlers in
+ * lambdas/ — with bundling skipped (bundling.test.ts bundles; `npx cdk synth` does all).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import nag from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { stackOptionsFromContext } from './app-context.js';
+import { DEFAULT_ENTRY_DIR } from './sluice-cluster.js';
+import { SluiceStack } from './sluice-stack.js';
+import { fastApp } from './test-fixtures/synth.js';
+
+const { stackName, props } = stackOptionsFromContext(() => undefined);
+const stack = new SluiceStack(fastApp(), stackName, props);
+const template = Template.fromStack(stack);
+
+describe('SluiceStack (the app)', () => {
+  it('uses the real handler of every function', () => {
+    for (const role of ['produce', 'fetch', 'admin', 'groups', 'maintenance']) {
+      expect(existsSync(join(DEFAULT_ENTRY_DIR, `${role}.ts`)), role).toBe(true);
+    }
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(5);
+  });
+
+  it('outputs the bootstrap URL, every function URL and the resource names', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'AdminFunctionName',
+        'AdminUrl',
+        'BootstrapUrl',
+        'BucketName',
+        'ClusterId',
+        'DashboardName',
+        'DeadLetterQueueName',
+        'EndpointsParameterName',
+        'FetchFunctionName',
+        'FetchUrl',
+        'GroupsFunctionName',
+        'GroupsUrl',
+        'MaintenanceFunctionName',
+        'MaintenanceQueueName',
+        'ProduceFunctionName',
+        'ProduceUrl',
+        'TableName',
+      ].sort(),
+    );
+    expect(outputs.BootstrapUrl?.Value).toEqual(outputs.AdminUrl?.Value);
+    expect(JSON.stringify(outputs.AdminUrl?.Value)).toMatch(
+      /ClusterAdminFunctionFunctionUrl\w+","FunctionUrl"/,
+    );
+  });
+
+  it.each([
+    ['AwsSolutions', new nag.AwsSolutionsChecks()],
+    ['Serverless', new nag.ServerlessChecks()],
+  ] as const)('passes cdk-nag %s with nothing unacknowledged', (_pack, checks) => {
+    expect(checks.validateScope(stack).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+});
