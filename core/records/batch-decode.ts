@@ -20,8 +20,8 @@ const MIN_HEADER_SIZE = 2;
  * `maxRecordsBytes` (default 64 MiB) of output.
  *
  * Keys, values and header values are views, not copies: of `bytes` when the batch is
- * uncompressed, of the decompressed buffer otherwise. They alias `bytes`, so do not reuse
- * that buffer while the records are alive.
+ * uncompressed, of the decompressed buffer otherwise. An uncompressed batch's records alias
+ * `bytes`: do not reuse or overwrite that buffer while they are alive.
  *
  * @example
  * const { header, records } = decodeBatch(batchBytes);
@@ -30,8 +30,7 @@ const MIN_HEADER_SIZE = 2;
 export function decodeBatch(bytes: Uint8Array, options: { maxRecordsBytes?: number } = {}): InflatedBatch {
   const { header } = verifyBatch(bytes);
   const maxBytes = options.maxRecordsBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
-  let payload = bytes.subarray(BATCH_HEADER_SIZE);
-  payload = decompress(header.compression, payload, maxBytes);
+  const payload = decompress(header.compression, bytes.subarray(BATCH_HEADER_SIZE), maxBytes);
   return { header, records: decodeRecords(payload, header) };
 }
 
