@@ -26,7 +26,7 @@ describe.each(META_ADAPTERS)('MetaStore concurrency: %s', (kind) => {
           clock: realClock,
           random: seededRandom(i),
           baseDelayMs: 2,
-          maxDelayMs: 50,
+          maxDelayMs: 25,
           maxAttempts: 100,
         }),
       ),
