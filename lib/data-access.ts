@@ -18,8 +18,10 @@
  * retention must see "not found", not "access denied". (An `s3:prefix` condition would
  * not do: a GET carries no prefix, so the 404 rule would not apply.)
  *
- * DynamoDB transactions (TransactWriteItems) have no action of their own: IAM checks each
- * item's action (PutItem, UpdateItem, DeleteItem, ConditionCheckItem).
+ * The DynamoDB actions are those storage/dynamodb.ts uses: GetItem, BatchGetItem, Query,
+ * UpdateItem, DeleteItem and TransactWriteItems, which has no action of its own (IAM checks
+ * each item's: PutItem, UpdateItem, DeleteItem, ConditionCheckItem). No Scan, no
+ * BatchWriteItem, no table-level action.
  */
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -30,7 +32,7 @@ export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'maintenan
 
 const ITEM_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 const ITEM_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
-const ITEM_DELETE = ['dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+const ITEM_DELETE = ['dynamodb:DeleteItem'];
 
 interface Access {
   objects: string[];

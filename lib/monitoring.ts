@@ -76,8 +76,8 @@ export class SluiceMonitoring extends Construct {
   private createDashboard(props: SluiceMonitoringProps): cloudwatch.Dashboard {
     const service = props.serviceName;
     const fns = Object.entries(props.functions);
-    const perFunction = (label: string, metric: (fn: lambda.IFunction) => cloudwatch.Metric) =>
-      fns.map(([role, fn]) => metric(fn).with({ label: `${role} ${label}` }));
+    const perFunction = (metric: (fn: lambda.IFunction) => cloudwatch.Metric) =>
+      fns.map(([role, fn]) => metric(fn).with({ label: role }));
     const minute = Duration.minutes(1);
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
@@ -142,22 +142,22 @@ export class SluiceMonitoring extends Construct {
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Invocations',
-        left: perFunction('', (fn) => fn.metricInvocations({ period: minute, statistic: 'Sum' })),
+        left: perFunction((fn) => fn.metricInvocations({ period: minute, statistic: 'Sum' })),
         width: 6,
       }),
       new cloudwatch.GraphWidget({
         title: 'Errors',
-        left: perFunction('', (fn) => fn.metricErrors({ period: minute, statistic: 'Sum' })),
+        left: perFunction((fn) => fn.metricErrors({ period: minute, statistic: 'Sum' })),
         width: 6,
       }),
       new cloudwatch.GraphWidget({
         title: 'Throttles',
-        left: perFunction('', (fn) => fn.metricThrottles({ period: minute, statistic: 'Sum' })),
+        left: perFunction((fn) => fn.metricThrottles({ period: minute, statistic: 'Sum' })),
         width: 6,
       }),
       new cloudwatch.GraphWidget({
         title: 'Duration p99 (ms)',
-        left: perFunction('', (fn) => fn.metricDuration({ period: minute, statistic: 'p99' })),
+        left: perFunction((fn) => fn.metricDuration({ period: minute, statistic: 'p99' })),
         width: 6,
       }),
     );

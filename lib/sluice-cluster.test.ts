@@ -230,6 +230,23 @@ describe('least privilege', () => {
     }
   });
 
+  it('grants only the item actions the DynamoDB adapter uses', () => {
+    const used = new Set([
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:ConditionCheckItem',
+    ]);
+    for (const role of ROLES) {
+      for (const a of roleActions(template, `Cluster${role}Role`).filter((x) => x.startsWith('dynamodb:'))) {
+        expect(used, `${role} ${a}`).toContain(a);
+      }
+    }
+  });
+
   it('grants no wildcard action, scopes objects to data/ and items to the one table', () => {
     const tableId = resourceOf(template, 'AWS::DynamoDB::Table', 'ClusterMeta').id;
     const bucketId = resourceOf(template, 'AWS::S3::Bucket', 'ClusterData').id;
