@@ -6,9 +6,11 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MaintenanceReport } from '../core/maintenance/index.js';
 import { createContext, type SluiceContext } from '../lambdas/context.js';
 import { MAX_REQUEST_BYTES, rawBody, toEvent } from '../lambdas/http.js';
 import { createRouter } from '../lambdas/index.js';
+import { startMaintenanceTimer } from './commands/maintenance.js';
 
 export interface DevServerOptions {
   port?: number;
@@ -17,6 +19,13 @@ export interface DevServerOptions {
   env?: NodeJS.ProcessEnv;
   /** Use this context instead of building one from the environment. */
   context?: SluiceContext;
+  /**
+   * Runs a maintenance pass (retention, compaction, GC) every this many ms in-process.
+   * @default 0 (off; `sluice dev` turns it on: --maintenance-interval)
+   */
+  maintenanceIntervalMs?: number;
+  /** Called with the report of each maintenance pass that changed something or failed. */
+  onMaintenance?: (report: MaintenanceReport) => void;
 }
 
 export interface DevServer {
@@ -99,12 +108,22 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     server.listen(options.port ?? 8092, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const maintenance =
+    (options.maintenanceIntervalMs ?? 0) > 0
+      ? startMaintenanceTimer(ctx, {
+          intervalMs: options.maintenanceIntervalMs!,
+          env,
+          onReport: options.onMaintenance,
+          onError: (err) => ctx.telemetry.logger.warn('maintenance pass failed', err as Error),
+        })
+      : undefined;
   return {
     url: `http://${host}:${port}`,
     port,
     context: ctx,
     storage,
     async close() {
+      await maintenance?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

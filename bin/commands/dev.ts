@@ -1,5 +1,6 @@
 /** `sluice dev [--port N] [--host H] [--data-dir DIR]` */
 import { parseArgs } from 'node:util';
+import { formatReport } from '../../core/maintenance/report.js';
 import { startDevServer } from '../dev.js';
 
 export const devHelp = `Usage: sluice dev [options]
@@ -12,6 +13,9 @@ Options:
   --port <n>         port to listen on (env SLUICE_PORT, default 8092; 0 picks a free one)
   --host <addr>      address to bind (default 127.0.0.1)
   --data-dir <dir>   where the embedded store keeps data (env SLUICE_DATA_DIR, default ./.sluice)
+  --maintenance-interval <ms>
+                     run retention, compaction and GC every <ms> (env SLUICE_MAINTENANCE_INTERVAL_MS,
+                     default 10000; 0 turns it off)
   -h, --help         show this help
 `;
 
@@ -22,6 +26,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       'data-dir': { type: 'string' },
+      'maintenance-interval': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -36,11 +41,26 @@ export async function devCommand(argv: string[]): Promise<number> {
     process.stderr.write(`sluice dev: --port must be a number from 0 to 65535, got '${portText}'\n`);
     return 2;
   }
+  const intervalText =
+    values['maintenance-interval'] ?? process.env.SLUICE_MAINTENANCE_INTERVAL_MS ?? '10000';
+  const maintenanceIntervalMs = Number(intervalText);
+  if (!Number.isSafeInteger(maintenanceIntervalMs) || maintenanceIntervalMs < 0) {
+    process.stderr.write(
+      `sluice dev: --maintenance-interval must be a number of ms ≥ 0 (0: off), got '${intervalText}'\n`,
+    );
+    return 2;
+  }
   const env = { ...process.env };
   if (values['data-dir']) env.SLUICE_DATA_DIR = values['data-dir'];
   let server: Awaited<ReturnType<typeof startDevServer>>;
   try {
-    server = await startDevServer({ port, host: values.host, env });
+    server = await startDevServer({
+      port,
+      host: values.host,
+      env,
+      maintenanceIntervalMs,
+      onMaintenance: (report) => process.stdout.write(`maintenance: ${formatReport(report)}\n`),
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
