@@ -9,7 +9,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { encodeBatch, encodeSegment, LOG_OVERHEAD, readBatchHeader } from '../co
 import { encodeProduceFrames } from '../core/wire.js';
 import { FsObjectStore } from '../storage/fs.js';
 import { SqliteMetaStore } from '../storage/sqlite.js';
+import { median, printTable, round, writeResults } from './lib.js';
 
 const MiB = 1024 * 1024;
 const RECORD_BYTES = 1024;
@@ -89,12 +90,6 @@ function lastBatchHeader(body: Buffer) {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 async function pool(
   workers: number,
   jobs: number,
@@ -125,8 +120,9 @@ interface Round {
   floor: number;
 }
 
-async function main(): Promise<void> {
-  const totalMiB = Number(process.argv[2] ?? 256);
+/** `npm run bench -- e2e [totalMiB]` (default 256). */
+export async function run(args: string[]): Promise<void> {
+  const totalMiB = Number(args[0] ?? 256);
   const requestsPerRound = Math.max(WORKERS, Math.round(totalMiB / ROUNDS));
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-e2e-'));
   await mkdir(join(dir, 'floor'), { recursive: true });
@@ -273,22 +269,28 @@ async function main(): Promise<void> {
     total_mib: (ROUNDS * requestsPerRound * requestBytes) / MiB,
   };
   console.log('');
-  console.log('                 system MiB/s   floor MiB/s   system records/s   ratio (median of rounds)');
+  printTable([
+    ['', 'system MiB/s', 'floor MiB/s', 'system records/s', 'ratio (median of rounds)'],
+    [
+      'produce',
+      round(metrics.produce_mb_s, 1),
+      round(metrics.floor_produce_mb_s, 1),
+      Math.round(metrics.produce_records_s),
+      round(metrics.produce_ratio),
+    ],
+    [
+      'consume',
+      round(metrics.consume_mb_s, 1),
+      round(metrics.floor_consume_mb_s, 1),
+      Math.round(metrics.consume_records_s),
+      round(metrics.consume_ratio),
+    ],
+  ]);
   console.log(
-    `  produce      ${metrics.produce_mb_s.toFixed(1).padStart(12)}  ${metrics.floor_produce_mb_s.toFixed(1).padStart(12)}  ${Math.round(metrics.produce_records_s).toString().padStart(17)}   ${metrics.produce_ratio.toFixed(2)}`,
-  );
-  console.log(
-    `  consume      ${metrics.consume_mb_s.toFixed(1).padStart(12)}  ${metrics.floor_consume_mb_s.toFixed(1).padStart(12)}  ${Math.round(metrics.consume_records_s).toString().padStart(17)}   ${metrics.consume_ratio.toFixed(2)}`,
-  );
-  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(
-    new URL('./results/e2e.json', import.meta.url),
-    `${JSON.stringify({ name: 'e2e', metrics }, null, 2)}\n`,
+    `wrote ${writeResults('e2e', Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)])))}`,
   );
   server.close();
   agent.destroy();
   (meta as SqliteMetaStore).close();
   await rm(dir, { recursive: true, force: true });
 }
-
-await main();
