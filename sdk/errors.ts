@@ -168,7 +168,13 @@ export class SluiceArgumentError extends SluiceClientError {
   }
 }
 
-/** Follows `cause` links to the first error of a given class (e.g. a connection error under a retry error). */
+/**
+ * Follows `cause` links to the first error of a given class (e.g. a connection error under a retry error).
+ *
+ * @example
+ * const down = findCause(err, SluiceConnectionError);
+ * if (down) console.error(`cannot reach ${down.endpoint}`);
+ */
 export function findCause<T extends Error>(
   err: unknown,
   cls: abstract new (...args: never[]) => T,

@@ -425,6 +425,8 @@ export class Consumer<K = Buffer, V = Buffer> {
           memberEpoch,
           memberAssignment: assignment,
         }),
+      onHeartbeat: (memberId: string, memberEpoch: number) =>
+        this.emit(ConsumerEvents.HEARTBEAT, { groupId: this.groupId, memberId, memberEpoch }),
       onAssignment: (assignment: TopicPartitions[]) => this.applyAssignment(assignment),
       onLost: async () => {
         for (const s of this.states.values()) s.revoking = true;

@@ -20,6 +20,7 @@ export interface MembershipHooks {
   /** The membership is gone: stop consuming everything, commit nothing. */
   onLost(): Promise<void>;
   onJoin(memberId: string, epoch: number, assignment: TopicPartitions[]): void;
+  onHeartbeat(memberId: string, epoch: number): void;
 }
 
 interface HeartbeatAnswer {
@@ -156,6 +157,7 @@ export class GroupMembership {
       50,
       Math.min(this.options.heartbeatInterval, answer.heartbeatIntervalMs || Infinity),
     );
+    this.hooks.onHeartbeat(answer.memberId, answer.memberEpoch);
     if (joining) this.hooks.onJoin(answer.memberId, answer.memberEpoch, answer.assignment);
     this.hooks.onAssignment(answer.assignment);
     return true;

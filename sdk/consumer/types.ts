@@ -54,6 +54,14 @@ export interface TopicPartitionOffsetAndMetadata extends TopicPartitionOffset {
   metadata?: string | null;
 }
 
+/**
+ * The messages of one partition handed to `eachBatch`, in offset order.
+ *
+ * @example
+ * await consumer.run({
+ *   eachBatch: async ({ batch }) => console.log(batch.topic, batch.partition, batch.firstOffset(), batch.offsetLag()),
+ * });
+ */
 export interface Batch<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
@@ -72,6 +80,15 @@ export interface OffsetsByTopicPartition {
   topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
 }
 
+/**
+ * @example
+ * await consumer.run({
+ *   eachMessage: async ({ topic, partition, message, pause }) => {
+ *     if (!(await downstreamReady())) { const resume = pause(); setTimeout(resume, 5_000); throw new Error('retry later'); }
+ *     await handle(topic, partition, message.value);
+ *   },
+ * });
+ */
 export interface EachMessagePayload<K = Buffer, V = Buffer> {
   topic: string;
   partition: number;
@@ -82,6 +99,20 @@ export interface EachMessagePayload<K = Buffer, V = Buffer> {
   pause(): () => void;
 }
 
+/**
+ * @example
+ * await consumer.run({
+ *   eachBatchAutoResolve: false,
+ *   eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, isStale }) => {
+ *     for (const message of batch.messages) {
+ *       if (isStale()) break;
+ *       await handle(message);
+ *       resolveOffset(message.offset);
+ *       await commitOffsetsIfNecessary();
+ *     }
+ *   },
+ * });
+ */
 export interface EachBatchPayload<K = Buffer, V = Buffer> {
   batch: Batch<K, V>;
   /** Marks `offset` as processed: the next commit stores `offset + 1`. */

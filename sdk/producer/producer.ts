@@ -157,7 +157,11 @@ export class Producer<K = Bytes, V = Bytes> {
     return this.connecting;
   }
 
-  /** True when records carry a producer id and sequences. */
+  /**
+   * True when records carry a producer id and sequences.
+   * @example
+   * if (!producer.isIdempotent()) console.warn('retries may duplicate records');
+   */
   isIdempotent(): boolean {
     return this.idempotent;
   }
