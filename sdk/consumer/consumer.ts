@@ -665,7 +665,10 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   /** Positions of partitions just assigned: a pending seek, the committed offset, or the reset policy. */
   private async initPositions(): Promise<void> {
-    const pending = [...this.states.values()].filter((s) => s.position === undefined && !s.revoking);
+    const now = Date.now();
+    const pending = [...this.states.values()].filter(
+      (s) => s.position === undefined && !s.revoking && s.retryAt <= now,
+    );
     if (pending.length === 0) return;
     let committed = new Map<string, number>();
     if (this.groupId !== undefined && pending.some((s) => !s.reset)) {
@@ -729,6 +732,8 @@ export class Consumer<K = Buffer, V = Buffer> {
 
   private async processPartition(w: Work<K, V>): Promise<void> {
     const { state, messages } = w;
+    // Revoked, paused or sought between the fetch and now: hand nothing over.
+    if (this.stale(w)) return;
     const atMostOnce = this.runConfig.delivery === 'at-most-once';
     if (atMostOnce && this.groupId !== undefined) {
       // Commit first: whatever happens next, these messages are never handed over again.

@@ -3,7 +3,14 @@
  * restarts, at-most-once, offset reset, consumers without a group, handler failures.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Consumer, Deserializers, Serializers } from '../../sdk/index.js';
+import {
+  type Consumer,
+  ConsumerEvents,
+  createHttpTransport,
+  Deserializers,
+  Serializers,
+  type Transport,
+} from '../../sdk/index.js';
 import { type Harness, startHarness, topicName, waitFor } from './harness.js';
 
 describe('consumer against sluice dev', () => {
@@ -235,6 +242,88 @@ describe('consumer against sluice dev', () => {
       { key: 'O-1', value: { id: 'o-1', total: 42 } },
       { key: 'O-2', value: null },
     ]);
+    await consumer.disconnect();
+  });
+
+  it('subscribes by regular expression, including topics created later', async () => {
+    const prefix = topicName('rx');
+    const a = `${prefix}.a`;
+    await h.sluice.admin().createTopics({ topics: [{ topic: a }, { topic: `other-${prefix}` }] });
+    const consumer = h.sluice.consumer({
+      groupId: topicName('rx-group'),
+      maxWaitTimeInMs: 100,
+      heartbeatInterval: 100,
+      sessionTimeout: 6000,
+      metadataMaxAge: 200,
+    });
+    const seen: string[] = [];
+    await consumer.subscribe({
+      topics: [new RegExp(`^${prefix.replace(/[-.]/g, '\\$&')}\\.`)],
+      fromBeginning: true,
+    });
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => void seen.push(`${topic}:${message.value}`),
+    });
+    const b = `${prefix}.b`;
+    await h.sluice.admin().createTopics({ topics: [{ topic: b }] });
+    await waitFor(() => consumer.assignment().length === 2, 10_000, 'the new topic to be assigned');
+    const producer = h.sluice.producer();
+    await producer.sendBatch({
+      topicMessages: [a, b, `other-${prefix}`].map((topic) => ({ topic, messages: [{ value: 'x' }] })),
+    });
+    await producer.disconnect();
+    await waitFor(() => seen.length === 2, 10_000, 'two messages');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.sort()).toEqual([`${a}:x`, `${b}:x`]);
+    await consumer.disconnect();
+  });
+
+  it('rejoins with epoch 0 after being fenced, and keeps consuming', async () => {
+    const topic = await topicWith('fenced', 0, 2);
+    const inner = createHttpTransport({ endpoint: h.url });
+    const joins: number[] = [];
+    let heartbeats = 0;
+    const transport: Transport = async (req) => {
+      if (req.url.endsWith('/heartbeat')) {
+        const body = JSON.parse(Buffer.from(req.body!).toString());
+        joins.push(body.memberEpoch);
+        // The third heartbeat is answered as if the group had moved on without this member.
+        if (++heartbeats === 3) {
+          const error = { code: 'FENCED_MEMBER_EPOCH', message: 'injected', retriable: false };
+          return { status: 409, headers: {}, body: new TextEncoder().encode(JSON.stringify({ error })) };
+        }
+      }
+      return inner(req);
+    };
+    const groupId = topicName('fenced-group');
+    const consumer = h
+      .client({ transport })
+      .consumer({ groupId, maxWaitTimeInMs: 100, heartbeatInterval: 100, sessionTimeout: 6000 });
+    let joined = 0;
+    consumer.on(ConsumerEvents.GROUP_JOIN, () => void joined++);
+    const seen: string[] = [];
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    await waitFor(
+      () => joined === 2 && consumer.assignment()[0]?.partitions.length === 2,
+      10_000,
+      'the rejoin',
+    );
+    expect(joins[0]).toBe(0);
+    expect(joins.slice(1).filter((e) => e === 0)).toHaveLength(1);
+    const producer = h.sluice.producer();
+    await producer.send({
+      topic,
+      messages: [
+        { value: 'a', partition: 0 },
+        { value: 'b', partition: 1 },
+      ],
+    });
+    await producer.disconnect();
+    await waitFor(() => seen.length === 2, 10_000, 'two messages');
+    const { groups } = await h.sluice.admin().describeGroups([groupId]);
+    // The old incarnation is gone: one member.
+    expect(groups[0]!.members).toHaveLength(1);
     await consumer.disconnect();
   });
 });
