@@ -12,6 +12,7 @@ import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { Topics } from '../core/topics.js';
+import { groupConfigFromEnv } from './groups.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
@@ -85,7 +86,7 @@ export function createContext(
     appender,
     reader,
     telemetry: createTelemetry(env),
-    groupConfig: options.groupConfig ?? {},
+    groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
     endpoints,
     topicView: {

@@ -16,7 +16,7 @@ import {
   type GroupCoordinatorDeps,
 } from '../core/groups/index.js';
 import type { SluiceContext } from './context.js';
-import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
+import { type HandlerHooks, type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
 
 const int = () => z.number().int();
 
@@ -158,22 +158,16 @@ export function coordinatorFor(
   });
 }
 
-let shared: Promise<GroupCoordinator> | undefined;
+/** The context's hooks, loaded with the context (this module is imported by it, indirectly). */
+const contextHooksLazy: HandlerHooks = {
+  onError: (err, req) => void import('./context.js').then((m) => m.contextHooks.onError?.(err, req)),
+  after: async () => (await import('./context.js')).contextHooks.after?.(),
+};
 
-/** The instance-wide coordinator, over the instance-wide context, built on first use. */
-function defaultCoordinator(): Promise<GroupCoordinator> {
-  shared ??= (async () => {
-    const { getContext } = await import('./context.js');
-    return coordinatorFor(await getContext());
-  })().catch((err) => {
-    shared = undefined;
-    throw err;
-  });
-  return shared;
-}
-
-/** The group routes over the instance's context (resolved on the first request). */
-export const routes: Route[] = routesOver(defaultCoordinator);
-
-/** The Lambda entry point. */
-export const handler = lambdaHandler(routes);
+/** The Lambda entry point: the group routes (and metadata) over the instance's context. */
+export const handler = lambdaHandler(async () => {
+  const { getContext } = await import('./context.js');
+  const { metadataRoute } = await import('./metadata.js');
+  const ctx = await getContext();
+  return [metadataRoute(ctx), ...groupRoutes(coordinatorFor(ctx))];
+}, contextHooksLazy);

@@ -40,7 +40,10 @@ describe('Lambda handlers', () => {
       toEvent({ method: 'GET', url: '/v1/fetch?topic=l&partition=0&offset=0', headers }),
     );
     expect(JSON.parse(fetched.body!).records[0].value).toBe('x');
-    const meta = await fetchFn(toEvent({ method: 'GET', url: '/v1/metadata', headers }));
+    const groups = (await import('./groups.js')).handler;
+    const listed = await groups(toEvent({ method: 'GET', url: '/v1/groups', headers }));
+    expect(JSON.parse(listed.body!)).toEqual({ groups: [] });
+    const meta = await groups(toEvent({ method: 'GET', url: '/v1/metadata', headers }));
     expect(JSON.parse(meta.body!)).toMatchObject({
       clusterId: 'lambda-test',
       endpoints: { produce: 'https://abc.lambda-url.eu-west-1.on.aws' },
