@@ -3,7 +3,6 @@
  * The `sluice` command line. Commands are loaded on use, so `sluice --help` and the client
  * commands never load the server.
  */
-import { existsSync } from 'node:fs';
 import { describeError, EXIT, UsageError } from './commands/common.js';
 
 interface Loaded {
@@ -15,12 +14,6 @@ interface Command {
   summary: string;
   load: () => Promise<Loaded>;
 }
-
-/** Written by another part of the project; listed once it exists. */
-const maintenanceModule = './commands/maintenance.js';
-const hasMaintenance = ['.js', '.ts'].some((ext) =>
-  existsSync(new URL(`./commands/maintenance${ext}`, import.meta.url)),
-);
 
 const commands: Record<string, Command> = {
   dev: {
@@ -65,18 +58,13 @@ const commands: Record<string, Command> = {
       return { run: m.offsetsCommand, help: m.offsetsHelp };
     },
   },
-  ...(hasMaintenance && {
-    maintenance: {
-      summary: 'run retention, compaction and garbage collection',
-      load: async () => {
-        const m = (await import(maintenanceModule)) as {
-          maintenanceCommand: (argv: string[]) => Promise<number>;
-          maintenanceHelp: string;
-        };
-        return { run: m.maintenanceCommand, help: m.maintenanceHelp };
-      },
+  maintenance: {
+    summary: 'run retention, compaction and garbage collection now',
+    load: async () => {
+      const m = await import('./commands/maintenance.js');
+      return { run: m.maintenanceCommand, help: m.maintenanceHelp };
     },
-  }),
+  },
 };
 
 function usage(): string {

@@ -74,7 +74,7 @@ describe('sluice CLI (built binary)', () => {
     expect(top.code).toBe(0);
     for (const c of ['dev', 'topics', 'produce', 'consume', 'groups', 'offsets'])
       expect(top.stdout).toContain(`  ${c}`);
-    for (const c of ['topics', 'produce', 'consume', 'groups', 'offsets', 'dev']) {
+    for (const c of ['topics', 'produce', 'consume', 'groups', 'offsets', 'dev', 'maintenance']) {
       const r = await run([c, '--help']);
       expect(r.code, c).toBe(0);
       expect(r.stdout, c).toMatch(/^Usage: sluice /);
