@@ -72,7 +72,7 @@ describe('sluice CLI (built binary)', () => {
     expect((await readFile(BIN, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
     const top = await run(['--help']);
     expect(top.code).toBe(0);
-    for (const c of ['dev', 'topics', 'produce', 'consume', 'groups', 'offsets'])
+    for (const c of ['dev', 'topics', 'produce', 'consume', 'groups', 'offsets', 'maintenance'])
       expect(top.stdout).toContain(`  ${c}`);
     for (const c of ['topics', 'produce', 'consume', 'groups', 'offsets', 'dev', 'maintenance']) {
       const r = await run([c, '--help']);
