@@ -23,7 +23,9 @@ AWS_ENDPOINT_URL) and is safe while a dev server runs on it: each partition is w
 under a lease, and every change is a conditional write.
 
 Options:
-  --grace-ms <ms>    orphan GC deletes unreferenced objects older than this (default 3600000)
+  --grace-ms <ms>    orphan GC deletes unreferenced objects older than this (default 3600000).
+                     Below a minute it may delete the object of an append (or a rewrite)
+                     still committing: use small values only on a store nothing writes to.
   --data-dir <dir>   where the embedded store keeps data (env SLUICE_DATA_DIR, default ./.sluice)
   --json             print the report as JSON
   -h, --help         show this help
@@ -33,6 +35,9 @@ Other settings come from SLUICE_MAINTENANCE_OPTIONS (JSON), e.g.
 
 Exit codes: 0 ok, 1 a task failed (it is retried by the next pass), 2 bad usage.
 `;
+
+/** Above an append's commit deadline (20 s) with a margin. */
+const SAFE_GRACE_MS = 60_000;
 
 function usage(message: string): number {
   process.stderr.write(`sluice maintenance: ${message}\nRun 'sluice maintenance --help' for usage.\n`);
@@ -73,6 +78,11 @@ export async function maintenanceCommand(argv: string[]): Promise<number> {
     ...optionsFromEnv(env),
     ...(graceMs !== undefined && { orphanGraceMs: graceMs }),
   });
+  if (options.orphanGraceMs < SAFE_GRACE_MS) {
+    process.stderr.write(
+      `sluice maintenance: warning: a grace period under ${SAFE_GRACE_MS} ms is only safe if nothing writes to this store now\n`,
+    );
+  }
   const { storesFromEnv } = await import('../../storage/config.js');
   const stores = await storesFromEnv(env);
   const started = Date.now();

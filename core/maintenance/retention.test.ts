@@ -3,6 +3,7 @@ import { engine, indexOf, objectKeysOf, produce, readAll } from '../../test/main
 import { SluiceError } from '../errors.js';
 import { headFromItem } from '../heads.js';
 import { keys } from '../keys.js';
+import { encodeBatch, verifyBatch } from '../records/index.js';
 import { resolveMaintenanceOptions } from './options.js';
 import { maintainPartition } from './partition.js';
 import { runMaintenancePass } from './run.js';
@@ -135,6 +136,43 @@ describe('size retention', () => {
     expect(after.data.start).toBe(7);
     expect((await readAll(e, 'sized', 0)).map((x) => x.value!.split(':')[0])).toEqual(['7', '8', '9']);
     expect(await objectKeysOf(e.objects)).toHaveLength(3);
+  });
+});
+
+describe('retention and appends', () => {
+  it('leaves the idempotent-producer state alone: a retried append is still a duplicate', async () => {
+    const e = engine();
+    const t = await e.topics.create('idem', 1, { 'retention.ms': HOUR });
+    const request = (seq: number, value: string) => [
+      {
+        topic: 'idem',
+        partition: 0,
+        batches: [
+          verifyBatch(
+            encodeBatch([{ value: new TextEncoder().encode(value) }], {
+              now: e.clock.now(),
+              producerId: 42n,
+              producerEpoch: 0,
+              baseSequence: seq,
+            }),
+          ),
+        ],
+      },
+    ];
+    await e.appender.append(request(0, 'a'));
+    const second = request(1, 'b');
+    await e.appender.append(second);
+    e.clock.advance(HOUR + 1);
+    const { report } = await runMaintenancePass(e.deps, options);
+    expect(report.recordsExpired).toBe(2);
+    const head = headFromItem(await e.meta.get(keys.head(t.id, 0)));
+    expect(Object.keys(head.data.p)).toEqual(['42']);
+    // A fresh appender (no cached head) retrying the last request gets its original offset.
+    const fresh = engine({ stores: { meta: e.meta, objects: e.objects }, clock: e.clock });
+    const [retry] = await fresh.appender.append(second);
+    expect(retry).toMatchObject({ baseOffset: 1, duplicate: true });
+    const [next] = await fresh.appender.append(request(2, 'c'));
+    expect(next).toMatchObject({ baseOffset: 2, duplicate: false });
   });
 });
 
