@@ -120,6 +120,33 @@ interface Round {
   floor: number;
 }
 
+/**
+ * Runs ROUNDS rounds of `jobs` requests on WORKERS workers, system and floor alternating
+ * which goes first; returns MiB/s per round for each.
+ */
+async function alternateRounds(
+  label: string,
+  jobs: number,
+  bytesPerJob: number,
+  system: (worker: number) => Promise<void>,
+  floor: (worker: number) => Promise<void>,
+): Promise<Round[]> {
+  const rounds: Round[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const r: Round = { system: 0, floor: 0 };
+    for (const which of round % 2 ? (['floor', 'system'] as const) : (['system', 'floor'] as const)) {
+      const t0 = performance.now();
+      await pool(WORKERS, jobs, (w) => (which === 'system' ? system(w) : floor(w)));
+      r[which] = (jobs * bytesPerJob) / MiB / ((performance.now() - t0) / 1000);
+    }
+    rounds.push(r);
+    console.log(
+      `  ${label} round ${round + 1}/${ROUNDS}: system ${r.system.toFixed(1)} MiB/s, floor ${r.floor.toFixed(1)} MiB/s`,
+    );
+  }
+  return rounds;
+}
+
 /** `npm run bench -- e2e [totalMiB]` (default 256). */
 export async function run(args: string[]): Promise<void> {
   const totalMiB = Number(args[0] ?? 256);
@@ -194,19 +221,13 @@ export async function run(args: string[]): Promise<void> {
     if (res.status !== 200) throw new Error(`produce failed: ${res.status} ${res.body}`);
   };
 
-  const produce: Round[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const r: Round = { system: 0, floor: 0 };
-    for (const which of round % 2 ? (['floor', 'system'] as const) : (['system', 'floor'] as const)) {
-      const t0 = performance.now();
-      await pool(WORKERS, requestsPerRound, (w) => (which === 'system' ? systemProduce(w) : floorProduce(w)));
-      r[which] = (requestsPerRound * requestBytes) / MiB / ((performance.now() - t0) / 1000);
-    }
-    produce.push(r);
-    process.stdout.write(
-      `  produce round ${round + 1}/${ROUNDS}: system ${r.system.toFixed(1)} MiB/s, floor ${r.floor.toFixed(1)} MiB/s\n`,
-    );
-  }
+  const produce = await alternateRounds(
+    'produce',
+    requestsPerRound,
+    requestBytes,
+    systemProduce,
+    floorProduce,
+  );
 
   // Consume: each worker reads its partition from the start, 1 MiB per request.
   const hwm = floorHeads.map((h) => h.next);
@@ -240,19 +261,14 @@ export async function run(args: string[]): Promise<void> {
     await objects.get(entry.o, { start: entry.pos, end: entry.pos + entry.len });
     floorOffsets[p] = entry.base + entry.n;
   };
-  const consume: Round[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const r: Round = { system: 0, floor: 0 };
-    for (const which of round % 2 ? (['floor', 'system'] as const) : (['system', 'floor'] as const)) {
-      const t0 = performance.now();
-      await pool(WORKERS, requestsPerRound, (w) => (which === 'system' ? systemConsume(w) : floorConsume(w)));
-      r[which] = (requestsPerRound * requestBytes) / MiB / ((performance.now() - t0) / 1000);
-    }
-    consume.push(r);
-    process.stdout.write(
-      `  consume round ${round + 1}/${ROUNDS}: system ${r.system.toFixed(1)} MiB/s, floor ${r.floor.toFixed(1)} MiB/s\n`,
-    );
-  }
+  const consume = await alternateRounds(
+    'consume',
+    requestsPerRound,
+    requestBytes,
+    systemConsume,
+    floorConsume,
+  );
+
   if (systemOffsets.some((o, p) => o !== hwm[p]))
     throw new Error(`consume did not reach the end: ${systemOffsets} vs ${hwm}`);
 

@@ -38,6 +38,13 @@ function readTopic(view: DataView, bytes: Uint8Array, pos: number): [string, num
   return [topic, pos + 2 + len];
 }
 
+/** Writes `u16 length | topic` at `pos`; returns the position after it. */
+function writeTopic(view: DataView, out: Uint8Array, pos: number, topic: Uint8Array): number {
+  view.setUint16(pos, topic.length);
+  out.set(topic, pos + 2);
+  return pos + 2 + topic.length;
+}
+
 /** Parses produce frames; every batch's header and CRC are verified. */
 export function parseProduceFrames(bytes: Uint8Array): ProduceFrame[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -76,10 +83,7 @@ export function encodeProduceFrames(
   const view = new DataView(out.buffer);
   let pos = 0;
   frames.forEach((f, i) => {
-    const t = topics[i]!;
-    view.setUint16(pos, t.length);
-    out.set(t, pos + 2);
-    pos += 2 + t.length;
+    pos = writeTopic(view, out, pos, topics[i]!);
     view.setInt32(pos, f.partition);
     view.setInt32(pos + 4, f.batch.length);
     out.set(f.batch, pos + 8);
@@ -105,10 +109,7 @@ export function encodeFetchFrames(frames: readonly FetchFrame[]): Uint8Array {
   const view = new DataView(out.buffer);
   let pos = 0;
   frames.forEach((f, i) => {
-    const t = topics[i]!;
-    view.setUint16(pos, t.length);
-    out.set(t, pos + 2);
-    pos += 2 + t.length;
+    pos = writeTopic(view, out, pos, topics[i]!);
     view.setInt32(pos, f.partition);
     view.setBigInt64(pos + 4, BigInt(f.highWatermark));
     view.setBigInt64(pos + 12, BigInt(f.logStartOffset));
