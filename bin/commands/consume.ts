@@ -85,10 +85,13 @@ export async function consumeCommand(argv: string[]): Promise<number> {
   else await consumer.subscribe({ topics: [topic], fromBeginning });
   await consumer.run({
     eachMessage: async ({ partition: p, message }) => {
-      if (max !== undefined && count >= max) return;
       out(render(format, topic, p, message, values['print-key'] ?? false));
       count++;
-      if (max !== undefined && count >= max) done();
+      if (max !== undefined && count >= max) {
+        // Nothing past the last printed record is handed over, so a group commits only what was printed.
+        consumer.pause([{ topic }]);
+        done();
+      }
     },
   });
   await finished;

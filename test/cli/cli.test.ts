@@ -172,6 +172,26 @@ describe('sluice CLI (built binary)', () => {
     for (const ps of partitionsOf.values()) expect(ps.size).toBe(1);
   });
 
+  it('commits only the records it printed when it stops at --max-messages in a group', async () => {
+    const topic = topicName('cli-max');
+    const group = topicName('cli-max-group');
+    await run(['topics', 'create', topic, ...ep]);
+    await run(['produce', topic, '--quiet', ...ep], { input: 'a\nb\nc\nd\ne\n' });
+    const first = await run([
+      'consume',
+      topic,
+      '--group',
+      group,
+      '--from-beginning',
+      '--max-messages',
+      '2',
+      ...ep,
+    ]);
+    expect(first.stdout).toBe('a\nb\n');
+    const rest = await run(['consume', topic, '--group', group, '--max-messages', '3', ...ep]);
+    expect(rest.stdout).toBe('c\nd\ne\n');
+  });
+
   it('reads JSON lines with headers and a partition; prints raw and table formats', async () => {
     const topic = topicName('cli-json');
     await run(['topics', 'create', topic, '--partitions', '2', ...ep]);
