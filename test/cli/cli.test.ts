@@ -312,7 +312,7 @@ describe('sluice CLI (built binary)', () => {
     for (const r of rows) expect(r[3] === 0 ? [0, Number.NaN] : [0]).toContainEqual(r[5]);
   });
 
-  it('produces a large input in few requests and reports a summary', async () => {
+  it('produces a large compressed input and reports a summary', async () => {
     const topic = topicName('cli-large');
     await run(['topics', 'create', topic, '--partitions', '4', ...ep]);
     const n = 20_000;
