@@ -5,6 +5,7 @@
  * (DESIGN.md §5) — two header fields outside Kafka's CRC, so stamping keeps the batch valid.
  */
 import type { IndexEntry } from '../append.js';
+import { CorruptRecordError } from '../errors.js';
 import { coalesce } from '../fetch.js';
 import type { ObjectStore } from '../ports.js';
 import { type DeflatedBatch, splitBatches } from '../records/index.js';
@@ -26,7 +27,9 @@ export async function readEntries(
         const body = await objects.get(read.object, { start: read.start, end: read.end });
         for (const e of read.entries) {
           const slice = body.subarray(e.pos - read.start, e.pos - read.start + e.len);
-          if (slice.length !== e.len) throw new Error(`object ${e.o} is shorter than its index entry says`);
+          if (slice.length !== e.len) {
+            throw new CorruptRecordError(`object ${e.o} is shorter than its index entry says`);
+          }
           out.set(e, slice);
         }
       }),

@@ -153,6 +153,7 @@ export async function cleanCompacted(
       if (groupOut >= options.targetObjectBytes || group.length >= MAX_REWRITE_ENTRIES) await flush();
     }
     window = [];
+    await target.lease.keepAlive();
   };
   for await (const e of scanEntries(deps.meta, target.topicId, target.partition, {
     from: head.data.start,

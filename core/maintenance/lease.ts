@@ -4,9 +4,11 @@
  * so a worker that lost the lease (a long GC pause, a slow rewrite) cannot write at all.
  */
 
+import { backoffDelay } from '../cas.js';
+import { SluiceError } from '../errors.js';
 import { keys } from '../keys.js';
 import { acquireLease, fenceOp, type Lease, releaseLease, renewLease } from '../leases.js';
-import { ConflictError, type MetaStore, type TransactOp } from '../ports.js';
+import { ConflictError, type TransactOp } from '../ports.js';
 import type { MaintenanceDeps } from './options.js';
 
 /** The lease was taken over (or expired and taken) while the pass ran: stop, change nothing more. */
@@ -19,6 +21,9 @@ export class LeaseLostError extends Error {
     super(`lost the maintenance lease of ${pk}`, options);
   }
 }
+
+/** Retries of a retriable failure per transaction. */
+const RETRIES = 4;
 
 export class PartitionLease {
   private constructor(
@@ -63,18 +68,13 @@ export class PartitionLease {
 
   /**
    * Commits `ops` with the fence. A conflict on the lease becomes {@link LeaseLostError};
-   * a conflict elsewhere is rethrown as is.
+   * a conflict elsewhere is rethrown as is. Retriable failures (throttling, a transaction
+   * conflict, a timeout) are retried a few times: every maintenance transaction holds an
+   * op conditioned on a version it changes (or is idempotent, like the progress item), so
+   * one that had in fact landed cannot land twice — its retry fails with a conflict.
    */
   async transact(ops: readonly TransactOp[]): Promise<void> {
-    await this.keepAlive();
-    try {
-      await this.deps.meta.transact([this.fence(), ...ops]);
-    } catch (err) {
-      if (err instanceof ConflictError && err.failed(this.lease.key)) {
-        throw new LeaseLostError(this.lease.key.pk, { cause: err });
-      }
-      throw err;
-    }
+    await this.commit(() => [this.fence(), ...ops]);
   }
 
   /**
@@ -82,26 +82,30 @@ export class PartitionLease {
    * fence): the last write of a deleted topic's partition, whose id is never reused.
    */
   async transactAndDelete(ops: readonly TransactOp[]): Promise<void> {
-    try {
-      await this.deps.meta.transact([
-        ...ops,
-        { type: 'delete', key: this.lease.key, condition: { version: this.lease.version } },
-      ]);
-    } catch (err) {
-      if (err instanceof ConflictError && err.failed(this.lease.key)) {
-        throw new LeaseLostError(this.lease.key.pk, { cause: err });
+    await this.commit(() => [
+      ...ops,
+      { type: 'delete', key: this.lease.key, condition: { version: this.lease.version } },
+    ]);
+  }
+
+  private async commit(build: () => TransactOp[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.keepAlive();
+      try {
+        await this.deps.meta.transact(build());
+        return;
+      } catch (err) {
+        if (err instanceof ConflictError && err.failed(this.lease.key)) {
+          throw new LeaseLostError(this.lease.key.pk, { cause: err });
+        }
+        if (!(err instanceof SluiceError && err.retriable) || attempt >= RETRIES) throw err;
       }
-      throw err;
+      await this.deps.clock.sleep(backoffDelay(attempt, this.deps.random, 20, 1000));
     }
   }
 
   /** Gives the lease up (best effort: a lost lease needs no release). */
   async release(): Promise<void> {
     await releaseLease(this.deps.meta, this.lease).catch(() => false);
-  }
-
-  /** The store, for reads made under this lease. */
-  get meta(): MetaStore {
-    return this.deps.meta;
   }
 }
