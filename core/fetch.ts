@@ -303,6 +303,7 @@ export class Reader {
             const slice = body.subarray(e.pos - read.start, e.pos - read.start + e.len);
             if (slice.length !== e.len)
               throw new UnavailableError(`object ${e.o} is shorter than its index says`);
+            verifyStored(e, slice);
             this.cache.set(cacheKey(e), slice);
             bytes.set(e, slice);
           }
@@ -326,6 +327,18 @@ export class Reader {
       }
     }
     return out;
+  }
+}
+
+/**
+ * Checks every CRC of a range read from the store, once, before it is cached. A failure
+ * is the store's fault, not the client's: it is reported as unavailable, not corrupt input.
+ */
+function verifyStored(e: IndexEntry, slice: Uint8Array): void {
+  try {
+    splitBatches(slice);
+  } catch (cause) {
+    throw new UnavailableError(`stored batches in ${e.o} at ${e.pos} fail their checks`, { cause });
   }
 }
 

@@ -249,3 +249,21 @@ describe('topics', () => {
     expect((await e.meta.query(keys.deletedTopicsPk)).items).toHaveLength(1);
   });
 });
+
+describe('stored data integrity', () => {
+  it('refuses to serve a stored batch whose CRC no longer matches', async () => {
+    const objects = new MemoryObjectStore();
+    const e = engine({ meta: new MemoryMetaStore(), objects });
+    await e.topics.create('t');
+    await e.appender.append([run('t', 0, records(3))]);
+    const [obj] = (await objects.list('data/')).objects;
+    const bytes = await objects.get(obj!.key);
+    const topic = await e.topics.get('t');
+    const [entry] = (await e.meta.query(keys.partitionPk(topic.id, 0), { beginsWith: keys.indexPrefix })).items;
+    const { pos, len } = entry!.data as { pos: number; len: number };
+    bytes[pos + len - 3]! ^= 0xff; // inside the last record of the batch
+    await objects.delete([obj!.key]);
+    await objects.put(obj!.key, bytes);
+    await expect(e.reader.fetchRecords('t', 0, 0)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});

@@ -120,7 +120,6 @@ describe('faults on the write path', () => {
     faults.enabled = true;
     const sequences = [0, 0, 0];
     const acked: [number, number, string][] = [];
-    let retried = 0;
     for (let i = 0; i < 60; i++) {
       const records = [0, 1, 2].flatMap((p) => [
         { value: `r${i}-${p}-a`, partition: p },
@@ -134,14 +133,13 @@ describe('faults on the write path', () => {
       for (let attempt = 0; ; attempt++) {
         const res = await s.call('POST', '/v1/produce', req);
         if (res.status === 200) {
-          res.body.records.forEach((r: { partition: number; offset: number }, j: number) =>
-            acked.push([r.partition, r.offset, records[j]!.value]),
-          );
+          res.body.records.forEach((r: { partition: number; offset: number }, j: number) => {
+            acked.push([r.partition, r.offset, records[j]!.value]);
+          });
           break;
         }
         expect(res.body.error.retriable).toBe(true);
         expect([429, 503]).toContain(res.status);
-        retried++;
         expect(attempt).toBeLessThan(50);
       }
       for (let p = 0; p < 3; p++) sequences[p]! += 2;

@@ -1,4 +1,5 @@
 /** A small HTTP client for the end-to-end suites: status, JSON body, raw bytes. */
+// biome-ignore lint/suspicious/noExplicitAny: suites read response bodies of many shapes
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
