@@ -259,7 +259,8 @@ describe('stored data integrity', () => {
     const [obj] = (await objects.list('data/')).objects;
     const bytes = await objects.get(obj!.key);
     const topic = await e.topics.get('t');
-    const [entry] = (await e.meta.query(keys.partitionPk(topic.id, 0), { beginsWith: keys.indexPrefix })).items;
+    const [entry] = (await e.meta.query(keys.partitionPk(topic.id, 0), { beginsWith: keys.indexPrefix }))
+      .items;
     const { pos, len } = entry!.data as { pos: number; len: number };
     bytes[pos + len - 3]! ^= 0xff; // inside the last record of the batch
     await objects.delete([obj!.key]);
