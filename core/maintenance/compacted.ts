@@ -48,7 +48,13 @@ function keyString(key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
-/** Cleans one partition of a compacted topic when its dirty ratio calls for it. */
+/**
+ * Cleans one partition of a compacted topic when its dirty ratio calls for it.
+ *
+ * @example
+ * const c = await cleanCompacted(target, options, topic.config, head, state.cleanTo);
+ * state.cleanTo = c.cleanTo;
+ */
 export async function cleanCompacted(
   target: RewriteTarget,
   options: MaintenanceOptions,

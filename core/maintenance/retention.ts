@@ -42,7 +42,14 @@ export function entryTime(e: IndexedEntry): number {
   return e.entry.mt >= 0 ? e.entry.mt : e.entry.at;
 }
 
-/** Applies the topic's retention to one partition (steps 1-2; see {@link dropBelowStart} for 2-3). */
+/**
+ * Step 1 for one partition: moves its log start past what expired ({@link dropBelowStart}
+ * does steps 2 and 3).
+ *
+ * @example
+ * const { head: after } = await applyRetention(target, topic.config, head);
+ * await dropBelowStart(target, after.data.start);
+ */
 export async function applyRetention(
   target: RewriteTarget,
   config: TopicConfig,
@@ -84,6 +91,9 @@ export async function applyRetention(
  * then the objects left unreferenced.
  *
  * @returns how many entries and objects were deleted.
+ *
+ * @example
+ * const { objectsDeleted } = await dropBelowStart(target, head.data.start);
  */
 export async function dropBelowStart(
   target: RewriteTarget,

@@ -66,6 +66,10 @@ interface Slice {
  * With `adjustSize`, the head's `size` drops by the bytes removed, in the same
  * transactions (a compacted topic's rewrite removes records; a small-object rewrite
  * keeps every byte and leaves the head alone).
+ *
+ * @example
+ * const inputs = entries.map((old) => ({ old, batches: batchesOf(old).map((b) => stampBatch(b, lease.epoch)) }));
+ * const { objectKey, deleted } = await rewriteEntries(target, inputs, { adjustSize: false });
  */
 export async function rewriteEntries(
   target: RewriteTarget,

@@ -26,6 +26,9 @@ export function describeTask(task: MaintenanceTask): string {
 /**
  * Runs one task. Errors propagate (the SQS consumer reports the message as failed, so it
  * is retried).
+ *
+ * @example
+ * const report = await runTask(deps, options, { kind: 'orphans', graceMs: 3_600_000 });
  */
 export async function runTask(
   deps: MaintenanceDeps,

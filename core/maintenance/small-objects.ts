@@ -31,6 +31,10 @@ export interface SmallObjectsResult {
 /**
  * Compacts runs of small entries with a last offset ≥ `from` and below `end` (the head's
  * next offset when the pass began).
+ *
+ * @example
+ * const s = await compactSmallObjects(target, options, state.scanFrom, head.data.next);
+ * state.scanFrom = s.scanFrom;
  */
 export async function compactSmallObjects(
   target: RewriteTarget,
