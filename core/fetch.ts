@@ -263,6 +263,7 @@ export class Reader {
   ): Promise<IndexEntry[]> {
     const entries: IndexEntry[] = [];
     let bytes = 0;
+    let covered = offset;
     let after: string | undefined;
     let limit = 16;
     do {
@@ -274,6 +275,8 @@ export class Reader {
       for (const item of page.items) {
         const entry = item.data as unknown as IndexEntry;
         if (entry.base >= end) return entries;
+        if (entry.base + entry.n <= covered) continue; // already covered (a compaction swap seen half-way)
+        covered = entry.base + entry.n;
         if (entries.length > 0 && bytes + entry.len > maxBytes) return entries;
         entries.push(entry);
         bytes += entry.len;
@@ -310,13 +313,16 @@ export class Reader {
         }),
       );
     }
+    // A query may see both sides of a compaction swap (old small entries, then the new
+    // entry that covers them): the cursor emits every offset once, in order.
     const out: DeflatedBatch[] = [];
+    let cursor = offset;
     for (const e of entries) {
       let next = e.base;
       for (const batch of walkBatches(bytes.get(e)!)) {
         const baseOffset = e.abs ? batch.header.baseOffset : next;
         next = baseOffset + batch.header.lastOffsetDelta + 1;
-        if (next <= offset) continue;
+        if (next <= cursor) continue;
         if (!e.abs) {
           // In place: these bytes are ours (fresh from the store or the cache), and the
           // value written is the same on every read of this entry.
@@ -324,6 +330,7 @@ export class Reader {
           batch.header.baseOffset = baseOffset;
         }
         out.push(batch);
+        cursor = next;
       }
     }
     return out;
