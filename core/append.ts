@@ -37,7 +37,7 @@ import {
   recordAppend,
   type SequenceCheck,
 } from './producers.js';
-import { type DeflatedBatch, encodeSegment } from './records/index.js';
+import { type DeflatedBatch, decodeBatch, encodeSegment } from './records/index.js';
 import type { TopicMeta, Topics } from './topics.js';
 
 /** All batches of one topic-partition in a request, in order, CRCs already verified. */
@@ -45,6 +45,11 @@ export interface AppendRun {
   topic: string;
   partition: number;
   batches: DeflatedBatch[];
+  /**
+   * Batches this process encoded itself (the JSON path): their records need no check.
+   * Others are decoded once before the ack, as Kafka's broker validates what it stores.
+   */
+  trusted?: boolean;
 }
 
 export interface AppendResult {
@@ -396,6 +401,7 @@ export class Appender {
           `${where}: a produced batch must hold records with offset deltas 0..count-1 (count ${h.recordCount}, lastOffsetDelta ${h.lastOffsetDelta})`,
         );
       }
+      if (!run.trusted) checkRecords(batch, where);
       records += h.recordCount;
       offsets += h.lastOffsetDelta + 1;
       maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp);
@@ -443,14 +449,33 @@ export class Appender {
   }
 }
 
+/**
+ * Decodes a client's batch once (decompressing with the usual bound) so that a batch whose
+ * CRC is right but whose records are not never reaches the log, where it would stop every
+ * reader at its offset. The stored bytes stay exactly as the client sent them.
+ */
+function checkRecords(batch: DeflatedBatch, where: string): void {
+  const decoded = decodeBatch(batch.bytes);
+  decoded.records.forEach((r, i) => {
+    if (r.offset !== decoded.header.baseOffset + i) {
+      throw new SluiceError(
+        'INVALID_RECORD',
+        `${where}: record ${i} has offset delta ${r.offset - decoded.header.baseOffset}, expected ${i}`,
+      );
+    }
+  });
+}
+
 /** Joins runs of the same topic-partition, keeping the order of first appearance. */
 export function mergeRuns(runs: readonly AppendRun[]): AppendRun[] {
   const byKey = new Map<string, AppendRun>();
   for (const run of runs) {
     const key = `${run.topic}\u0000${run.partition}`;
     const existing = byKey.get(key);
-    if (existing) existing.batches = [...existing.batches, ...run.batches];
-    else byKey.set(key, { topic: run.topic, partition: run.partition, batches: [...run.batches] });
+    if (existing) {
+      existing.batches = [...existing.batches, ...run.batches];
+      existing.trusted = existing.trusted && run.trusted;
+    } else byKey.set(key, { ...run, batches: [...run.batches] });
   }
   return [...byKey.values()].filter((r) => r.batches.length > 0);
 }

@@ -50,9 +50,14 @@ export interface TopicMeta {
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
+/** True when `name` follows Kafka's topic naming rule. */
+export function isValidTopicName(name: unknown): name is string {
+  return typeof name === 'string' && TOPIC_NAME.test(name) && name !== '.' && name !== '..';
+}
+
 /** Kafka's rule: 1–249 of `[a-zA-Z0-9._-]`, not `.` or `..`. */
 export function validateTopicName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !TOPIC_NAME.test(name) || name === '.' || name === '..') {
+  if (!isValidTopicName(name)) {
     throw new SluiceError(
       'INVALID_TOPIC_EXCEPTION',
       `invalid topic name ${JSON.stringify(name)}: use 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'`,
@@ -186,6 +191,8 @@ export class Topics {
 
   /** Reads a topic from the store, bypassing the cache (and refreshing it). */
   async load(name: string): Promise<TopicMeta | undefined> {
+    // A name no topic can have (too long for a key, empty…) is simply unknown.
+    if (!isValidTopicName(name)) return undefined;
     const item = await this.meta.get(keys.topic(name));
     const meta = item ? toMeta(item) : undefined;
     this.cache.set(name, { meta, at: this.options.clock.now() });
@@ -220,6 +227,7 @@ export class Topics {
   /** Grows a topic to `count` partitions; shrinking is INVALID_PARTITIONS. */
   async addPartitions(name: string, count: unknown): Promise<TopicMeta> {
     validatePartitionCount(count);
+    if (!isValidTopicName(name)) throw unknownTopic(name);
     for (;;) {
       const item = await this.meta.get(keys.topic(name));
       if (!item) throw unknownTopic(name);
@@ -255,6 +263,7 @@ export class Topics {
    * reclaim the data. Both in one transaction.
    */
   async delete(name: string): Promise<void> {
+    if (!isValidTopicName(name)) throw unknownTopic(name);
     for (;;) {
       const item = await this.meta.get(keys.topic(name));
       if (!item) throw unknownTopic(name);

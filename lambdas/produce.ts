@@ -93,7 +93,7 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
   const encoding = body.encoding ?? 'utf8';
   const now = ctx.clock.now();
   // Keyless records without a partition all go to one partition for the whole request.
-  const keyless = Math.floor(ctx.random() * topic.partitions);
+  const keyless = keylessPartition(body, topic.partitions, ctx.random);
   const byPartition = new Map<number, { index: number; record: RecordInput }[]>();
   body.records.forEach((r, index) => {
     const field = `records.${index}`;
@@ -116,7 +116,7 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
       producer,
       now,
     );
-    runs.push({ topic: topic.name, partition, batches: batches.map((b) => verifyBatch(b)) });
+    runs.push({ topic: topic.name, partition, batches: batches.map((b) => verifyBatch(b)), trusted: true });
   }
   const results = await ctx.appender.append(runs);
   const base = new Map(results.map((r) => [r.partition, r]));
@@ -144,6 +144,20 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
       })),
     },
   };
+}
+
+/**
+ * Where keyless records without a partition go: one partition for the whole request. For
+ * an idempotent request it must not change on retry, or the retry would land elsewhere and
+ * append again: the one partition its sequences name, else a hash of what identifies it.
+ */
+function keylessPartition(body: ProduceBody, partitions: number, random: () => number): number {
+  if (!body.producer) return Math.floor(random() * partitions);
+  const named = Object.keys(body.producer.sequences).map(Number);
+  if (named.length === 1 && named[0]! < partitions) return named[0]!;
+  const seqs = Object.entries(body.producer.sequences).sort(([a], [b]) => Number(a) - Number(b));
+  const id = new TextEncoder().encode(`${body.producer.id}/${body.producer.epoch}/${JSON.stringify(seqs)}`);
+  return defaultPartition(id, partitions);
 }
 
 function producerFields(body: ProduceBody, partition: number) {
