@@ -18,7 +18,15 @@
  */
 import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
-import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
+import {
+  EMPTY_HEAD,
+  type Head,
+  HeadCache,
+  type HeadData,
+  headFromItem,
+  headToData,
+  readHeads,
+} from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
@@ -152,14 +160,15 @@ export class Appender {
     const objectKey = objectKeys.segment(this.newObjectId());
     await this.putObject(objectKey, segment.bytes);
 
-    let registryVersion = 0;
+    if (prepared.length > PARTITIONS_PER_COMMIT) await this.precheckSequences(prepared);
+    const registry = { version: 0 };
     for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
       const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
-      const committed = await this.locks.run(
+      const index = i / PARTITIONS_PER_COMMIT;
+      await this.locks.run(
         chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, registryVersion, results),
+        () => this.commitChunk(chunk, objectKey, index, registry, results),
       );
-      if (committed) registryVersion++;
     }
     return prepared.map((p) => results.get(p)!);
   }
@@ -210,15 +219,35 @@ export class Appender {
   }
 
   /**
-   * Commits one chunk; returns whether it wrote the registry (i.e. appended anything).
-   * `registryVersion` is the registry item's version before this chunk (0: absent).
+   * A request committed in several transactions must not fail half-way on a sequence or
+   * epoch error: every producer run is checked against fresh heads before the first commit.
+   */
+  private async precheckSequences(prepared: Prepared[]): Promise<void> {
+    const withProducer = prepared.filter((p) => p.producer);
+    if (withProducer.length === 0) return;
+    const heads = await readHeads(
+      this.deps.meta,
+      withProducer.map((p) => ({ topicId: p.topic.id, partition: p.run.partition })),
+    );
+    withProducer.forEach((p, i) => {
+      this.heads.set(p.pk, heads[i]!);
+      checkSequence(heads[i]!.data.p, p.producer!);
+    });
+  }
+
+  /**
+   * Commits chunk number `index`; `registry.version` is the object registry item's version
+   * as last known (0: absent), updated as commits land. What the chunk assigned is kept
+   * in the registry under `b<index>`/`t<index>`, so an ambiguous commit is recognised on
+   * retry, whatever else (maintenance releasing references) changed the item meanwhile.
    */
   private async commitChunk(
     chunk: Prepared[],
     objectKey: string,
-    registryVersion: number,
+    index: number,
+    registry: { version: number },
     results: Map<Prepared, AppendResult>,
-  ): Promise<boolean> {
+  ): Promise<void> {
     const { clock, random, meta } = this.deps;
     const maxAttempts = this.deps.maxCommitAttempts ?? 200;
     const deadline = clock.now() + (this.deps.commitTimeoutMs ?? 20_000);
@@ -235,7 +264,7 @@ export class Appender {
         if (dup) results.set(p, dup);
         else appends.push({ p, head });
       }
-      if (appends.length === 0) return false;
+      if (appends.length === 0) return;
 
       const ops: TransactOp[] = [];
       const newHeads: Head[] = [];
@@ -274,12 +303,9 @@ export class Appender {
       }
       // The registry remembers what each chunk assigned, so an ambiguous commit can be
       // recognised and answered on retry without appending twice.
-      const assigned = {
-        [`b${registryVersion}`]: appends.map((a) => a.head.data.next),
-        [`t${registryVersion}`]: now,
-      };
+      const assigned = { [`b${index}`]: appends.map((a) => a.head.data.next), [`t${index}`]: now };
       ops.push(
-        registryVersion === 0
+        registry.version === 0
           ? {
               type: 'put',
               key: registryKey,
@@ -291,7 +317,7 @@ export class Appender {
               key: registryKey,
               add: { refs: appends.length },
               set: assigned,
-              condition: { version: registryVersion },
+              condition: { version: registry.version },
             },
       );
 
@@ -300,22 +326,27 @@ export class Appender {
       } catch (err) {
         lastError = err;
         if (!(err instanceof ConflictError)) {
-          if (err instanceof SluiceError && !err.retriable) throw err;
+          // Only transient failures (throttling, timeouts: retriable errors) have an unknown
+          // outcome worth another attempt; anything else is final.
+          if (!(err instanceof SluiceError && err.retriable)) throw err;
           // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
           // landed, the registry condition says so.
           continue;
         }
-        const landed = err.currentOf(registryKey);
-        if (landed && landed.version > registryVersion) {
-          const bases = landed.data[`b${registryVersion}`] as number[] | undefined;
-          const time = landed.data[`t${registryVersion}`] as number | undefined;
-          if (bases && time !== undefined && bases.length === appends.length) {
+        if (err.failed(registryKey)) {
+          const current = err.currentOf(registryKey);
+          const bases = current?.data[`b${index}`] as number[] | undefined;
+          const time = current?.data[`t${index}`] as number | undefined;
+          if (current && bases && time !== undefined && bases.length === appends.length) {
+            // An earlier attempt of this chunk landed: answer with what it assigned.
+            registry.version = current.version;
             appends.forEach(({ p }, i) => {
               this.heads.delete(p.pk);
               results.set(p, this.result(p, bases[i]!, time));
             });
-            return true;
+            return;
           }
+          registry.version = current?.version ?? 0;
         }
         let learned = false;
         for (const { p } of appends) {
@@ -327,14 +358,16 @@ export class Appender {
         }
         // Only index items conflicted (or the store said nothing useful): our heads are
         // stale in a way the error does not show. Forget them; the next attempt reads.
-        if (!learned) for (const { p } of appends) this.heads.delete(p.pk);
+        const onlyRegistry = err.failures.every((f) => f.key.pk === registryKey.pk);
+        if (!learned && !onlyRegistry) for (const { p } of appends) this.heads.delete(p.pk);
         continue;
       }
       appends.forEach(({ p, head }, i) => {
         this.heads.set(p.pk, newHeads[i]!);
         results.set(p, this.result(p, head.data.next, now));
       });
-      return true;
+      registry.version += 1;
+      return;
     }
     throw new UnavailableError('could not commit the append: too much contention on its partitions; retry', {
       cause: lastError,

@@ -194,11 +194,22 @@ export class Reader {
       for (const item of page.items) {
         const entry = item.data as unknown as IndexEntry;
         if (entry.mt < at) continue;
-        const fetched = await this.fetchRecords(topicName, partition, Math.max(entry.base, head.data.start), {
-          maxBytes: Number.MAX_SAFE_INTEGER,
-          maxRecords: entry.rc,
-        });
-        const hit = fetched.records.find((r) => r.timestamp >= at);
+        // Only this entry is read: the answer is in it unless its records are out of order.
+        const from = Math.max(entry.base, head.data.start);
+        let batches: DeflatedBatch[];
+        try {
+          batches = await this.load([entry], from);
+        } catch (err) {
+          if (err instanceof ObjectNotFoundError) continue; // retention or compaction moved it
+          throw err;
+        }
+        const base = {
+          topic: topicName,
+          partition,
+          highWatermark: head.data.next,
+          logStartOffset: head.data.start,
+        };
+        const hit = this.toRecords({ ...base, batches }, from).records.find((r) => r.timestamp >= at);
         if (hit) return { offset: hit.offset, timestamp: hit.timestamp };
       }
       after = page.next;

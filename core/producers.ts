@@ -21,13 +21,25 @@ export const RECENT_APPENDS = 5;
 export interface ProducerStateLimits {
   /** Silence after which a producer's state is forgotten. Default 7 days. */
   retentionMs: number;
-  /** Producers remembered per partition; the least recently seen go first. Default 64. */
+  /**
+   * Producers remembered per partition beyond the active ones; the least recently seen
+   * idle producers go first. Default 64.
+   */
   maxPerPartition: number;
+  /**
+   * A producer seen this recently is never evicted for space, so its retries are always
+   * recognised (longer than any client's retry window). Default 15 minutes.
+   */
+  activeMs: number;
+  /** A hard bound that keeps the head item far below DynamoDB's 400 KB. Default 1000. */
+  hardMaxPerPartition: number;
 }
 
 export const DEFAULT_PRODUCER_LIMITS: ProducerStateLimits = {
   retentionMs: 7 * 24 * 3600 * 1000,
   maxPerPartition: 64,
+  activeMs: 15 * 60 * 1000,
+  hardMaxPerPartition: 1000,
 };
 
 /** [firstSequence, lastSequence, baseOffset, logAppendTime] */
@@ -123,7 +135,13 @@ export function pruneProducers(
 ): ProducerStates {
   const alive = Object.entries(states).filter(([, s]) => now - s.t <= limits.retentionMs);
   alive.sort((a, b) => b[1].t - a[1].t);
-  return Object.fromEntries(alive.slice(0, limits.maxPerPartition));
+  const active = alive.filter(([, s]) => now - s.t <= limits.activeMs);
+  // Idle producers keep only their last append: a retry that late is of that one at most.
+  const idle = alive
+    .filter(([, s]) => now - s.t > limits.activeMs)
+    .slice(0, limits.maxPerPartition)
+    .map(([id, s]): [string, ProducerState] => [id, s.r.length > 1 ? { ...s, r: s.r.slice(-1) } : s]);
+  return Object.fromEntries([...active, ...idle].slice(0, limits.hardMaxPerPartition));
 }
 
 /** Hands out producer ids from a counter item: unique across instances, never reused. */
