@@ -12,6 +12,7 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     globalSetup: ['test/setup/moto.ts'],
+    setupFiles: ['test/setup/fast-check.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
