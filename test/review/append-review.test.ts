@@ -107,7 +107,9 @@ describe('review: registry version between chunks', () => {
         if (prop !== 'transact') return typeof value === 'function' ? value.bind(target) : value;
         return async (ops: Parameters<MetaStore['transact']>[0]) => {
           // Chunk 2's commit: the registry op is an update (chunk 1 created it).
-          const registryUpdate = ops.some((op) => op.key.pk.startsWith('o#') && op.type === 'update' && op.set);
+          const registryUpdate = ops.some(
+            (op) => op.key.pk.startsWith('o#') && op.type === 'update' && op.set,
+          );
           if (registryUpdate && hook) {
             const h = hook;
             hook = undefined;

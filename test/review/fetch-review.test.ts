@@ -33,7 +33,12 @@ describe('review: fetch vs small-object compaction', () => {
         return async (...args: Parameters<MetaStore['query']>) => {
           if (armed && args[0] === pk && args[2]?.after !== undefined) {
             armed = false;
-            await maintainPartition(e.deps, options, { kind: 'partition', topic: 't', topicId: id, partition: 0 });
+            await maintainPartition(e.deps, options, {
+              kind: 'partition',
+              topic: 't',
+              topicId: id,
+              partition: 0,
+            });
           }
           return target.query(...args);
         };

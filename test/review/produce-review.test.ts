@@ -59,7 +59,9 @@ describe('review: binary produce validation', () => {
   it('refuses a batch whose CRC is right but whose records do not decode (else it poisons the partition)', async () => {
     const s = setup();
     await s.call('POST', '/v1/topics', { name: 't' });
-    const batch = encodeBatch([{ key: enc.encode('k'), value: enc.encode('hello'), timestamp: 1 }], { now: 1 });
+    const batch = encodeBatch([{ key: enc.encode('k'), value: enc.encode('hello'), timestamp: 1 }], {
+      now: 1,
+    });
     batch[61] = 0x7e; // the record's length varint now says 63 bytes: far past the batch
     new DataView(batch.buffer, batch.byteOffset).setUint32(17, crc32c(batch.subarray(21)));
     const frames = encodeProduceFrames([{ topic: 't', partition: 0, batch }]);
