@@ -26,7 +26,7 @@ import { median, printTable, round, writeResults } from './lib.js';
 const MiB = 1024 * 1024;
 const RECORD_BYTES = 1024;
 const RECORDS_PER_REQUEST = 1000; // ≈ 1 MiB per request: how a busy producer batches
-const WORKERS = 4; // concurrent requests, one partition each
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 4); // concurrent requests, one partition each
 const ROUNDS = 8;
 
 const agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -54,29 +54,51 @@ function call(
   });
 }
 
-/** Starts `sluice dev` on a free port in a child process; resolves with its URL. */
-async function spawnDevServer(dataDir: string): Promise<{ url: string; close(): void }> {
+/** Starts a server process that prints `listening on <url>`; resolves with the URL. */
+async function spawnServer(args: string[]): Promise<{ url: string; close(): void }> {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'bin/sluice.ts', 'dev', '--port', '0', '--data-dir', dataDir],
-    {
-      cwd: root,
-      env: { ...process.env, SLUICE_MAINTENANCE_INTERVAL_MS: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, SLUICE_MAINTENANCE_INTERVAL_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
+    const timer = setTimeout(() => reject(new Error(`no server after 60 s: ${out}`)), 60_000);
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     });
-    child.once('exit', (code) => reject(new Error(`sluice dev exited with ${code}: ${out}`)));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
+  }).catch((err) => {
+    child.kill('SIGKILL');
+    throw err;
   });
   return { url, close: () => child.kill('SIGTERM') };
 }
+
+/**
+ * A bare node:http server in its own process that swallows uploads and answers `/get`
+ * with 1 MiB: what any HTTP service costs on this machine before it does any work.
+ */
+const BARE_SERVER = `
+const http = require('node:http');
+const mib = Buffer.alloc(1 << 20, 7);
+const server = http.createServer((req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => {
+    const out = req.url === '/get' ? mib : Buffer.from('{}');
+    res.writeHead(200, { 'content-length': out.length });
+    res.end(out);
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
+process.on('SIGTERM', () => process.exit(0));
+`;
 
 /** Walks a one-partition fetch frame to its last batch header, without CRC checks. */
 function lastBatchHeader(body: Buffer) {
@@ -157,7 +179,16 @@ export async function run(args: string[]): Promise<void> {
   const meta: MetaStore = new SqliteMetaStore(join(dir, 'floor', 'meta.sqlite'));
   // The system under test runs as users run it: `sluice dev` in its own process, on its
   // own store; the floor runs here, on a store of the same kind.
-  const server = await spawnDevServer(join(dir, 'dev'));
+  const server = await spawnServer([
+    '--import',
+    'tsx',
+    'bin/sluice.ts',
+    'dev',
+    '--port',
+    '0',
+    '--data-dir',
+    join(dir, 'dev'),
+  ]);
   const batch = batchBytes(1);
   const requestBytes = batch.length;
   console.log(
@@ -272,6 +303,22 @@ export async function run(args: string[]): Promise<void> {
   if (systemOffsets.some((o, p) => o !== hwm[p]))
     throw new Error(`consume did not reach the end: ${systemOffsets} vs ${hwm}`);
 
+  // The HTTP ceiling: the same requests to a server that does nothing. A system that adds
+  // HTTP to the floor's work can at best reach floor / (floor + http) of the floor.
+  const bare = await spawnServer(['-e', BARE_SERVER]);
+  const upload = frames[0]!;
+  const httpRounds = await alternateRounds(
+    'bare http (upload | download)',
+    requestsPerRound,
+    requestBytes,
+    async () => void (await call(`${bare.url}/put`, 'POST', upload, {})),
+    async () => void (await call(`${bare.url}/get`, 'POST', '{}', {})),
+  );
+  bare.close();
+  const httpUp = median(httpRounds.map((r) => r.system));
+  const httpDown = median(httpRounds.map((r) => r.floor));
+  const ceiling = (floor: number, http: number) => 1 / floor / (1 / floor + 1 / http);
+
   const recordsPerMiB = (RECORDS_PER_REQUEST * MiB) / requestBytes;
   const metrics = {
     produce_mb_s: median(produce.map((r) => r.system)),
@@ -283,16 +330,30 @@ export async function run(args: string[]): Promise<void> {
     produce_records_s: median(produce.map((r) => r.system)) * recordsPerMiB,
     consume_records_s: median(consume.map((r) => r.system)) * recordsPerMiB,
     total_mib: (ROUNDS * requestsPerRound * requestBytes) / MiB,
+    bare_http_upload_mb_s: httpUp,
+    bare_http_download_mb_s: httpDown,
+    produce_ratio_ceiling: ceiling(median(produce.map((r) => r.floor)), httpUp),
+    consume_ratio_ceiling: ceiling(median(consume.map((r) => r.floor)), httpDown),
   };
   console.log('');
   printTable([
-    ['', 'system MiB/s', 'floor MiB/s', 'system records/s', 'ratio (median of rounds)'],
+    [
+      '',
+      'system MiB/s',
+      'floor MiB/s',
+      'system records/s',
+      'ratio (median of rounds)',
+      'bare HTTP MiB/s',
+      'HTTP ceiling of the ratio',
+    ],
     [
       'produce',
       round(metrics.produce_mb_s, 1),
       round(metrics.floor_produce_mb_s, 1),
       Math.round(metrics.produce_records_s),
       round(metrics.produce_ratio),
+      round(metrics.bare_http_upload_mb_s, 1),
+      round(metrics.produce_ratio_ceiling),
     ],
     [
       'consume',
@@ -300,6 +361,8 @@ export async function run(args: string[]): Promise<void> {
       round(metrics.floor_consume_mb_s, 1),
       Math.round(metrics.consume_records_s),
       round(metrics.consume_ratio),
+      round(metrics.bare_http_download_mb_s, 1),
+      round(metrics.consume_ratio_ceiling),
     ],
   ]);
   console.log(
