@@ -117,10 +117,11 @@ async function pool(
   jobs: number,
   run: (worker: number, job: number) => Promise<void>,
 ): Promise<void> {
-  let next = 0;
+  // Static shares (job j to worker j mod n): each partition is written and read exactly
+  // as often as the others, so consume ends exactly at every partition's end.
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
-      for (let job = next++; job < jobs; job = next++) await run(w, job);
+      for (let job = w; job < jobs; job += workers) await run(w, job);
     }),
   );
 }
@@ -172,7 +173,7 @@ async function alternateRounds(
 /** `npm run bench -- e2e [totalMiB]` (default 256). */
 export async function run(args: string[]): Promise<void> {
   const totalMiB = Number(args[0] ?? 256);
-  const requestsPerRound = Math.max(WORKERS, Math.round(totalMiB / ROUNDS));
+  const requestsPerRound = WORKERS * Math.max(1, Math.round(totalMiB / ROUNDS / WORKERS));
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-e2e-'));
   await mkdir(join(dir, 'floor'), { recursive: true });
   const objects: ObjectStore = new FsObjectStore(join(dir, 'floor', 'objects'));
