@@ -1,54 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
-import { Appender, type AppendRun } from './append.js';
-import { ManualClock, seededRandom } from './clock.js';
+import { type Engine, engine, records, run } from '../test/helpers/engine.js';
 import { SluiceError } from './errors.js';
-import { Reader } from './fetch.js';
 import { keys } from './keys.js';
-import type { MetaStore, ObjectStore } from './ports.js';
-import { encodeBatch, type RecordInput, verifyBatch } from './records/index.js';
-import { Topics } from './topics.js';
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function engine(
-  stores: { meta: MetaStore; objects: ObjectStore } = {
-    meta: new MemoryMetaStore(),
-    objects: new MemoryObjectStore(),
-  },
-  seed = 1,
-) {
-  const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
-  const random = seededRandom(seed);
-  const topics = new Topics(stores.meta, { clock, random });
-  const appender = new Appender({ ...stores, topics, clock, random });
-  const reader = new Reader({ ...stores, topics, clock });
-  return { ...stores, clock, random, topics, appender, reader };
-}
-
-function records(n: number, prefix = 'v'): RecordInput[] {
-  return Array.from({ length: n }, (_, i) => ({
-    key: enc.encode(`k${i}`),
-    value: enc.encode(`${prefix}${i}`),
-    timestamp: 1000 + i,
-  }));
-}
-
-function run(
-  topic: string,
-  partition: number,
-  recs: RecordInput[],
-  producer?: { id: bigint; epoch: number; seq: number },
-): AppendRun {
-  const bytes = encodeBatch(recs, {
-    now: 0,
-    ...(producer && { producerId: producer.id, producerEpoch: producer.epoch, baseSequence: producer.seq }),
-  });
-  return { topic, partition, batches: [verifyBatch(bytes)] };
-}
-
-async function readAll(e: ReturnType<typeof engine>, topic: string, partition: number) {
+async function readAll(e: Engine, topic: string, partition: number) {
   const out: { offset: number; value: string }[] = [];
   let offset = 0;
   for (;;) {
@@ -68,7 +26,7 @@ describe('append and fetch', () => {
       [0, 0, 3],
       [2, 0, 2],
     ]);
-    const r2 = await e.appender.append([run('t', 0, records(4, 'w'))]);
+    const r2 = await e.appender.append([run('t', 0, records(4, { prefix: 'w' }))]);
     expect(r2[0]!.baseOffset).toBe(3);
     const all = await readAll(e, 't', 0);
     expect(all.map((x) => x.offset)).toEqual([0, 1, 2, 3, 4, 5, 6]);
@@ -135,8 +93,8 @@ describe('append and fetch', () => {
     const b = engine(stores, 2);
     await a.topics.create('t');
     for (let i = 0; i < 5; i++) {
-      await a.appender.append([run('t', 0, records(1, `a${i}-`))]);
-      await b.appender.append([run('t', 0, records(1, `b${i}-`))]);
+      await a.appender.append([run('t', 0, records(1, { prefix: `a${i}-` }))]);
+      await b.appender.append([run('t', 0, records(1, { prefix: `b${i}-` }))]);
     }
     const all = await readAll(a, 't', 0);
     expect(all.map((x) => x.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -150,7 +108,7 @@ describe('append and fetch', () => {
       engines.map(async (e, i) => {
         const out: [number, string][] = [];
         for (let j = 0; j < 3; j++) {
-          const [r] = await e.appender.append([run('t', 0, records(1, `c${i}-${j}-`))]);
+          const [r] = await e.appender.append([run('t', 0, records(1, { prefix: `c${i}-${j}-` }))]);
           out.push([r!.baseOffset, `c${i}-${j}-0`]);
         }
         return out;

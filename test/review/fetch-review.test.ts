@@ -1,5 +1,5 @@
 /**
- * Review findings on the read path. Each test currently FAILS and shows a bug.
+ * Review findings on the read path. Regression tests: each failed before its fix.
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../core/clock.js';

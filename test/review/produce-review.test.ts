@@ -1,5 +1,5 @@
 /**
- * Review findings on the write path through the HTTP handlers. Each test currently FAILS.
+ * Review findings on the write path through the HTTP handlers. Regression tests: each failed before its fix.
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock, seededRandom } from '../../core/clock.js';
