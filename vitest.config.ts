@@ -16,5 +16,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The JSON report lets CI print a plain 'N passed, N failed' summary line.
+    reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
   },
 });
