@@ -11,6 +11,7 @@ import { InvalidRequestError } from '../core/errors.js';
 import {
   ASSIGNORS,
   type AssignorName,
+  type CommitLag,
   type GroupConfig,
   GroupCoordinator,
   type GroupCoordinatorDeps,
@@ -71,7 +72,13 @@ function group(req: HttpRequest): string {
   return name;
 }
 
-function routesOver(coordinator: () => Promise<GroupCoordinator>): Route[] {
+/** What the routes report besides their answers (metrics). */
+export interface GroupRouteHooks {
+  /** After a commit: the lag it leaves per partition (high watermark − committed). */
+  onCommit?(group: string, lag: readonly CommitLag[]): void;
+}
+
+function routesOver(coordinator: () => Promise<GroupCoordinator>, hooks: GroupRouteHooks = {}): Route[] {
   return [
     {
       method: 'POST',
@@ -86,7 +93,8 @@ function routesOver(coordinator: () => Promise<GroupCoordinator>): Route[] {
       path: '/v1/groups/{group}/offsets',
       async handle(req) {
         const body = parseJson(req, commitBody);
-        await (await coordinator()).commitOffsets(group(req), body);
+        const { lag } = await (await coordinator()).commitOffsets(group(req), body);
+        hooks.onCommit?.(group(req), lag);
         return { status: 200, body: {} };
       },
     },
@@ -139,9 +147,21 @@ function routesOver(coordinator: () => Promise<GroupCoordinator>): Route[] {
  * // over a handler context (what `createHandlers` wants): groupRoutes(coordinatorFor(ctx))
  * await handle(toEvent({ method: 'GET', url: '/v1/groups' }));
  */
-export function groupRoutes(deps: GroupCoordinatorDeps | GroupCoordinator): Route[] {
+export function groupRoutes(
+  deps: GroupCoordinatorDeps | GroupCoordinator,
+  hooks: GroupRouteHooks = {},
+): Route[] {
   const coordinator = deps instanceof GroupCoordinator ? deps : new GroupCoordinator(deps);
-  return routesOver(async () => coordinator);
+  return routesOver(async () => coordinator, hooks);
+}
+
+/** Hooks that publish each commit's lag as the ConsumerLag metric (max per topic). */
+export function lagMetrics(telemetry: Pick<SluiceContext['telemetry'], 'gauge'>): GroupRouteHooks {
+  return {
+    onCommit(_group, lag) {
+      for (const l of lag) telemetry.gauge(l.topic, 'ConsumerLag', l.lag);
+    },
+  };
 }
 
 /** The coordinator over a handler context, configured from the environment. */
@@ -169,5 +189,5 @@ export const handler = lambdaHandler(async () => {
   const { getContext } = await import('./context.js');
   const { metadataRoute } = await import('./metadata.js');
   const ctx = await getContext();
-  return [metadataRoute(ctx), ...groupRoutes(coordinatorFor(ctx))];
+  return [metadataRoute(ctx), ...groupRoutes(coordinatorFor(ctx), lagMetrics(ctx.telemetry))];
 }, contextHooksLazy);

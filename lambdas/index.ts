@@ -6,7 +6,7 @@ import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from '
 import { adminRoutes } from './admin.js';
 import type { SluiceContext } from './context.js';
 import { fetchRoutes } from './fetch.js';
-import { groupRoutes } from './groups.js';
+import { groupRoutes, lagMetrics } from './groups.js';
 import { type HandlerHooks, lambdaHandler } from './http.js';
 import { metadataRoute } from './metadata.js';
 import { produceRoutes } from './produce.js';
@@ -38,13 +38,16 @@ export function createHandlers(ctx: SluiceContext): Record<FunctionName, Functio
     groups: lambdaHandler(
       [
         metadataRoute(ctx),
-        ...groupRoutes({
-          meta: ctx.meta,
-          topics: ctx.topicView,
-          clock: ctx.clock,
-          random: ctx.random,
-          config: ctx.groupConfig,
-        }),
+        ...groupRoutes(
+          {
+            meta: ctx.meta,
+            topics: ctx.topicView,
+            clock: ctx.clock,
+            random: ctx.random,
+            config: ctx.groupConfig,
+          },
+          lagMetrics(ctx.telemetry),
+        ),
       ],
       hooks,
     ),

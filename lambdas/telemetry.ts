@@ -7,11 +7,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
 export type MetricName = 'BytesIn' | 'RecordsIn' | 'BytesOut' | 'RecordsOut';
+export type GaugeName = 'ConsumerLag';
 
 export interface Telemetry {
   logger: Logger;
   /** Adds to a per-topic metric; flushed once per invocation. */
   count(topic: string, name: MetricName, value: number): void;
+  /** Records a per-topic level; the largest value of the invocation is published. */
+  gauge(topic: string, name: GaugeName, value: number): void;
   flush(): void;
 }
 
@@ -23,6 +26,14 @@ export function createTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry
   });
   const namespace = env.POWERTOOLS_METRICS_NAMESPACE ?? 'Sluice';
   const pending = new Map<string, number>();
+  const gauges = new Map<string, number>();
+  const publish = (key: string, value: number) => {
+    const [topic, name] = key.split('\u0000') as [string, MetricName | GaugeName];
+    const m = new Metrics({ namespace, serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'sluice' });
+    m.addDimension('topic', topic);
+    m.addMetric(name, name.startsWith('Bytes') ? MetricUnit.Bytes : MetricUnit.Count, value);
+    m.publishStoredMetrics();
+  };
   return {
     logger,
     count(topic, name, value) {
@@ -30,15 +41,15 @@ export function createTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry
       const key = `${topic}\u0000${name}`;
       pending.set(key, (pending.get(key) ?? 0) + value);
     },
+    gauge(topic, name, value) {
+      if (!inLambda) return;
+      const key = `${topic}\u0000${name}`;
+      gauges.set(key, Math.max(gauges.get(key) ?? 0, value));
+    },
     flush() {
-      if (pending.size === 0) return;
-      for (const [key, value] of pending) {
-        const [topic, name] = key.split('\u0000') as [string, MetricName];
-        const m = new Metrics({ namespace, serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'sluice' });
-        m.addDimension('topic', topic);
-        m.addMetric(name, name.startsWith('Bytes') ? MetricUnit.Bytes : MetricUnit.Count, value);
-        m.publishStoredMetrics();
-      }
+      for (const [key, value] of gauges) publish(key, value);
+      gauges.clear();
+      for (const [key, value] of pending) publish(key, value);
       pending.clear();
     },
   };

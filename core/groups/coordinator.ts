@@ -26,6 +26,7 @@ import {
   topicsOf,
 } from './membership.js';
 import { emptyGroup, type GroupState } from './model.js';
+import type { CommitLag } from './offsets.js';
 import {
   type CommittedOffset,
   checkAgainstLog,
@@ -139,10 +140,10 @@ export class GroupCoordinator {
    *   but the group has members), UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (past the
    *   high watermark, or behind the committed offset).
    */
-  async commitOffsets(group: string, input: CommitInput): Promise<void> {
+  async commitOffsets(group: string, input: CommitInput): Promise<{ lag: CommitLag[] }> {
     validateGroupId(group);
     const req = validateCommit(input);
-    await checkAgainstLog(this.deps.topics, req.offsets);
+    const lag = await checkAgainstLog(this.deps.topics, req.offsets);
     for (const part of chunks(req.offsets, OFFSETS_PER_TRANSACTION)) {
       await updateGroup(this.store, group, async ({ item, state }) => {
         const now = this.deps.clock.now();
@@ -153,6 +154,7 @@ export class GroupCoordinator {
         return { result: undefined, group: item ? { check: true } : { put: emptyGroup() }, ops };
       });
     }
+    return { lag };
   }
 
   /** Puts of the offsets that change something, each conditioned on the item read. */

@@ -10,7 +10,7 @@ export { GroupCoordinator, type GroupCoordinatorDeps } from './coordinator.js';
 export type { GroupDescription, GroupSummary, MemberDescription, PartitionLag } from './describe.js';
 export type { HeartbeatResponse } from './membership.js';
 export type { GroupState, GroupStateName, MemberState } from './model.js';
-export type { CommittedOffset } from './offsets.js';
+export type { CommitLag, CommittedOffset } from './offsets.js';
 export type { TopicPartitionList, TopicPartitions } from './partition-sets.js';
 export { cachedTopicView, type TopicView } from './ports.js';
 export type { CommitInput, HeartbeatInput, OffsetCommitInput } from './requests.js';

@@ -93,8 +93,22 @@ export function checkCommitAllowed(
   }
 }
 
-/** Throws unless every partition exists and every offset is at most its high watermark. */
-export async function checkAgainstLog(topics: TopicView, offsets: readonly OffsetCommit[]): Promise<void> {
+/** Consumer lag of a committed offset: high watermark − committed. */
+export interface CommitLag {
+  topic: string;
+  partition: number;
+  lag: number;
+}
+
+/**
+ * Throws unless every partition exists and every offset is at most its high watermark;
+ * returns the lag each commit leaves (the watermarks are read anyway).
+ */
+export async function checkAgainstLog(
+  topics: TopicView,
+  offsets: readonly OffsetCommit[],
+): Promise<CommitLag[]> {
+  const lags: CommitLag[] = [];
   const byTopic = new Map<string, OffsetCommit[]>();
   for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
   await Promise.all(
@@ -121,9 +135,11 @@ export async function checkAgainstLog(topics: TopicView, offsets: readonly Offse
             `offset ${o.offset} of ${topic}-${o.partition} is past its high watermark ${hwms[i]}`,
           );
         }
+        lags.push({ topic, partition: o.partition, lag: hwms[i]! - o.offset });
       });
     }),
   );
+  return lags;
 }
 
 export function offsetKey(group: string, o: { topic: string; partition: number }): ItemKey {
