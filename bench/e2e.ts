@@ -78,7 +78,16 @@ async function spawnServer(args: string[]): Promise<{ url: string; close(): void
     child.kill('SIGKILL');
     throw err;
   });
-  return { url, close: () => child.kill('SIGTERM') };
+  // Never leave a server behind, even when the bench fails half-way.
+  const reap = () => child.kill('SIGTERM');
+  process.once('exit', reap);
+  return {
+    url,
+    close: () => {
+      process.off('exit', reap);
+      reap();
+    },
+  };
 }
 
 /**
