@@ -488,7 +488,7 @@ export class Appender {
  * reader at its offset. The stored bytes stay exactly as the client sent them.
  */
 function checkRecords(batch: DeflatedBatch, where: string): void {
-  const decoded = decodeBatch(batch.bytes);
+  const decoded = decodeBatch(batch);
   decoded.records.forEach((r, i) => {
     if (r.offset !== decoded.header.baseOffset + i) {
       throw new SluiceError(

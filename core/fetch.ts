@@ -158,7 +158,7 @@ export class Reader {
     let bytes = 0;
     let nextOffset = offset;
     outer: for (const batch of fetched.batches) {
-      const decoded = decodeBatch(batch.bytes);
+      const decoded = decodeBatch(batch);
       for (const r of decoded.records) {
         if (r.offset < offset) continue;
         const size = (r.key?.length ?? 0) + (r.value?.length ?? 0);

@@ -9,7 +9,7 @@
 import { CorruptRecordError } from '../errors.js';
 import { BATCH_HEADER_SIZE, MIN_RECORD_SIZE, verifyBatch } from './batch-header.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, decompress } from './compression.js';
-import type { BatchHeader, InflatedBatch, KafkaRecord, RecordHeader } from './types.js';
+import type { BatchHeader, DeflatedBatch, InflatedBatch, KafkaRecord, RecordHeader } from './types.js';
 import { Reader } from './varint.js';
 
 /** Smallest header: key length + value length. */
@@ -27,8 +27,13 @@ const MIN_HEADER_SIZE = 2;
  * const { header, records } = decodeBatch(batchBytes);
  * for (const r of records) console.log(r.offset, r.key && Buffer.from(r.key).toString());
  */
-export function decodeBatch(bytes: Uint8Array, options: { maxRecordsBytes?: number } = {}): InflatedBatch {
-  const { header } = verifyBatch(bytes);
+export function decodeBatch(
+  bytes: Uint8Array | DeflatedBatch,
+  options: { maxRecordsBytes?: number } = {},
+): InflatedBatch {
+  // A DeflatedBatch was verified when it was made: its CRC is not computed twice.
+  const { header } = bytes instanceof Uint8Array ? verifyBatch(bytes) : bytes;
+  if (!(bytes instanceof Uint8Array)) bytes = bytes.bytes;
   const maxBytes = options.maxRecordsBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   const payload = decompress(header.compression, bytes.subarray(BATCH_HEADER_SIZE), maxBytes);
   return { header, records: decodeRecords(payload, header) };
