@@ -727,7 +727,13 @@ export class Consumer<K = Buffer, V = Buffer> {
   }
 
   private stale(w: Work<K, V>): boolean {
-    return !this.running || w.state.revoking || this.isPaused(w.state) || w.state.generation !== w.generation;
+    return (
+      !this.running ||
+      w.state.revoking ||
+      this.isPaused(w.state) ||
+      w.state.generation !== w.generation ||
+      this.membership?.expired() === true
+    );
   }
 
   private async processPartition(w: Work<K, V>): Promise<void> {
@@ -737,7 +743,8 @@ export class Consumer<K = Buffer, V = Buffer> {
     const atMostOnce = this.runConfig.delivery === 'at-most-once';
     if (atMostOnce && this.groupId !== undefined) {
       // Commit first: whatever happens next, these messages are never handed over again.
-      await this.commit([{ topic: state.topic, partition: state.partition, offset: w.end }]);
+      // A refused commit (fenced) hands nothing over: the next owner will deliver these.
+      if (!(await this.commit([{ topic: state.topic, partition: state.partition, offset: w.end }]))) return;
       state.resolved = w.end;
     }
     if (this.runConfig.eachMessage) {
@@ -895,17 +902,21 @@ export class Consumer<K = Buffer, V = Buffer> {
   }
 
   /** Commits one at a time, so that an older commit never lands after a newer one. */
+  /** Resolves true when the offsets are committed (now or before), false when refused. */
   private commit(
     offsets: { topic: string; partition: number; offset: number; metadata?: string }[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     const run = this.committing.then(() => this.commitNow(offsets));
-    this.committing = run.catch(() => undefined);
+    this.committing = run.then(
+      () => undefined,
+      () => undefined,
+    );
     return run;
   }
 
   private async commitNow(
     offsets: { topic: string; partition: number; offset: number; metadata?: string }[],
-  ): Promise<void> {
+  ): Promise<boolean> {
     // Never backwards: the server refuses it, and it would re-deliver what was processed.
     const forward = offsets.filter((o) => {
       const s = this.states.get(key(o.topic, o.partition));
@@ -916,7 +927,7 @@ export class Consumer<K = Buffer, V = Buffer> {
         (o.metadata !== undefined && o.offset === s.committed)
       );
     });
-    if (forward.length === 0) return;
+    if (forward.length === 0) return true;
     const member =
       this.membership && this.membership.epoch > 0
         ? { memberId: this.membership.memberId, memberEpoch: this.membership.epoch }
@@ -935,13 +946,13 @@ export class Consumer<K = Buffer, V = Buffer> {
       if (err instanceof FencedMemberEpochError || err instanceof UnknownMemberIdError) {
         this.logger.warn('commit refused: this member was fenced; rejoining', { error: err.message });
         this.membership?.requestRejoin();
-        return;
+        return false;
       }
       if (err instanceof OffsetOutOfRangeError) {
         this.logger.warn('commit refused (behind the committed offset, or past the log end)', {
           error: err.message,
         });
-        return;
+        return false;
       }
       throw err;
     }
@@ -953,6 +964,7 @@ export class Consumer<K = Buffer, V = Buffer> {
       s.uncommitted = 0;
     }
     this.emit(ConsumerEvents.COMMIT_OFFSETS, { groupId: this.groupId, topics: forward });
+    return true;
   }
 }
 

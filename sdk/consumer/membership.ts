@@ -68,6 +68,17 @@ export class GroupMembership {
     this.loop = this.run();
   }
 
+  /** When the last successful heartbeat was sent (ms); the session lasts from there. */
+  private lastOkSentAt = 0;
+
+  /**
+   * True once a whole session timeout has passed since the last heartbeat that succeeded:
+   * the server may have given our partitions to someone else, so we must not touch them.
+   */
+  expired(): boolean {
+    return this.epoch > 0 && Date.now() - this.lastOkSentAt >= this.options.sessionTimeout;
+  }
+
   /** Heartbeat as soon as possible (after a revocation completed). */
   kick(): void {
     this.kicked = true;
@@ -119,6 +130,8 @@ export class GroupMembership {
             error: String(err),
             retriable: isRetriable(err),
           });
+          // Never two owners: past our session, drop everything and rejoin later.
+          if (this.expired()) await this.lose('no successful heartbeat for a whole session timeout');
         }
       }
     }
@@ -148,8 +161,10 @@ export class GroupMembership {
           ownedPartitions: this.hooks.owned(),
           ...(topicsKey !== this.sentTopics && { topics }),
         };
+    const sentAt = Date.now();
     const res = await this.api.send('groups', { method: 'POST', path: this.path, json: body });
     const answer = JSON.parse(Buffer.from(res.body).toString('utf8')) as HeartbeatAnswer;
+    this.lastOkSentAt = sentAt;
     this.memberId = answer.memberId;
     this.epoch = answer.memberEpoch;
     this.sentTopics = topicsKey;
