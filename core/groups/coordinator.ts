@@ -44,7 +44,7 @@ import {
   validateCommit,
   validateHeartbeat,
 } from './requests.js';
-import { type StoreDeps, updateGroup } from './store.js';
+import { readGroup, type StoreDeps, updateGroup } from './store.js';
 import { validateGroupId, validateOffset, validatePartition, validateTopic } from './validate.js';
 
 export interface GroupCoordinatorDeps {
@@ -144,6 +144,16 @@ export class GroupCoordinator {
     validateGroupId(group);
     const req = validateCommit(input);
     const lag = await checkAgainstLog(this.deps.topics, req.offsets);
+    if (req.offsets.length > OFFSETS_PER_TRANSACTION) {
+      // Several transactions: check the whole request first, so that a refusal (fencing,
+      // ownership, a backwards offset) never leaves part of it written.
+      const { state } = await readGroup(this.deps.meta, group);
+      checkCommitAllowed(state, group, req, this.deps.clock.now());
+      const current = await this.deps.meta.batchGet(req.offsets.map((o) => offsetKey(group, o)));
+      req.offsets.forEach((o, i) => {
+        checkForward(o, current[i]);
+      });
+    }
     for (const part of chunks(req.offsets, OFFSETS_PER_TRANSACTION)) {
       await updateGroup(this.store, group, async ({ item, state }) => {
         const now = this.deps.clock.now();
@@ -256,6 +266,9 @@ export class GroupCoordinator {
       throw new InvalidRequestError('offsets: a partition is named twice', 'offsets');
     }
     await checkAgainstLog(this.deps.topics, list);
+    if (list.length > OFFSETS_PER_TRANSACTION) {
+      this.requireEmpty(group, (await readGroup(this.deps.meta, group)).state, false);
+    }
     for (const part of chunks(list, OFFSETS_PER_TRANSACTION)) {
       await updateGroup(this.store, group, async ({ item, state }) => {
         this.requireEmpty(group, state, false);
