@@ -506,7 +506,7 @@ export function mergeRuns(runs: readonly AppendRun[]): AppendRun[] {
     const key = `${run.topic}\u0000${run.partition}`;
     const existing = byKey.get(key);
     if (existing) {
-      existing.batches = [...existing.batches, ...run.batches];
+      existing.batches.push(...run.batches);
       existing.trusted = existing.trusted && run.trusted;
     } else byKey.set(key, { ...run, batches: [...run.batches] });
   }

@@ -395,7 +395,11 @@ interface RangeRead {
 /** Groups entries by object and merges ranges that are close into one GET. */
 export function coalesce(entries: readonly IndexEntry[]): RangeRead[] {
   const byObject = new Map<string, IndexEntry[]>();
-  for (const e of entries) byObject.set(e.o, [...(byObject.get(e.o) ?? []), e]);
+  for (const e of entries) {
+    const list = byObject.get(e.o);
+    if (list) list.push(e);
+    else byObject.set(e.o, [e]);
+  }
   const reads: RangeRead[] = [];
   for (const [object, list] of byObject) {
     list.sort((a, b) => a.pos - b.pos);

@@ -105,7 +105,9 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
       timestamp: r.timestamp ?? now,
     };
     const partition = r.partition ?? (key ? defaultPartition(key, topic.partitions) : keyless);
-    byPartition.set(partition, [...(byPartition.get(partition) ?? []), { index, record }]);
+    const list = byPartition.get(partition);
+    if (list) list.push({ index, record });
+    else byPartition.set(partition, [{ index, record }]);
   });
   const runs: AppendRun[] = [];
   for (const [partition, items] of byPartition) {

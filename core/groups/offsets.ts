@@ -110,7 +110,11 @@ export async function checkAgainstLog(
 ): Promise<CommitLag[]> {
   const lags: CommitLag[] = [];
   const byTopic = new Map<string, OffsetCommit[]>();
-  for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
+  for (const o of offsets) {
+    const list = byTopic.get(o.topic);
+    if (list) list.push(o);
+    else byTopic.set(o.topic, [o]);
+  }
   await Promise.all(
     [...byTopic].map(async ([topic, list]) => {
       const count = await topics.partitionCount(topic);
