@@ -1,18 +1,19 @@
 /**
  * Vitest global setup: gives the AWS suites an S3 + DynamoDB endpoint. With
  * `AWS_ENDPOINT_URL` set (LocalStack, a moto you run yourself) that endpoint is used;
- * otherwise a private `moto_server` is started on a free port of 127.0.0.1 and stopped at
- * teardown. Suites read the endpoint with `inject('awsEndpoint')`.
+ * otherwise moto is started on a free port of 127.0.0.1, serving one request at a time
+ * (`moto-serial.py`), and stopped at teardown. Suites read the endpoint with `inject('awsEndpoint')`.
  *
  * When moto cannot be started, the run is not aborted (suites that need no AWS still
  * run), but `awsEndpointError` carries the reason and every AWS suite fails with it —
  * AWS suites never skip.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
@@ -37,16 +38,22 @@ function findMotoServer(): string | undefined {
 }
 
 /**
- * moto's in-memory backends are not thread-safe and moto_server answers each request on its
- * own thread: a conditional write can be preempted between its check and its write, and a
- * half-built item (UpdateItem creates the bare key first) can be read by another request.
- * Real DynamoDB and S3 are atomic per item, so we make moto so too: a `sitecustomize`
- * raises Python's thread switch interval, so a request runs unpreempted until it blocks
- * on I/O — which moto does only when reading the request and writing the response.
+ * moto_server answers each request on its own thread, and moto's DynamoDB transactions are
+ * not atomic across threads (measured: acknowledged conditional transactions lost). We run
+ * moto's own application through `moto-serial.py`, which serves one request at a time, with
+ * the Python interpreter that has moto installed (the one beside `moto_server`, else
+ * `python3`). `test/conformance/emulator.test.ts` proves the result atomic.
  */
-const SITECUSTOMIZE = `import sys
-sys.setswitchinterval(5.0)
-`;
+const SERIAL_LAUNCHER = fileURLToPath(new URL('./moto-serial.py', import.meta.url));
+
+function findPython(motoServer: string): string {
+  const candidates = [join(dirname(motoServer), 'python3'), join(dirname(motoServer), 'python'), 'python3'];
+  for (const python of candidates) {
+    const probe = spawnSync(python, ['-c', 'import moto.server, werkzeug'], { stdio: 'ignore' });
+    if (probe.status === 0) return python;
+  }
+  throw new Error(`no Python interpreter beside ${motoServer} (nor python3 on PATH) can import moto.server`);
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -97,12 +104,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const site = mkdtempSync(join(tmpdir(), 'sluice-moto-'));
-  writeFileSync(join(site, 'sitecustomize.py'), SITECUSTOMIZE);
-  const pythonPath = [site, process.env.PYTHONPATH].filter(Boolean).join(delimiter);
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+  let python: string;
+  try {
+    python = findPython(bin);
+  } catch (error) {
+    project.provide('awsEndpoint', '');
+    project.provide('awsEndpointError', `${(error as Error).message}\n${INSTALL_HINT}`);
+    return undefined;
+  }
+  const child = spawn(python, [SERIAL_LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, PYTHONPATH: pythonPath },
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -110,7 +121,6 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   });
   const kill = () => {
     if (child.exitCode === null) child.kill('SIGTERM');
-    rmSync(site, { recursive: true, force: true });
   };
   process.once('exit', kill);
   try {
@@ -131,6 +141,5 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-    rmSync(site, { recursive: true, force: true });
   };
 }
