@@ -59,7 +59,9 @@ describe('the AWS emulator is atomic and linearizable for what Sluice relies on'
   });
 
   async function counter(pk: string): Promise<number> {
-    const got = await ddb.send(new GetItemCommand({ TableName: table, Key: key(pk, 'head'), ConsistentRead: true }));
+    const got = await ddb.send(
+      new GetItemCommand({ TableName: table, Key: key(pk, 'head'), ConsistentRead: true }),
+    );
     return Number(got.Item?.v?.N ?? Number.NaN);
   }
 
@@ -162,7 +164,9 @@ describe('the AWS emulator is atomic and linearizable for what Sluice relies on'
     );
     const won = results.filter((r) => r.status === 'fulfilled');
     expect(won).toHaveLength(1);
-    const stored = await ddb.send(new GetItemCommand({ TableName: table, Key: key(pk, 'once'), ConsistentRead: true }));
+    const stored = await ddb.send(
+      new GetItemCommand({ TableName: table, Key: key(pk, 'once'), ConsistentRead: true }),
+    );
     for (const r of results) {
       if (r.status === 'fulfilled') continue;
       expect(r.reason).toBeInstanceOf(ConditionalCheckFailedException);
@@ -204,7 +208,9 @@ describe('the AWS emulator is atomic and linearizable for what Sluice relies on'
     expect(reasons[1]?.Code).toBe('ConditionalCheckFailed');
     expect(reasons[1]?.Item).toEqual({ ...key(pk, 'head'), v: { N: '7' } });
     // All or nothing: the unconditional put of the same transaction was not applied.
-    const other = await ddb.send(new GetItemCommand({ TableName: table, Key: key(pk, 'other'), ConsistentRead: true }));
+    const other = await ddb.send(
+      new GetItemCommand({ TableName: table, Key: key(pk, 'other'), ConsistentRead: true }),
+    );
     expect(other.Item).toBeUndefined();
     expect(await counter(pk)).toBe(7);
   });
