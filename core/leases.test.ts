@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { FaultInjector, FaultyMetaStore } from '../storage/faulty.js';
 import { MemoryMetaStore } from '../storage/memory.js';
 import { ManualClock, seededRandom } from './clock.js';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError, UnavailableError } from './errors.js';
 import { acquireLease, fenceOp, releaseLease, renewLease } from './leases.js';
 import { ConflictError, type ItemKey } from './ports.js';
 
@@ -94,5 +95,38 @@ describe('leases', () => {
     const { store, opts } = setup();
     await expect(acquireLease(store, key, '', 1000, opts)).rejects.toBeInstanceOf(InvalidRequestError);
     await expect(acquireLease(store, key, 'a', 0, opts)).rejects.toBeInstanceOf(InvalidRequestError);
+  });
+
+  it('never has two holders when DynamoDB cancels transactions for conflicts', async () => {
+    const clock = new ManualClock();
+    const faults = new FaultInjector({ seed: 5, rates: { transact: { conflict: 0.3 } } });
+    const store = new FaultyMetaStore(new MemoryMetaStore(), faults);
+    const random = seededRandom(9);
+    const granted: { owner: string; epoch: number; expiresAt: number }[] = [];
+    const retried = async <T>(call: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await call();
+        } catch (error) {
+          if (!(error instanceof UnavailableError)) throw error;
+        }
+      }
+    };
+    for (let step = 0; step < 300; step++) {
+      const owner = `w${Math.floor(random() * 4)}`;
+      const lease = await retried(() => acquireLease(store, key, owner, 1000, { clock, random }));
+      if (lease) {
+        const now = clock.now();
+        const rivals = granted.filter((g) => g.owner !== owner && g.expiresAt > now);
+        expect(rivals).toEqual([]);
+        const last = granted.at(-1);
+        if (last) expect(lease.epoch).toBeGreaterThanOrEqual(last.epoch);
+        if (last && last.owner !== owner) expect(lease.epoch).toBeGreaterThan(last.epoch);
+        granted.push({ owner, epoch: lease.epoch, expiresAt: lease.expiresAt });
+      }
+      clock.advance(Math.floor(random() * 400));
+    }
+    expect(new Set(granted.map((g) => g.owner)).size).toBe(4);
+    expect(faults.events.filter((e) => e.fault === 'conflict').length).toBeGreaterThan(20);
   });
 });

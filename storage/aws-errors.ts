@@ -73,6 +73,19 @@ export function mapAwsError(error: unknown, operation: string): unknown {
   return error;
 }
 
+/**
+ * The error for a `TransactWriteItems` that DynamoDB cancelled for a reason other than a
+ * failed condition — `TransactionConflict` (another transaction or write overlapped on an
+ * item), `None` for the items that were fine, and the like: nothing was applied, and the
+ * caller may retry. Real DynamoDB cancels overlapping transactions this way; a serial
+ * emulator never does, so the `faulty` decorator raises this very error to stand in for it.
+ *
+ * @see https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+ */
+export function transactionCancelled(codes: readonly string[], cause?: unknown): UnavailableError {
+  return new UnavailableError(`TransactWriteItems was cancelled: ${codes.join(', ')}`, { cause });
+}
+
 /** The HTTP status of an SDK error, if it has one. */
 export function httpStatus(error: unknown): number | undefined {
   return (error as SdkErrorShape | null)?.$metadata?.httpStatusCode;

@@ -41,7 +41,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { InvalidRequestError, ThrottledError, UnavailableError } from '../core/errors.js';
+import { InvalidRequestError, ThrottledError } from '../core/errors.js';
 import {
   ConflictError,
   type Item,
@@ -54,7 +54,7 @@ import {
   type SortKeyRange,
   type TransactOp,
 } from '../core/ports.js';
-import { errorName, mapAwsError } from './aws-errors.js';
+import { errorName, mapAwsError, transactionCancelled } from './aws-errors.js';
 import { ATTR, checkKey, checkTransaction, itemBytes, keyId } from './limits.js';
 import { mergeUpdate } from './plan.js';
 import { compareUtf8, encodeCursor, inRange, parseQuery } from './query.js';
@@ -484,9 +484,9 @@ export class DynamoMetaStore implements MetaStore {
     if (reasons.some((r) => r.Code === 'ThrottlingError' || r.Code === 'ProvisionedThroughputExceeded')) {
       return new ThrottledError('TransactWriteItems was throttled', { cause: error });
     }
-    return new UnavailableError(
-      `TransactWriteItems was cancelled: ${reasons.map((r) => r.Code ?? 'None').join(', ')}`,
-      { cause: error },
+    return transactionCancelled(
+      reasons.map((r) => r.Code ?? 'None'),
+      error,
     );
   }
 

@@ -56,6 +56,38 @@ describe('FaultInjector', () => {
     expect(faults.events).toEqual([{ call: 1, op: 'metaGet', fault: 'before' }]);
   });
 
+  it('cancels transactions as DynamoDB does on a TransactionConflict: nothing applied, retriable', async () => {
+    const inner = new MemoryMetaStore();
+    const faults = new FaultInjector({
+      seed: 11,
+      rates: { transact: { conflict: 0.5 }, default: { conflict: 1 } },
+    });
+    const meta = new FaultyMetaStore(inner, faults);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const ok = await meta.transact([{ type: 'put', key: { pk: 'c', sk: String(i) }, data: { i } }]).then(
+        () => true,
+        (e: unknown) => {
+          expect(e).toBeInstanceOf(UnavailableError);
+          expect((e as Error).message).toMatch(/TransactionConflict/);
+          return false;
+        },
+      );
+      outcomes.push(ok ? 'ok' : 'conflict');
+      // Cancelled means not applied; committed means applied.
+      expect((await inner.get({ pk: 'c', sk: String(i) })) !== undefined).toBe(ok);
+    }
+    expect(outcomes).toContain('ok');
+    expect(outcomes).toContain('conflict');
+    // Only transactions conflict: the default rate does not reach reads.
+    expect(await meta.get({ pk: 'c', sk: '0' })).toBeDefined();
+    expect(faults.events.every((e) => e.op === 'transact')).toBe(true);
+    expect(() => faults.failNext('metaGet', 'conflict')).toThrow(/only a transaction/);
+    faults.failNext('transact', 'conflict');
+    await expect(meta.transact([{ type: 'put', key, data: {} }])).rejects.toThrow(/TransactionConflict/);
+    expect(await inner.get(key)).toBeUndefined();
+  });
+
   it('fails before (nothing written), after (written), or throttles, on demand', async () => {
     const inner = new MemoryMetaStore();
     const faults = new FaultInjector({ seed: 1 });

@@ -7,6 +7,10 @@
  * - `after`: the call happens, then fails with {@link UnavailableError} — the caller sees
  *   an error although the write was made (a lost response);
  * - `throttle`: the call fails with {@link ThrottledError} and nothing happens;
+ * - `conflict` (transactions only): the transaction is cancelled as real DynamoDB cancels
+ *   one that overlaps another on an item (`TransactionCanceledException` with reason
+ *   `TransactionConflict`): the adapter's own error for it, nothing applied. A serial
+ *   emulator never produces it, so tests inject it on every path that commits;
  * - latency: the call waits `latencyMs` on the injected clock first.
  *
  * Each call draws the same number of random numbers, in call order, whatever the outcome,
@@ -27,10 +31,11 @@ import type {
   SortKeyRange,
   TransactOp,
 } from '../core/ports.js';
+import { transactionCancelled } from './aws-errors.js';
 
 /** The calls faults apply to: object store calls, then meta store calls. */
 export type OpKind = 'put' | 'get' | 'delete' | 'list' | 'metaGet' | 'batchGet' | 'query' | 'transact';
-export type FaultMode = 'before' | 'after' | 'throttle';
+export type FaultMode = 'before' | 'after' | 'throttle' | 'conflict';
 
 export interface FaultRates {
   /** Probability of failing before the call. */
@@ -39,6 +44,8 @@ export interface FaultRates {
   after?: number;
   /** Probability of a throttling error (before the call). */
   throttle?: number;
+  /** Probability that a transaction is cancelled for a `TransactionConflict` (`transact` only). */
+  conflict?: number;
   /** Probability of added latency. @default 1 when latencyMs is set */
   latency?: number;
   /** Latency added, drawn uniformly from [0, latencyMs]. */
@@ -91,6 +98,8 @@ export class FaultInjector {
 
   /** Makes the next call of kind `op` fail with `mode`, whatever the rates say. */
   failNext(op: OpKind, mode: FaultMode): void {
+    if (mode === 'conflict' && op !== 'transact')
+      throw new Error('FaultInjector: only a transaction can conflict');
     this.queued.push({ op, mode });
   }
 
@@ -115,10 +124,16 @@ export class FaultInjector {
     if (queued >= 0) mode = this.queued.splice(queued, 1)[0]!.mode;
     else if (rFault < (rates.throttle ?? 0)) mode = 'throttle';
     else if (rFault < (rates.throttle ?? 0) + (rates.before ?? 0)) mode = 'before';
+    else if (
+      op === 'transact' &&
+      rFault < (rates.throttle ?? 0) + (rates.before ?? 0) + (rates.conflict ?? 0)
+    )
+      mode = 'conflict';
     else if (rAfter < (rates.after ?? 0)) mode = 'after';
     if (mode) this.events.push({ call: n, op, fault: mode });
     if (mode === 'throttle') throw new ThrottledError(`injected throttling of ${op} (call ${n})`);
     if (mode === 'before') throw new UnavailableError(`injected failure before ${op} (call ${n})`);
+    if (mode === 'conflict') throw transactionCancelled(['TransactionConflict'], `injected (call ${n})`);
     const result = await call();
     if (mode === 'after') throw new UnavailableError(`injected failure after ${op} succeeded (call ${n})`);
     return result;

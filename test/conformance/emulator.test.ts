@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awsEndpoint, EMULATOR_CREDENTIALS } from '../helpers/stores.js';
 
 const CLIENTS = 16;
-const ROUNDS = 40;
+const ROUNDS = 60;
 
 describe('the AWS emulator is atomic and linearizable for what Sluice relies on', () => {
   let ddb: DynamoDBClient;

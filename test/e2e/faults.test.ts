@@ -110,7 +110,8 @@ describe('faults on the write path', () => {
       seed: 7,
       rates: {
         default: { before: 0.05, after: 0.05, throttle: 0.05 },
-        transact: { before: 0.1, after: 0.15, throttle: 0.1 },
+        // conflict: DynamoDB cancels transactions that overlap (TransactionConflict).
+        transact: { before: 0.1, after: 0.15, throttle: 0.1, conflict: 0.1 },
       },
     });
     const s = setup(faults);
@@ -147,6 +148,7 @@ describe('faults on the write path', () => {
     // Faults hit both the PUT and the commit; the server absorbs most of them itself.
     expect(faults.events.filter((e) => e.fault === 'after').length).toBeGreaterThan(10);
     expect(faults.events.filter((e) => e.op === 'put').length).toBeGreaterThan(5);
+    expect(faults.events.filter((e) => e.fault === 'conflict').length).toBeGreaterThan(5);
     faults.enabled = false;
     for (let p = 0; p < 3; p++) {
       const values = await readValues(s.call, 't', p);

@@ -7,9 +7,10 @@
  * the group converges to a balanced assignment with exactly one owner per partition.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock, seededRandom } from '../../core/clock.js';
 import { GroupCoordinator } from '../../core/groups/coordinator.js';
+import { FaultInjector, FaultyMetaStore } from '../../storage/faulty.js';
 import { MemoryMetaStore } from '../../storage/memory.js';
 import { FakeTopics } from './fakes.js';
 import { type BeatMode, World } from './world.js';
@@ -150,9 +151,13 @@ const commands = [
   ),
 ];
 
-function world(seed: number): World {
+function world(seed: number, conflicts = 0): World {
   const clock = new ManualClock();
-  const meta = new MemoryMetaStore();
+  const memory = new MemoryMetaStore();
+  // Real DynamoDB cancels transactions that overlap on an item (TransactionConflict).
+  const meta = conflicts
+    ? new FaultyMetaStore(memory, new FaultInjector({ seed, rates: { transact: { conflict: conflicts } } }))
+    : memory;
   const topics = new FakeTopics().create('a', 3).create('b', 2).create('c', 1);
   for (const [t, n] of [
     ['a', 3],
@@ -183,5 +188,28 @@ describe('group coordinator (model-based)', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('keeps the same promises when DynamoDB cancels transactions for conflicts', async () => {
+    let cancelled = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.commands(commands, { maxCommands: 50, size: 'max' }),
+        fc.nat(),
+        async (cmds, seed) => {
+          const w = world(seed, 0.2);
+          try {
+            await fc.asyncModelRun(() => ({ model: w, real: w }), cmds);
+            await w.settle();
+            cancelled += w.cancelled;
+          } catch (err) {
+            (err as Error).message += `\n--- log ---\n${w.log.join('\n')}`;
+            throw err;
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+    expect(cancelled).toBeGreaterThan(100);
   });
 });

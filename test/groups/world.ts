@@ -49,6 +49,8 @@ export class World {
   /** The last offset known committed per `topic#partition`. */
   readonly committed = new Map<string, number>();
   readonly log: string[] = [];
+  /** Calls refused as retriable (and sent again). */
+  cancelled = 0;
 
   constructor(
     readonly groups: GroupCoordinator,
@@ -68,6 +70,22 @@ export class World {
       active: false,
       paused: false,
     }));
+  }
+
+  /**
+   * Calls the coordinator as a client does: a retriable refusal (a transaction DynamoDB
+   * cancelled for a conflict, injected by the `faulty` decorator) changed nothing, so the
+   * call is sent again.
+   */
+  private async retried<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!(err instanceof SluiceError) || !err.retriable || attempt >= 50) throw err;
+        this.cancelled++;
+      }
+    }
   }
 
   private reset(c: Client): void {
@@ -91,12 +109,14 @@ export class World {
     c.paused = false;
     c.topics = topics;
     c.sessionTimeoutMs = sessionTimeoutMs;
-    const r = await this.groups.heartbeat(GROUP, {
-      memberId: c.memberId ?? null,
-      memberEpoch: 0,
-      topics,
-      sessionTimeoutMs,
-    });
+    const r = await this.retried(() =>
+      this.groups.heartbeat(GROUP, {
+        memberId: c.memberId ?? null,
+        memberEpoch: 0,
+        topics,
+        sessionTimeoutMs,
+      }),
+    );
     c.active = true;
     this.accept(c, r);
     this.log.push(`join ${c.slot} ${topics} -> ${r.memberEpoch} ${JSON.stringify(r.assignment)}`);
@@ -110,15 +130,20 @@ export class World {
   async beat(c: Client, mode: BeatMode, lose = false, topics?: string[]): Promise<void> {
     if (mode !== 'slow') c.holds = c.assignment;
     try {
-      const r = await this.groups.heartbeat(GROUP, {
-        memberId: c.memberId!,
-        memberEpoch: c.epoch,
-        ownedPartitions:
-          mode === 'omit'
-            ? null
-            : Object.entries(c.holds).map(([topic, partitions]) => ({ topic, partitions: [...partitions] })),
-        topics: topics ?? null,
-      });
+      const r = await this.retried(() =>
+        this.groups.heartbeat(GROUP, {
+          memberId: c.memberId!,
+          memberEpoch: c.epoch,
+          ownedPartitions:
+            mode === 'omit'
+              ? null
+              : Object.entries(c.holds).map(([topic, partitions]) => ({
+                  topic,
+                  partitions: [...partitions],
+                })),
+          topics: topics ?? null,
+        }),
+      );
       if (topics) c.topics = topics;
       if (!lose) this.accept(c, r);
       this.log.push(
@@ -133,7 +158,7 @@ export class World {
   }
 
   async leave(c: Client): Promise<void> {
-    await this.groups.heartbeat(GROUP, { memberId: c.memberId!, memberEpoch: -1 });
+    await this.retried(() => this.groups.heartbeat(GROUP, { memberId: c.memberId!, memberEpoch: -1 }));
     this.log.push(`leave ${c.slot}`);
     this.reset(c);
   }
@@ -156,11 +181,13 @@ export class World {
     );
     let outcome = 'OK';
     try {
-      await this.groups.commitOffsets(GROUP, {
-        memberId: c.memberId!,
-        memberEpoch: epoch,
-        offsets: [{ topic, partition, offset }],
-      });
+      await this.retried(() =>
+        this.groups.commitOffsets(GROUP, {
+          memberId: c.memberId!,
+          memberEpoch: epoch,
+          offsets: [{ topic, partition, offset }],
+        }),
+      );
     } catch (err) {
       if (!(err instanceof SluiceError)) throw err;
       outcome = err.code;

@@ -17,7 +17,7 @@ async function faultyRun(seed: number) {
   const faults = new FaultInjector({
     seed,
     rates: {
-      transact: { before: 0.05, after: 0.05, throttle: 0.03 },
+      transact: { before: 0.05, after: 0.05, throttle: 0.03, conflict: 0.05 },
       put: { before: 0.05, after: 0.05 },
       delete: { before: 0.1, after: 0.05 },
       get: { before: 0.03 },
@@ -94,14 +94,19 @@ async function faultyRun(seed: number) {
   expect([...latest.keys()].sort()).toEqual(['k0', 'k1', 'k2', 'k3']);
   expect(latest.get('k1')).toMatch(/^c11-5-/);
   expect(latest.get('k2')).toMatch(/^c11-2-/);
-  return { failedTasks, faults: faults.events.length };
+  return {
+    failedTasks,
+    faults: faults.events.length,
+    conflicts: faults.events.filter((f) => f.fault === 'conflict').length,
+  };
 }
 
 describe('maintenance under storage faults', () => {
   for (const seed of [11, 12, 13]) {
     it(`never loses or alters data, and converges once faults stop (seed ${seed})`, async () => {
-      const { failedTasks, faults } = await faultyRun(seed);
+      const { failedTasks, faults, conflicts } = await faultyRun(seed);
       expect(faults).toBeGreaterThan(10);
+      expect(conflicts).toBeGreaterThan(0);
       expect(failedTasks).toBeGreaterThan(0);
     });
   }
