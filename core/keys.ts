@@ -17,6 +17,8 @@
  * | `groups`                   | `<group>`           | group catalog entry                    |
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
+ * | `inbox`                    | `tail`              | inbox batcher commit counter (CAS)     |
+ * | `inbox`                    | `l#<time>#<n>`      | inbox ledger: ids committed by a batch |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -49,6 +51,10 @@ export const keys = {
     pk: `p#${topicId}#${partition}`,
     sk: `s#${producerId}`,
   }),
+  inboxPk: 'inbox',
+  inboxTail: { pk: 'inbox', sk: 'tail' } as ItemKey,
+  inboxLedgerPrefix: 'l#',
+  inboxLedgerSk: (time: number, n: number): string => `l#${padOffset(time)}#${padOffset(n)}`,
   orphanGc: { pk: 'maintenance', sk: 'gc' } as ItemKey,
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
   producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,
