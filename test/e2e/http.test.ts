@@ -208,6 +208,63 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     expect(many.body.partitions[0]).toMatchObject({ baseOffset: 0, count: 40 });
   });
 
+  it("enforces the rules of a topic's config on every produce path, naming the record, appending nothing", async () => {
+    await http.post('/v1/topics', {
+      name: 'compacted',
+      partitions: 2,
+      config: { 'cleanup.policy': 'compact' },
+    });
+    const hwms = async () =>
+      (await http.get('/v1/topics/compacted')).body.partitions.map(
+        (p: { highWatermark: number }) => p.highWatermark,
+      );
+    // JSON: a keyless record among keyed ones.
+    const json = await http.post('/v1/produce', {
+      topic: 'compacted',
+      records: [
+        { key: 'a', value: '1', partition: 1 },
+        { key: null, value: 'keyless', partition: 0 },
+      ],
+    });
+    expect([json.status, json.body.error.code]).toEqual([400, 'INVALID_RECORD']);
+    expect(json.body.error.message).toMatch(/^records\.1: .*cleanup\.policy=compact/);
+    // Binary batches: a keyless record in the second frame (compressed); the first frame's partition is untouched too.
+    const keyed = encodeBatch([{ key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 }]);
+    const mixed = encodeBatch(
+      [
+        { key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 },
+        { key: null, value: enc.encode('keyless'), timestamp: 1 },
+      ],
+      { compression: Compression.Gzip },
+    );
+    const bin = await http.post(
+      '/v1/produce',
+      encodeProduceFrames([
+        { topic: 'compacted', partition: 1, batch: keyed },
+        { topic: 'compacted', partition: 0, batch: mixed },
+      ]),
+      BIN,
+    );
+    expect([bin.status, bin.body.error.code]).toEqual([400, 'INVALID_RECORD']);
+    expect(bin.body.error.message).toMatch(/compacted\/0 batch 0 record 1: .*needs a key/);
+    expect(await hwms()).toEqual([0, 0]);
+    // Keyed records and keyed tombstones are accepted.
+    const ok = await http.post('/v1/produce', {
+      topic: 'compacted',
+      records: [
+        { key: 'a', value: '1', partition: 0 },
+        { key: 'a', value: null, partition: 0 },
+      ],
+    });
+    expect(ok.status).toBe(200);
+    expect(await hwms()).toEqual([2, 0]);
+    // A topic with the delete policy takes keyless records.
+    await http.post('/v1/topics', { name: 'deleting' });
+    expect((await http.post('/v1/produce', { topic: 'deleting', records: [{ value: 'x' }] })).status).toBe(
+      200,
+    );
+  });
+
   it('deduplicates retries of an idempotent producer and fences bad sequences', async () => {
     await http.post('/v1/topics', { name: 'idem', partitions: 2 });
     const { body: producer } = await http.post('/v1/producers', {});
