@@ -46,7 +46,8 @@ import {
   type SequenceCheck,
 } from './producers.js';
 import { type DeflatedBatch, decodeBatch, encodeSegment } from './records/index.js';
-import type { TopicMeta, Topics } from './topics.js';
+import { checkRecordRules, hasRecordRules } from './topic-rules.js';
+import type { TopicConfig, TopicMeta, Topics } from './topics.js';
 
 /** All batches of one topic-partition in a request, in order, CRCs already verified. */
 export interface AppendRun {
@@ -434,7 +435,7 @@ export class Appender {
           `${where}: a produced batch must hold records with offset deltas 0..count-1 (count ${h.recordCount}, lastOffsetDelta ${h.lastOffsetDelta})`,
         );
       }
-      if (!run.trusted) checkRecords(batch, where);
+      if (!run.trusted || hasRecordRules(topic.config)) checkRecords(batch, where, run.topic, topic.config);
       records += h.recordCount;
       offsets += h.lastOffsetDelta + 1;
       maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp);
@@ -487,7 +488,8 @@ export class Appender {
  * CRC is right but whose records are not never reaches the log, where it would stop every
  * reader at its offset. The stored bytes stay exactly as the client sent them.
  */
-function checkRecords(batch: DeflatedBatch, where: string): void {
+/** Decodes a produced batch: offset deltas in order, and the rules of the topic's config (topic-rules.ts). */
+function checkRecords(batch: DeflatedBatch, where: string, topic: string, config: TopicConfig): void {
   const decoded = decodeBatch(batch);
   decoded.records.forEach((r, i) => {
     if (r.offset !== decoded.header.baseOffset + i) {
@@ -496,6 +498,7 @@ function checkRecords(batch: DeflatedBatch, where: string): void {
         `${where}: record ${i} has offset delta ${r.offset - decoded.header.baseOffset}, expected ${i}`,
       );
     }
+    checkRecordRules(topic, config, r, `${where} record ${i}`);
   });
 }
 

@@ -12,7 +12,7 @@ import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { Topics } from '../core/topics.js';
-import { groupConfigFromEnv } from './groups.js';
+import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
