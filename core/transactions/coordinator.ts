@@ -566,7 +566,7 @@ function isRetry(err: unknown): boolean {
 }
 
 function validateId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_CHARS || /[\u0000-\u001f]/.test(id)) {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_CHARS || /\p{Cc}/u.test(id)) {
     throw new InvalidRequestError(
       `transactionalId: 1-${MAX_ID_CHARS} characters, no control characters`,
       'transactionalId',
