@@ -102,7 +102,7 @@ class Send extends ByInstance {
   ) {
     super(which);
   }
-  async run(m: Model, r: Real) {
+  override async run(m: Model, r: Real) {
     const { i, inst } = this.pick(m, r);
     const prefix = `r${r.counter++}-`;
     const want = expectFor(m, i, r.e.clock.now());
@@ -117,11 +117,11 @@ class Send extends ByInstance {
     }
     await check(m, r);
   }
-  toString = () => `send(${this.which}, p${this.partition}, ${this.n})`;
+  override toString = () => `send(${this.which}, p${this.partition}, ${this.n})`;
 }
 
 class SendOffsets extends ByInstance {
-  async run(m: Model, r: Real) {
+  override async run(m: Model, r: Real) {
     const { i, inst } = this.pick(m, r);
     const offset = ++r.offsetCounter;
     const want = expectFor(m, i, r.e.clock.now());
@@ -139,7 +139,7 @@ class SendOffsets extends ByInstance {
     }
     await check(m, r);
   }
-  toString = () => `sendOffsets(${this.which})`;
+  override toString = () => `sendOffsets(${this.which})`;
 }
 
 class End extends ByInstance {
@@ -149,7 +149,7 @@ class End extends ByInstance {
   ) {
     super(which);
   }
-  async run(m: Model, r: Real) {
+  override async run(m: Model, r: Real) {
     const { i, inst } = this.pick(m, r);
     const want = expectFor(m, i, r.e.clock.now());
     const got = await outcome(
@@ -169,7 +169,7 @@ class End extends ByInstance {
     }
     await check(m, r);
   }
-  toString = () => `${this.commit ? 'commit' : 'abort'}(${this.which})`;
+  override toString = () => `${this.commit ? 'commit' : 'abort'}(${this.which})`;
 }
 
 class Advance implements fc.AsyncCommand<Model, Real> {
