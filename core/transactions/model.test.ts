@@ -160,7 +160,9 @@ class End extends ByInstance {
       inst.txn++;
       inst.seq = 0;
       if (this.commit) {
-        m.pending.forEach((p, k) => m.visible[k]!.push(...p));
+        m.pending.forEach((p, k) => {
+          m.visible[k]!.push(...p);
+        });
         if (m.pendingOffset !== undefined) m.committedOffset = m.pendingOffset;
       }
       m.open = false;
