@@ -94,6 +94,24 @@ export interface IndexEntry {
   abs?: boolean;
 }
 
+/** A segment written by {@link Appender.stage}: where each run lies and what it holds. */
+export interface StagedSegment {
+  objectKey: string;
+  runs: {
+    topic: string;
+    topicId: string;
+    partition: number;
+    /** Byte position and length of the run in the object. */
+    position: number;
+    length: number;
+    records: number;
+    /** Offsets the run spans once committed. */
+    offsets: number;
+    batches: number;
+    maxTimestamp: number;
+  }[];
+}
+
 export interface AppenderDeps {
   meta: MetaStore;
   objects: ObjectStore;
@@ -147,6 +165,51 @@ export class Appender {
     const dupes = prepared.map((p) => this.duplicateOf(p, this.heads.get(p.pk)));
     if (dupes.every((d) => d !== undefined)) return dupes as AppendResult[];
 
+    const objectKey = await this.writeSegment(prepared);
+
+    if (prepared.length > PARTITIONS_PER_COMMIT) await this.precheckSequences(prepared);
+    const registry = { version: 0 };
+    for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
+      const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
+      const index = i / PARTITIONS_PER_COMMIT;
+      await this.locks.run(
+        chunk.map((p) => p.pk),
+        () => this.commitChunk(chunk, objectKey, index, registry, results),
+      );
+    }
+    return prepared.map((p) => results.get(p)!);
+  }
+
+  /**
+   * Validates runs and PUTs them as one segment object that no index entry references yet:
+   * the staging step of a transaction (core/transactions), which makes the runs visible
+   * later with index entries of its own. Producer fields of the batches are not checked
+   * here; the transaction's epoch fences instead.
+   */
+  async stage(input: readonly AppendRun[]): Promise<StagedSegment> {
+    const runs = mergeRuns(input);
+    if (runs.length === 0) throw new SluiceError('INVALID_REQUEST', 'a send needs at least one record');
+    const prepared: Prepared[] = [];
+    for (const run of runs) prepared.push(await this.prepare(run));
+    const objectKey = await this.writeSegment(prepared);
+    return {
+      objectKey,
+      runs: prepared.map((p) => ({
+        topic: p.run.topic,
+        topicId: p.topic.id,
+        partition: p.run.partition,
+        position: p.position,
+        length: p.length,
+        records: p.records,
+        offsets: p.offsets,
+        batches: p.run.batches.length,
+        maxTimestamp: p.maxTimestamp,
+      })),
+    };
+  }
+
+  /** Encodes the prepared runs into one segment, PUTs it, and records where each run lies. */
+  private async writeSegment(prepared: Prepared[]): Promise<string> {
     const segment = encodeSegment(
       prepared.map((p) => ({
         topic: p.run.topic,
@@ -160,18 +223,7 @@ export class Appender {
     });
     const objectKey = objectKeys.segment(this.newObjectId());
     await this.putObject(objectKey, segment.bytes);
-
-    if (prepared.length > PARTITIONS_PER_COMMIT) await this.precheckSequences(prepared);
-    const registry = { version: 0 };
-    for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
-      const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
-      const index = i / PARTITIONS_PER_COMMIT;
-      await this.locks.run(
-        chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, index, registry, results),
-      );
-    }
-    return prepared.map((p) => results.get(p)!);
+    return objectKey;
   }
 
   /**

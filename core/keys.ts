@@ -16,6 +16,8 @@
  * | `groups`                   | `<group>`           | group catalog entry                    |
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
+ * | `t#<transactionalId>`      | `tx`                | transaction: epoch, state, staged sends |
+ * | `transactions`             | `<transactionalId>` | transaction catalog entry              |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -58,6 +60,9 @@ export const keys = {
     pk: `g#${group}`,
     sk: `o#${topic}#${partition}`,
   }),
+  transaction: (transactionalId: string): ItemKey => ({ pk: `t#${transactionalId}`, sk: 'tx' }),
+  transactionCatalogPk: 'transactions',
+  transactionCatalog: (transactionalId: string): ItemKey => ({ pk: 'transactions', sk: transactionalId }),
 } as const;
 
 /** Object store layout: segment objects under `data/`, spread by a random prefix. */
