@@ -16,6 +16,8 @@
  * | `groups`                   | `<group>`           | group catalog entry                    |
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
+ * | `subscriptions`            | `<name>`            | subscription definition                |
+ * | `p#<topicId>#<partition>`  | `s#<subscription>`  | subscription dispatch lease            |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -57,6 +59,12 @@ export const keys = {
   committed: (group: string, topic: string, partition: number): ItemKey => ({
     pk: `g#${group}`,
     sk: `o#${topic}#${partition}`,
+  }),
+  subscriptionsPk: 'subscriptions',
+  subscription: (name: string): ItemKey => ({ pk: 'subscriptions', sk: name }),
+  subscriptionLease: (topicId: string, partition: number, name: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `s#${name}`,
   }),
 } as const;
 
