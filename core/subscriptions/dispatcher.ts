@@ -133,6 +133,7 @@ export class Dispatcher {
     );
     if (!lease) return { ...result, status: 'busy' };
     const run = new PartitionRun(this.deps, this.ttl, this.maxBytes, sub, partition, lease, result, options);
+    let released = false;
     try {
       result.status = await run.loop();
     } catch (error) {
@@ -140,7 +141,24 @@ export class Dispatcher {
       else if (error instanceof OffsetMoved) result.status = 'offset-moved';
       else throw error;
     } finally {
-      if (result.status !== 'deposed') await releaseLease(this.deps.meta, run.lease).catch(() => false);
+      if (result.status !== 'deposed')
+        released = await releaseLease(this.deps.meta, run.lease).catch(() => false);
+    }
+    if (result.status === 'caught-up' && released) {
+      // A produce that landed after our last fetch may have been refused a run ('busy')
+      // while we held the lease: look once more, now that the lease is free.
+      const head = await this.deps.reader.head(topic, partition);
+      if (head.data.next > result.committed) {
+        const again = await this.dispatch(name, partition, options);
+        if (again.status !== 'busy') {
+          return {
+            ...again,
+            invocations: result.invocations + again.invocations,
+            delivered: result.delivered + again.delivered,
+            failed: result.failed + again.failed,
+          };
+        }
+      }
     }
     return result;
   }

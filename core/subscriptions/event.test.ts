@@ -108,10 +108,13 @@ describe('firstFailedOffset', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.array(fc.record({ itemIdentifier: fc.oneof(fc.string(), fc.integer()) })), (failures) => {
-        const got = firstFailedOffset({ batchItemFailures: failures }, 't', 0, offsets);
-        expect(got === undefined || offsets.includes(got)).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.record({ itemIdentifier: fc.oneof(fc.string(), fc.integer()) })),
+        (failures) => {
+          const got = firstFailedOffset({ batchItemFailures: failures }, 't', 0, offsets);
+          expect(got === undefined || offsets.includes(got)).toBe(true);
+        },
+      ),
     );
   });
 });

@@ -28,4 +28,5 @@ export {
   type SubscriptionEventRecord,
 } from './event.js';
 export type { FailureDestination, FailureRecord, InvokeOutcome, InvokeTarget } from './ports.js';
+export { type PendingDispatch, type SchedulerDeps, SubscriptionScheduler } from './scheduler.js';
 export { SubscriptionStore, type SubscriptionStoreDeps } from './store.js';
