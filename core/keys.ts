@@ -18,6 +18,8 @@
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
  * | `t#<transactionalId>`      | `tx`                | transaction: epoch, state, staged sends |
  * | `transactions`             | `<transactionalId>` | transaction catalog entry              |
+ * | `subscriptions`            | `<name>`            | subscription definition                |
+ * | `p#<topicId>#<partition>`  | `s#<subscription>`  | subscription dispatch lease            |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -63,6 +65,12 @@ export const keys = {
   transaction: (transactionalId: string): ItemKey => ({ pk: `t#${transactionalId}`, sk: 'tx' }),
   transactionCatalogPk: 'transactions',
   transactionCatalog: (transactionalId: string): ItemKey => ({ pk: 'transactions', sk: transactionalId }),
+  subscriptionsPk: 'subscriptions',
+  subscription: (name: string): ItemKey => ({ pk: 'subscriptions', sk: name }),
+  subscriptionLease: (topicId: string, partition: number, name: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `s#${name}`,
+  }),
 } as const;
 
 /** Object store layout: segment objects under `data/`, spread by a random prefix. */
