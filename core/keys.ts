@@ -9,6 +9,7 @@
  * | `p#<topicId>#<partition>`  | `i#<lastOffset>`    | batch index entry (object, position)   |
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
  * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
+ * | `p#<topicId>#<partition>`  | `s#<producerId>`    | a producer's dedup state (not on head) |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
@@ -47,6 +48,10 @@ export const keys = {
   maintenance: (topicId: string, partition: number): ItemKey => ({
     pk: `p#${topicId}#${partition}`,
     sk: 'maint',
+  }),
+  producer: (topicId: string, partition: number, producerId: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `s#${producerId}`,
   }),
   orphanGc: { pk: 'maintenance', sk: 'gc' } as ItemKey,
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
