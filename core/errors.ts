@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   OFFSET_OUT_OF_RANGE: { status: 416, retriable: false },
   THROTTLED: { status: 429, retriable: true },
   UNAVAILABLE: { status: 503, retriable: true },
+  /** A result larger than Lambda can return (a bug: handlers budget their responses). */
+  RESPONSE_TOO_LARGE: { status: 500, retriable: false },
+  /** Storage refused for a reason retrying cannot fix (access denied, no such bucket or table, KMS). */
+  STORAGE_MISCONFIGURED: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 
 /** A code from the error table of API.md. */
