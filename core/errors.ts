@@ -83,6 +83,19 @@ export class ThrottledError extends SluiceError {
   }
 }
 
+/**
+ * Storage refused for a reason retrying cannot fix: access denied (the function's role or
+ * a bucket, key or SCP policy), a missing bucket or table, a KMS key disabled or not
+ * granted. The message says what to fix. Not retriable; answered 500, so the Function
+ * URL's 5xx metric (and its alarm) counts it.
+ */
+export class StorageMisconfiguredError extends SluiceError {
+  override name = 'StorageMisconfiguredError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORAGE_MISCONFIGURED', message, options);
+  }
+}
+
 /** A transient failure of a dependency (timeout, 5xx). Retriable. */
 export class UnavailableError extends SluiceError {
   override name = 'UnavailableError';

@@ -99,7 +99,8 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
                 });
               } catch (err) {
                 const error = asSluiceError(err);
-                if (!error) throw err;
+                // A fault of the deployment fails the request (a 5xx that alarms), not one partition.
+                if (!error || error.code === 'STORAGE_MISCONFIGURED') throw err;
                 return { topic: p.topic, partition: p.partition, error };
               }
             }),
