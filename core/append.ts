@@ -45,7 +45,8 @@ import {
   type SequenceCheck,
 } from './producers.js';
 import { type DeflatedBatch, decodeBatch, encodeSegment } from './records/index.js';
-import type { TopicMeta, Topics } from './topics.js';
+import { checkRecordRules, hasRecordRules } from './topic-rules.js';
+import type { TopicConfig, TopicMeta, Topics } from './topics.js';
 
 /** All batches of one topic-partition in a request, in order, CRCs already verified. */
 export interface AppendRun {
@@ -106,6 +107,24 @@ export interface AppendOptions {
    * conditions of `chunkOps` that only the caller can re-decide.
    */
   abortOn?: (err: ConflictError) => boolean;
+}
+
+/** A segment written by {@link Appender.stage}: where each run lies and what it holds. */
+export interface StagedSegment {
+  objectKey: string;
+  runs: {
+    topic: string;
+    topicId: string;
+    partition: number;
+    /** Byte position and length of the run in the object. */
+    position: number;
+    length: number;
+    records: number;
+    /** Offsets the run spans once committed. */
+    offsets: number;
+    batches: number;
+    maxTimestamp: number;
+  }[];
 }
 
 export interface AppenderDeps {
@@ -192,6 +211,50 @@ export class Appender {
     });
     if (dupes.every((d) => d !== undefined)) return dupes as AppendResult[];
 
+    const objectKey = await this.writeSegment(prepared);
+
+    const chunks = commitChunks(prepared, options.chunkOps ? (options.extraItems ?? 1) : 0);
+    if (chunks.length > 1) await this.precheckSequences(prepared);
+    const registry = { version: 0 };
+    for (const [index, chunk] of chunks.entries()) {
+      await this.locks.run(
+        chunk.map((p) => p.pk),
+        () => this.commitChunk(chunk, objectKey, index, registry, results, options),
+      );
+    }
+    return prepared.map((p) => results.get(p)!);
+  }
+
+  /**
+   * Validates runs and PUTs them as one segment object that no index entry references yet:
+   * the staging step of a transaction (core/transactions), which makes the runs visible
+   * later with index entries of its own. Producer fields of the batches are not checked
+   * here; the transaction's epoch fences instead.
+   */
+  async stage(input: readonly AppendRun[]): Promise<StagedSegment> {
+    const runs = mergeRuns(input);
+    if (runs.length === 0) throw new SluiceError('INVALID_REQUEST', 'a send needs at least one record');
+    const prepared: Prepared[] = [];
+    for (const run of runs) prepared.push(await this.prepare(run));
+    const objectKey = await this.writeSegment(prepared);
+    return {
+      objectKey,
+      runs: prepared.map((p) => ({
+        topic: p.run.topic,
+        topicId: p.topic.id,
+        partition: p.run.partition,
+        position: p.position,
+        length: p.length,
+        records: p.records,
+        offsets: p.offsets,
+        batches: p.run.batches.length,
+        maxTimestamp: p.maxTimestamp,
+      })),
+    };
+  }
+
+  /** Encodes the prepared runs into one segment, PUTs it, and records where each run lies. */
+  private async writeSegment(prepared: Prepared[]): Promise<string> {
     const segment = encodeSegment(
       prepared.map((p) => ({
         topic: p.run.topic,
@@ -205,17 +268,7 @@ export class Appender {
     });
     const objectKey = objectKeys.segment(this.newObjectId());
     await this.putObject(objectKey, segment.bytes);
-
-    const chunks = commitChunks(prepared, options.chunkOps ? (options.extraItems ?? 1) : 0);
-    if (chunks.length > 1) await this.precheckSequences(prepared);
-    const registry = { version: 0 };
-    for (const [index, chunk] of chunks.entries()) {
-      await this.locks.run(
-        chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, index, registry, results, options),
-      );
-    }
-    return prepared.map((p) => results.get(p)!);
+    return objectKey;
   }
 
   /**
@@ -562,7 +615,7 @@ export class Appender {
           `${where}: a produced batch must hold records with offset deltas 0..count-1 (count ${h.recordCount}, lastOffsetDelta ${h.lastOffsetDelta})`,
         );
       }
-      if (!run.trusted) checkRecords(batch, where);
+      if (!run.trusted || hasRecordRules(topic.config)) checkRecords(batch, where, run.topic, topic.config);
       records += h.recordCount;
       offsets += h.lastOffsetDelta + 1;
       maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp);
@@ -615,7 +668,8 @@ export class Appender {
  * CRC is right but whose records are not never reaches the log, where it would stop every
  * reader at its offset. The stored bytes stay exactly as the client sent them.
  */
-function checkRecords(batch: DeflatedBatch, where: string): void {
+/** Decodes a produced batch: offset deltas in order, and the rules of the topic's config (topic-rules.ts). */
+function checkRecords(batch: DeflatedBatch, where: string, topic: string, config: TopicConfig): void {
   const decoded = decodeBatch(batch);
   decoded.records.forEach((r, i) => {
     if (r.offset !== decoded.header.baseOffset + i) {
@@ -624,6 +678,7 @@ function checkRecords(batch: DeflatedBatch, where: string): void {
         `${where}: record ${i} has offset delta ${r.offset - decoded.header.baseOffset}, expected ${i}`,
       );
     }
+    checkRecordRules(topic, config, r, `${where} record ${i}`);
   });
 }
 

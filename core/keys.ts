@@ -9,7 +9,7 @@
  * | `p#<topicId>#<partition>`  | `i#<lastOffset>`    | batch index entry (object, position)   |
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
  * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
- * | `p#<topicId>#<partition>`  | `s#<producerId>`    | a producer's dedup state (not on head) |
+ * | `p#<topicId>#<partition>`  | `pr#<producerId>`   | a producer's dedup state (not on head) |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
@@ -19,6 +19,10 @@
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
  * | `inbox`                    | `tail`              | inbox batcher commit counter (CAS)     |
  * | `inbox`                    | `l#<time>#<n>`      | inbox ledger: ids committed by a batch |
+ * | `t#<transactionalId>`      | `tx`                | transaction: epoch, state, staged sends |
+ * | `transactions`             | `<transactionalId>` | transaction catalog entry              |
+ * | `subscriptions`            | `<name>`            | subscription definition                |
+ * | `p#<topicId>#<partition>`  | `s#<subscription>`  | subscription dispatch lease            |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -49,7 +53,7 @@ export const keys = {
   }),
   producer: (topicId: string, partition: number, producerId: string): ItemKey => ({
     pk: `p#${topicId}#${partition}`,
-    sk: `s#${producerId}`,
+    sk: `pr#${producerId}`,
   }),
   inboxPk: 'inbox',
   inboxTail: { pk: 'inbox', sk: 'tail' } as ItemKey,
@@ -68,6 +72,15 @@ export const keys = {
   committed: (group: string, topic: string, partition: number): ItemKey => ({
     pk: `g#${group}`,
     sk: `o#${topic}#${partition}`,
+  }),
+  transaction: (transactionalId: string): ItemKey => ({ pk: `t#${transactionalId}`, sk: 'tx' }),
+  transactionCatalogPk: 'transactions',
+  transactionCatalog: (transactionalId: string): ItemKey => ({ pk: 'transactions', sk: transactionalId }),
+  subscriptionsPk: 'subscriptions',
+  subscription: (name: string): ItemKey => ({ pk: 'subscriptions', sk: name }),
+  subscriptionLease: (topicId: string, partition: number, name: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `s#${name}`,
   }),
 } as const;
 
