@@ -11,7 +11,8 @@
  * there is a duplicate. A concurrent batcher's commit moves the tail, so this one's
  * commit fails its condition, and it decides again from the new ledger.
  *
- * Order per producer and partition: a message whose predecessor (same producer, epoch,
+ * Order per producer and partition (for messages that carry `prevAt`, as the SDK's do):
+ * a message whose predecessor (same producer, epoch,
  * partition, previous sequence) is neither committed nor earlier in this batch is held
  * back — left in the queue for a later batch — unless the predecessor was acknowledged
  * by the inbox longer than `orderHorizonMs` ago (then it was committed already, unless the
@@ -102,7 +103,8 @@ export class InboxBatcher {
           delivery,
           message,
           key: dedupKey(message, delivery.messageId),
-          before: predecessorKey(message),
+          // Without prevAt the sender asked for no order across its messages.
+          before: message.producer?.prevAt === undefined ? undefined : predecessorKey(message),
         });
       } catch (err) {
         if (!(err instanceof SluiceError) || err.retriable) throw err;

@@ -29,6 +29,7 @@ import {
 import type { Logger } from '../logger.js';
 import { type Bytes, type Message, recordSize, toRecord } from '../messages.js';
 import { backoff, DEFAULT_RETRY, isRetriable, sleep } from '../retry.js';
+import { InboxSender } from './inbox.js';
 import {
   type BuiltRequest,
   buildRequest,
@@ -95,6 +96,7 @@ export class Producer<K = Bytes, V = Bytes> {
   private drainScheduled = false;
   private flushing = 0;
   private idleWaiters: (() => void)[] = [];
+  private inbox: InboxSender | undefined;
 
   constructor(
     api: SluiceApi,
@@ -182,6 +184,8 @@ export class Producer<K = Bytes, V = Bytes> {
     if (!record || typeof record.topic !== 'string' || !Array.isArray(record.messages)) {
       throw new SluiceArgumentError('send({ topic, messages }) needs a topic name and an array of messages');
     }
+    const acks = record.acks ?? this.config.acks ?? -1;
+    if (acks === 1) return this.sendToInbox(record);
     return this.enqueue([{ topic: record.topic, messages: record.messages }], record.compression, false);
   }
 
@@ -215,6 +219,7 @@ export class Producer<K = Bytes, V = Bytes> {
   async flush(): Promise<void> {
     this.flushing++;
     try {
+      await this.inbox?.flush();
       this.schedule();
       while (this.queue.length > 0 || this.inFlight > 0) {
         await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -237,6 +242,35 @@ export class Producer<K = Bytes, V = Bytes> {
     if (this.timer) clearTimeout(this.timer);
   }
 
+  /** acks=1: through the inbox (`inbox.ts`); offsets are not known yet ('-1'). */
+  private async sendToInbox(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
+    if (this.state === 'closed')
+      throw new SluiceArgumentError('the producer was disconnected; create a new one');
+    if (this.state === 'new') await this.connect();
+    const records = await this.resolveRecords([{ topic: record.topic, messages: record.messages }], false);
+    if (records.length === 0) return [];
+    this.inbox ??= new InboxSender(
+      this.api,
+      this.retry,
+      this.idempotent
+        ? async () =>
+            parseJson(
+              await this.api.call('produce', { method: 'POST', path: '/v1/producers', json: {} }, this.retry),
+            ) as { producerId: string; epoch: number }
+        : undefined,
+    );
+    const receipts = await this.inbox.send(records);
+    return receipts.map((r) => ({
+      topicName: r.topic,
+      partition: r.partition,
+      errorCode: 0,
+      baseOffset: '-1',
+      logAppendTime: '-1',
+      logStartOffset: '-1',
+      inboxMessageId: r.messageId,
+    }));
+  }
+
   private async enqueue(
     topics: readonly TopicMessages<K, V>[],
     compressionOption: ProducerRecord['compression'],
@@ -246,6 +280,28 @@ export class Producer<K = Bytes, V = Bytes> {
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     if (this.state === 'new') await this.connect();
     const compression = compressionOption === undefined ? this.compression : compressionOf(compressionOption);
+    const records = await this.resolveRecords(topics, atomic);
+    if (records.length === 0) return [];
+    const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
+    if (atomic) {
+      const bytes = records.reduce((n, r) => n + r.size, 0);
+      if (bytes > MAX_REQUEST_BYTES) {
+        throw new SluiceProtocolError(
+          'MESSAGE_TOO_LARGE',
+          `sendBatch holds about ${bytes} bytes; one request carries at most ${MAX_REQUEST_BYTES}: split it into several sends`,
+          { status: 413, retriable: false },
+        );
+      }
+    }
+    const results = await Promise.all(chunks.map((c) => this.queueJob(c, compression)));
+    return toMetadata(results.flat());
+  }
+
+  /** Validates messages and picks their partitions. */
+  private async resolveRecords(
+    topics: readonly TopicMessages<K, V>[],
+    atomic: boolean,
+  ): Promise<QueuedRecord[]> {
     const now = Date.now();
     const records: QueuedRecord[] = [];
     for (const [t, tm] of topics.entries()) {
@@ -279,20 +335,7 @@ export class Producer<K = Bytes, V = Bytes> {
         records.push({ topic: tm.topic, partition, record, size: recordSize(record) });
       }
     }
-    if (records.length === 0) return [];
-    const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
-    if (atomic) {
-      const bytes = records.reduce((n, r) => n + r.size, 0);
-      if (bytes > MAX_REQUEST_BYTES) {
-        throw new SluiceProtocolError(
-          'MESSAGE_TOO_LARGE',
-          `sendBatch holds about ${bytes} bytes; one request carries at most ${MAX_REQUEST_BYTES}: split it into several sends`,
-          { status: 413, retriable: false },
-        );
-      }
-    }
-    const results = await Promise.all(chunks.map((c) => this.queueJob(c, compression)));
-    return toMetadata(results.flat());
+    return records;
   }
 
   private queueJob(records: QueuedRecord[], compression: Compression): Promise<PartitionResult[]> {
