@@ -40,10 +40,11 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
   idempotent?: boolean;
   /**
    * Acknowledgement level of every send unless a send names another: -1 ("all": after the
-   * commit, with offsets) or 1 (once the durable inbox holds the records; docs/api.md,
-   * "acks=1: the inbox"). @default -1
+   * commit, with offsets), 1 (once the durable inbox holds the records; docs/api.md,
+   * "acks=1: the inbox") or 0 (at once; sent in the background through the inbox — await
+   * `flush()` before a Lambda handler returns). @default -1
    */
-  acks?: -1 | 1;
+  acks?: -1 | 0 | 1;
   /** Codec of every batch unless a send names another. @default 'none' */
   compression?: CompressionOption;
   /**

@@ -73,6 +73,42 @@ describe.each(CASES)('SDK acks=1 on %s with the %s queue', (kind, queueKind) => 
     for (const p of [...producers, loose]) await p.disconnect();
   });
 
+  it('acks=0 resolves at once; flush ships the records; a failed background send is logged and counted', async () => {
+    await sluice.admin().createTopics({ topics: [{ topic: 'fire', numPartitions: 1 }] });
+    const producer = sluice.producer({ acks: 0 });
+    for (let i = 0; i < 3; i++) {
+      expect(await producer.send({ topic: 'fire', messages: [{ value: `f${i}` }] })).toEqual([]);
+    }
+    await producer.flush();
+    expect(producer.backgroundFailures).toBe(0);
+    const read = async () =>
+      (await server.context.reader.fetchRecords('fire', 0, 0, { maxBytes: 1 << 20 })).records.map((x) =>
+        Buffer.from(x.value!).toString(),
+      );
+    await waitFor(async () => (await read()).length >= 3, 15_000, 'the batcher');
+    expect(await read()).toEqual(['f0', 'f1', 'f2']);
+
+    const logs: { level: number; message: string }[] = [];
+    const unreachable = new Sluice({
+      endpoint: 'http://127.0.0.1:9',
+      retry: { retries: 0 },
+      logCreator:
+        () =>
+        ({ level, log }) => {
+          logs.push({ level, message: String(log.message) });
+        },
+    });
+    const lost = unreachable.producer({ acks: 0 });
+    expect(await lost.send({ topic: 'fire', messages: [{ value: 'x' }, { value: 'y' }] })).toEqual([]);
+    await lost.flush();
+    expect(lost.backgroundFailures).toBe(2);
+    expect(logs.some((l) => l.message.includes('acks=0 send failed'))).toBe(true);
+    // The next send (the next invocation) warns about what was lost.
+    await lost.send({ topic: 'fire', messages: [{ value: 'z' }] });
+    expect(logs.some((l) => l.message.includes('were lost since the last send'))).toBe(true);
+    await lost.flush();
+  });
+
   it('POST /v1/inbox refuses bad input with a 400 and enqueues nothing', async () => {
     const post = (json: unknown) =>
       fetch(`${server.url}/v1/inbox`, {
