@@ -21,7 +21,12 @@ const MAX_SEQUENCE = 0x7fffffff;
 const jsonRecord = z.object({
   key: z.string().nullable().optional(),
   value: z.string().nullable(),
-  headers: z.record(z.string(), z.string().nullable()).optional(),
+  headers: z
+    .union([
+      z.record(z.string(), z.union([z.string().nullable(), z.array(z.string().nullable())])),
+      z.array(z.object({ key: z.string(), value: z.string().nullable() })),
+    ])
+    .optional(),
   partition: z.number().int().min(0).optional(),
   timestamp: z.number().int().min(0).max(8.64e15).optional(),
 });

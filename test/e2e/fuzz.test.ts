@@ -268,3 +268,49 @@ describe('malformed requests', () => {
     expect(counter.writes).toBe(0);
   });
 });
+
+describe('generated headers', () => {
+  it('round-trip exactly through JSON produce and JSON fetch (list and object forms)', async () => {
+    const ctx = createContext({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() }, { env: {} });
+    const route = createRouter(ctx);
+    const call = async (method: string, url: string, body?: unknown) => {
+      const res = await route(
+        toEvent({
+          method,
+          url,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : enc.encode(JSON.stringify(body)),
+        }),
+      );
+      return { status: res.statusCode ?? 0, body: JSON.parse(res.body ?? '{}') };
+    };
+    expect((await call('POST', '/v1/topics', { name: 'h' })).status).toBe(201);
+    const header = fc.record({
+      key: fc.string({ maxLength: 8 }),
+      value: fc.option(fc.string({ maxLength: 8 }), { nil: null }),
+    });
+    let offset = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(header, { maxLength: 8 }), fc.boolean(), async (list, asObject) => {
+        // The object form keeps order within a key only (and JavaScript puts integer-like keys
+        // first): what is stored is the object's entries in order; the list form is exact.
+        const byKey = new Map<string, (string | null)[]>();
+        for (const h of list) byKey.set(h.key, [...(byKey.get(h.key) ?? []), h.value]);
+        const headers = asObject ? Object.fromEntries(byKey) : list;
+        const sent = asObject
+          ? Object.entries(headers).flatMap(([key, values]) =>
+              (values as (string | null)[]).map((value) => ({ key, value })),
+            )
+          : list;
+        const produced = await call('POST', '/v1/produce', {
+          topic: 'h',
+          records: [{ value: 'v', headers }],
+        });
+        expect(produced.status).toBe(200);
+        const fetched = await call('GET', `/v1/fetch?topic=h&partition=0&offset=${offset++}&maxRecords=1`);
+        expect(fetched.body.records[0].headerList).toEqual(sent);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
