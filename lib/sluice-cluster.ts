@@ -4,8 +4,7 @@
  * background work, an EventBridge schedule feeds maintenance through SQS, and CloudWatch
  * watches it all. See DESIGN.md §1–§7 and docs/deploy.md.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -16,7 +15,6 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -30,11 +28,6 @@ import { acknowledge } from './nag.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
 import { FUNCTION_TIMEOUTS, SluiceFunction } from './sluice-function.js';
 import { validateTopicSpecs } from './topic-spec.js';
-
-const LIB_DIR = dirname(fileURLToPath(import.meta.url));
-/** The repository root: package.json and package-lock.json live here. */
-export const PROJECT_ROOT = join(LIB_DIR, '..');
-export const DEFAULT_ENTRY_DIR = join(PROJECT_ROOT, 'lambdas');
 
 /** The four functions behind a Function URL, in the order of the endpoints document. */
 export const API_FUNCTIONS = ['produce', 'fetch', 'admin', 'groups'] as const;
@@ -62,11 +55,11 @@ export class SluiceCluster extends Construct {
   readonly clusterId: string;
   /** POWERTOOLS_SERVICE_NAME of every function: the `service` dimension of the metrics. */
   readonly serviceName: string;
-  readonly produceFunction: NodejsFunction;
-  readonly fetchFunction: NodejsFunction;
-  readonly adminFunction: NodejsFunction;
-  readonly groupsFunction: NodejsFunction;
-  readonly maintenanceFunction: NodejsFunction;
+  readonly produceFunction: lambda.Function;
+  readonly fetchFunction: lambda.Function;
+  readonly adminFunction: lambda.Function;
+  readonly groupsFunction: lambda.Function;
+  readonly maintenanceFunction: lambda.Function;
   readonly produceUrl: lambda.FunctionUrl;
   readonly fetchUrl: lambda.FunctionUrl;
   readonly adminUrl: lambda.FunctionUrl;
@@ -94,7 +87,7 @@ export class SluiceCluster extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const entryDir = props.entryDir ?? DEFAULT_ENTRY_DIR;
+    const entryDir = props.entryDir;
     this.serviceName = props.serviceName ?? `${stack.stackName}-${id}`;
     this.clusterId =
       props.clusterId ??
@@ -142,7 +135,6 @@ export class SluiceCluster extends Construct {
       SLUICE_CLUSTER_ID: this.clusterId,
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-      NODE_OPTIONS: '--enable-source-maps',
     };
     const memory: Record<FunctionRole, number> = {
       produce: props.produceMemorySize ?? 1024,
@@ -177,8 +169,8 @@ export class SluiceCluster extends Construct {
           ? { ...common, SLUICE_MAINTENANCE_QUEUE_URL: this.maintenanceQueue.queueUrl }
           : { ...common, SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName };
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
-        entry: join(entryDir, `${role}.ts`),
-        projectRoot: PROJECT_ROOT,
+        handler: role,
+        ...(entryDir ? { entry: join(entryDir, `${role}.ts`) } : {}),
         description: `Sluice ${stack.stackName}: ${describe[role]}`,
         architecture,
         memorySize: memory[role],
@@ -187,7 +179,6 @@ export class SluiceCluster extends Construct {
         environment,
         logRetention,
         removalPolicy,
-        nativePackages: true,
         tracing: props.tracing ?? lambda.Tracing.DISABLED,
         invokedBy: role === 'maintenance' ? 'schedule-and-sqs' : 'function-url',
       });
@@ -212,7 +203,7 @@ export class SluiceCluster extends Construct {
     this.groupsFunction = this.functions.groups.function;
     this.maintenanceFunction = this.functions.maintenance.function;
 
-    const url = (fn: NodejsFunction) =>
+    const url = (fn: lambda.Function) =>
       fn.addFunctionUrl({
         authType: lambda.FunctionUrlAuthType.AWS_IAM,
         invokeMode: lambda.InvokeMode.BUFFERED,
@@ -240,8 +231,6 @@ export class SluiceCluster extends Construct {
       const topics = new DeployTimeTopics(this, 'Topics', {
         topics: props.topics,
         adminFunction: this.adminFunction,
-        handlerEntry: join(LIB_DIR, 'topics-handler.ts'),
-        projectRoot: PROJECT_ROOT,
         architecture,
         logRetention,
         removalPolicy,

@@ -8,7 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import nag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { stackOptionsFromContext } from './app-context.js';
-import { DEFAULT_ENTRY_DIR } from './sluice-cluster.js';
+import { HANDLER_SPECS, SOURCE_ROOT } from './handler-bundles.js';
 import { SluiceStack } from './sluice-stack.js';
 import { fastApp } from './test-fixtures/synth.js';
 
@@ -19,7 +19,7 @@ const template = Template.fromStack(stack);
 describe('SluiceStack (the app)', () => {
   it('uses the real handler of every function', () => {
     for (const role of ['produce', 'fetch', 'admin', 'groups', 'maintenance']) {
-      expect(existsSync(join(DEFAULT_ENTRY_DIR, `${role}.ts`)), role).toBe(true);
+      expect(existsSync(join(SOURCE_ROOT, HANDLER_SPECS[role as 'produce'].source)), role).toBe(true);
     }
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(5);
   });
