@@ -19,13 +19,17 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
-import { type SluiceMetricName, type SluiceMetricOptions, sluiceMetric } from './metrics.js';
 import { SluiceMonitoring } from './monitoring.js';
 import { acknowledge } from './nag.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
+import {
+  type ISluiceCluster,
+  type SluiceClusterAttributes,
+  SluiceClusterBase,
+} from './sluice-cluster-ref.js';
 import { FUNCTION_TIMEOUTS, SluiceFunction } from './sluice-function.js';
 import { validateTopicSpecs } from './topic-spec.js';
 
@@ -48,7 +52,7 @@ export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: '
  * cluster.grantConsume(billingServiceRole);
  * new CfnOutput(stack, 'Bootstrap', { value: cluster.bootstrapUrl });
  */
-export class SluiceCluster extends Construct {
+export class SluiceCluster extends SluiceClusterBase {
   readonly bucket: s3.IBucket;
   readonly table: dynamodb.ITable;
   /** SLUICE_CLUSTER_ID of every function (may be a deploy-time token). */
@@ -79,6 +83,20 @@ export class SluiceCluster extends Construct {
   readonly alarms: readonly cloudwatch.Alarm[];
 
   private readonly functions: Record<FunctionRole, SluiceFunction>;
+
+  /**
+   * A cluster deployed by another stack or app, for grants and metrics.
+   *
+   * @example
+   * const cluster = SluiceCluster.fromAttributes(stack, 'Events', {
+   *   produceFunctionArn, fetchFunctionArn, adminFunctionArn, groupsFunctionArn,
+   *   bootstrapUrl: 'https://abc.lambda-url.eu-west-1.on.aws/', serviceName: 'Sluice-Cluster',
+   * });
+   * cluster.grantProduce(ordersServiceRole);
+   */
+  static fromAttributes(scope: Construct, id: string, attrs: SluiceClusterAttributes): ISluiceCluster {
+    return new ImportedSluiceCluster(scope, id, attrs);
+  }
 
   constructor(scope: Construct, id: string, props: SluiceClusterProps = {}) {
     super(scope, id);
@@ -257,86 +275,6 @@ export class SluiceCluster extends Construct {
     this.alarms = monitoring.alarms;
   }
 
-  /**
-   * Lets `grantee` call the produce API (and `GET /v1/metadata` on the produce URL).
-   *
-   * @example
-   * cluster.grantProduce(new iam.Role(stack, 'Orders', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') }));
-   */
-  grantProduce(grantee: iam.IGrantable): iam.Grant {
-    return this.grantUrls(grantee, [this.produceFunction]);
-  }
-
-  /**
-   * Lets `grantee` fetch, look up offsets and take part in consumer groups (fetch and
-   * groups URLs).
-   *
-   * @example
-   * cluster.grantConsume(billingRole);
-   */
-  grantConsume(grantee: iam.IGrantable): iam.Grant {
-    return this.grantUrls(grantee, [this.fetchFunction, this.groupsFunction]);
-  }
-
-  /**
-   * Lets `grantee` manage topics: create, list, describe, add partitions, delete (admin URL).
-   *
-   * @example
-   * cluster.grantAdmin(operatorsRole);
-   */
-  grantAdmin(grantee: iam.IGrantable): iam.Grant {
-    return this.grantUrls(grantee, [this.adminFunction]);
-  }
-
-  /**
-   * A Sluice metric; per topic with `topic`, else summed (lag: maximum) over the cluster's
-   * topics.
-   *
-   * @example
-   * cluster.metric('BytesIn', { topic: 'orders', period: Duration.minutes(5) });
-   */
-  metric(name: SluiceMetricName, options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return sluiceMetric(this.serviceName, name, options);
-  }
-
-  /** Record batch bytes appended. @example cluster.metricBytesIn({ topic: 'orders' }) */
-  metricBytesIn(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('BytesIn', options);
-  }
-
-  /** Records appended. @example cluster.metricRecordsIn({ topic: 'orders' }) */
-  metricRecordsIn(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('RecordsIn', options);
-  }
-
-  /** Record batch bytes served to consumers. @example cluster.metricBytesOut() */
-  metricBytesOut(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('BytesOut', options);
-  }
-
-  /** Records served to consumers. @example cluster.metricRecordsOut({ topic: 'orders' }) */
-  metricRecordsOut(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('RecordsOut', options);
-  }
-
-  /**
-   * Consumer lag (high watermark − committed offset), maximum over groups.
-   *
-   * @example
-   * new cloudwatch.Alarm(stack, 'OrdersLag', {
-   *   metric: cluster.metricConsumerLag({ topic: 'orders' }), threshold: 10_000, evaluationPeriods: 5,
-   * });
-   */
-  metricConsumerLag(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('ConsumerLag', options);
-  }
-
-  private grantUrls(grantee: iam.IGrantable, fns: readonly lambda.IFunction[]): iam.Grant {
-    // grantInvokeUrl grants lambda:InvokeFunctionUrl (AuthType AWS_IAM) and
-    // lambda:InvokeFunction (InvokedViaFunctionUrl), which Function URLs now both require.
-    return fns.map((fn) => fn.grantInvokeUrl(grantee)).reduce((a, b) => a.combine(b));
-  }
-
   private createBucket(props: SluiceClusterProps, removalPolicy: RemovalPolicy): s3.Bucket {
     const key: kms.IKey | undefined = props.encryptionKey;
     const bucket = new s3.Bucket(this, 'Data', {
@@ -427,5 +365,26 @@ export class SluiceCluster extends Construct {
         }),
       ],
     });
+  }
+}
+
+/** A cluster known by its attributes (SluiceCluster.fromAttributes). */
+class ImportedSluiceCluster extends SluiceClusterBase {
+  readonly serviceName: string;
+  readonly bootstrapUrl: string;
+  readonly produceFunction: lambda.IFunction;
+  readonly fetchFunction: lambda.IFunction;
+  readonly adminFunction: lambda.IFunction;
+  readonly groupsFunction: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, attrs: SluiceClusterAttributes) {
+    super(scope, id);
+    this.serviceName = attrs.serviceName;
+    this.bootstrapUrl = attrs.bootstrapUrl;
+    const fn = (name: string, arn: string) => lambda.Function.fromFunctionArn(this, name, arn);
+    this.produceFunction = fn('Produce', attrs.produceFunctionArn);
+    this.fetchFunction = fn('Fetch', attrs.fetchFunctionArn);
+    this.adminFunction = fn('Admin', attrs.adminFunctionArn);
+    this.groupsFunction = fn('Groups', attrs.groupsFunctionArn);
   }
 }

@@ -28,6 +28,7 @@ describe('SluiceStack (the app)', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).sort()).toEqual(
       [
+        'AdminFunctionArn',
         'AdminFunctionName',
         'AdminUrl',
         'BootstrapUrl',
@@ -36,13 +37,17 @@ describe('SluiceStack (the app)', () => {
         'DashboardName',
         'DeadLetterQueueName',
         'EndpointsParameterName',
+        'FetchFunctionArn',
         'FetchFunctionName',
         'FetchUrl',
+        'GroupsFunctionArn',
         'GroupsFunctionName',
         'GroupsUrl',
         'MaintenanceFunctionName',
         'MaintenanceQueueName',
+        'ProduceFunctionArn',
         'ProduceFunctionName',
+        'ServiceName',
         'ProduceUrl',
         'TableName',
       ].sort(),
