@@ -5,7 +5,13 @@
  */
 import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { InvalidRequestError, SluiceError, ThrottledError, UnavailableError } from '../core/errors.js';
+import {
+  InvalidRequestError,
+  SluiceError,
+  ThrottledError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+} from '../core/errors.js';
 import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
 import { MAX_RESPONSE_BYTES, resultBytes } from './response-size.js';
 
@@ -186,9 +192,22 @@ function zodToInvalid(err: z.ZodError): InvalidRequestError {
   return new InvalidRequestError(message, field, { cause: err });
 }
 
-/** Parses the body as JSON; an empty body is `{}`. */
+/** `application/json` or a `+json` type, with or without parameters (`; charset=utf-8`). */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
+
+/**
+ * Parses the body as JSON; an empty body is `{}`. A non-empty body must say it is JSON
+ * (`content-type: application/json`), else `UNSUPPORTED_MEDIA_TYPE` (415): a form post or a
+ * batch sent to a JSON endpoint is refused before it is read.
+ */
 export function jsonBody(req: HttpRequest): unknown {
   if (req.body.length === 0) return {};
+  const type = req.headers['content-type'];
+  if (type === undefined || !JSON_MEDIA_TYPE.test(type.trim())) {
+    throw new UnsupportedMediaTypeError(
+      `this endpoint takes a JSON body: send 'content-type: application/json' (got ${type === undefined ? 'none' : `'${type}'`})`,
+    );
+  }
   try {
     return JSON.parse(Buffer.from(req.body).toString('utf8'));
   } catch (cause) {
