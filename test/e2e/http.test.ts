@@ -49,7 +49,14 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     const res = await http.get('/v1/metadata');
     expect(res.status).toBe(200);
     expect(res.body.clusterId).toBe('test-cluster');
-    expect(Object.keys(res.body.endpoints).sort()).toEqual(['admin', 'fetch', 'groups', 'produce']);
+    expect(Object.keys(res.body.endpoints).sort()).toEqual([
+      'admin',
+      'fetch',
+      'groups',
+      'produce',
+      'schemas',
+    ]);
+    expect(res.body.schemaRegistry).toBe(`${server.url}/schemas`);
     expect(res.body.endpoints.produce).toBe(server.url);
     expect(res.body.topics).toContainEqual({ name: 'meta-t', partitions: 2 });
   });
