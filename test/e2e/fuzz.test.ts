@@ -227,6 +227,75 @@ describe('malformed requests', () => {
     expect(counter.writes).toBe(0);
   });
 
+  it('refuses an unknown field anywhere in a JSON body, naming it (typos do not pass)', async () => {
+    const bodies: [string, string, Record<string, unknown>, string[]][] = [
+      ['POST', '/v1/produce', { topic: 't', records: [{ value: 'v', partition: 0 }] }, ['', 'records.0']],
+      ['POST', '/v1/topics', { name: 'typo', partitions: 3 }, ['']],
+      ['POST', '/v1/fetch', { partitions: [{ topic: 't', partition: 0, offset: 0 }] }, ['', 'partitions.0']],
+      ['POST', '/v1/topics/t/partitions', { count: 3 }, ['']],
+      [
+        'POST',
+        '/v1/groups/g/offsets',
+        { offsets: [{ topic: 't', partition: 0, offset: 0 }] },
+        ['', 'offsets.0'],
+      ],
+      ['POST', '/v1/groups/g/heartbeat', { memberEpoch: 0, topics: ['t'] }, ['']],
+    ];
+    const known = new Set([
+      'topic',
+      'records',
+      'value',
+      'partition',
+      'name',
+      'partitions',
+      'offset',
+      'count',
+    ]);
+    const name = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !known.has(k) && k !== '__proto__');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(bodies.length - 1),
+        fc.nat(),
+        name,
+        fc.jsonValue(),
+        async (which, where, key, value) => {
+          const [method, url, valid, places] = bodies[which]!;
+          const body = structuredClone(valid);
+          const place = places[where % places.length]!;
+          let target = body as Record<string, unknown>;
+          for (const p of place ? place.split('.') : []) target = target[p] as Record<string, unknown>;
+          if (Object.hasOwn(target, key)) return;
+          target[key] = value;
+          const res = await call(method, url, JSON.stringify(body));
+          const err = JSON.parse(res.body ?? '{}').error;
+          const field = place ? `${place}.${key}` : key;
+          expect([res.statusCode, err?.code, err?.message]).toEqual([
+            400,
+            'INVALID_REQUEST',
+            `${field}: unknown field (not in the API)`,
+          ]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(counter.writes).toBe(0);
+    // The reported typos, by name.
+    const typo = await call(
+      'POST',
+      '/v1/produce',
+      JSON.stringify({ topic: 't', records: [{ value: 'v', partiton: 0 }] }),
+    );
+    expect(JSON.parse(typo.body!).error.message).toBe('records.0.partiton: unknown field (not in the API)');
+    const create = await call('POST', '/v1/topics', JSON.stringify({ name: 'x', partition: 3 }));
+    expect(JSON.parse(create.body!).error.message).toBe('partition: unknown field (not in the API)');
+    // A missing query parameter says which one.
+    const missing = await call('GET', '/v1/fetch?topic=t&partition=0');
+    expect([missing.statusCode, JSON.parse(missing.body!).error.message]).toEqual([
+      400,
+      'offset: required query parameter is missing',
+    ]);
+  });
+
   it('rejects corrupted binary batches', async () => {
     // Bytes of the batch the CRC does not cover (baseOffset, partitionLeaderEpoch) may
     // legitimately change, and so may the frame's partition: mutations avoid them.
