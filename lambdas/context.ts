@@ -12,6 +12,7 @@ import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { Topics } from '../core/topics.js';
+import { TransactionCoordinator } from '../core/transactions/index.js';
 import { groupConfigFromEnv } from './groups.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -31,6 +32,8 @@ export interface SluiceContext {
   topics: Topics;
   appender: Appender;
   reader: Reader;
+  /** Transactional producers (exactly-once). */
+  transactions: TransactionCoordinator;
   telemetry: Telemetry;
   clusterId: string;
   /** The function URLs; `origin` is the URL this request came to (used when unset). */
@@ -78,6 +81,17 @@ export function createContext(
   );
   const reader = new Reader({ ...stores, topics, clock, cache });
   const endpoints = endpointResolver(env, options.endpoints);
+  const topicView = {
+    async partitionCount(topic: string) {
+      try {
+        return (await topics.get(topic)).partitions;
+      } catch {
+        return undefined;
+      }
+    },
+    highWatermarks: (topic: string, partitions: readonly number[]) =>
+      reader.highWatermarks(topic, partitions),
+  };
   return {
     ...stores,
     clock,
@@ -85,20 +99,12 @@ export function createContext(
     topics,
     appender,
     reader,
+    transactions: new TransactionCoordinator({ meta: stores.meta, appender, topicView, clock, random }),
     telemetry: createTelemetry(env),
     groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
     endpoints,
-    topicView: {
-      async partitionCount(topic) {
-        try {
-          return (await topics.get(topic)).partitions;
-        } catch {
-          return undefined;
-        }
-      },
-      highWatermarks: (topic, partitions) => reader.highWatermarks(topic, partitions),
-    },
+    topicView,
   };
 }
 
