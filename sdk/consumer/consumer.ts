@@ -374,6 +374,17 @@ export class Consumer<K = Buffer, V = Buffer> {
   }
 
   /**
+   * The group membership a transaction's `sendOffsets({ consumer })` is fenced by (Kafka's
+   * KIP-447 `groupMetadata()`); undefined outside a group or before joining.
+   * @example
+   * await tx.sendOffsets({ consumer, topics });
+   */
+  groupMetadata(): { groupId: string; memberId: string; memberEpoch: number } | undefined {
+    if (!this.groupId || !this.membership?.memberId || this.membership.epoch <= 0) return undefined;
+    return { groupId: this.groupId, memberId: this.membership.memberId, memberEpoch: this.membership.epoch };
+  }
+
+  /**
    * Describes this consumer's group (members, assignments, lag).
    * @example
    * const { members } = await consumer.describeGroup();
