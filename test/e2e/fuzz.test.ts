@@ -136,6 +136,39 @@ describe('malformed requests', () => {
     expect(counter.writes).toBe(0);
   });
 
+  it('refuses a valid JSON body that does not say it is JSON: 415 UNSUPPORTED_MEDIA_TYPE, nothing written', async () => {
+    const valid: Record<string, string> = {
+      '/v1/topics': JSON.stringify({ name: 'made-anyway', partitions: 1 }),
+      '/v1/produce': JSON.stringify({ topic: 't', records: [{ value: 'x', partition: 0 }] }),
+      '/v1/topics/t/partitions': JSON.stringify({ count: 3 }),
+    };
+    const notJson = fc.oneof(
+      fc.constantFrom(
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data',
+        'application/jsonx',
+        'json',
+      ),
+      fc.string({ maxLength: 40 }).filter((t) => !/^\s*application\/([\w.+-]+\+)?json\s*(;.*)?$/i.test(t)),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...Object.keys(valid)), notJson, async (path, type) => {
+        const res = await call('POST', path, valid[path], { 'content-type': type });
+        expect(res.statusCode).toBe(415);
+        expect(JSON.parse(res.body ?? '{}').error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      }),
+      { numRuns: 200 },
+    );
+    expect(counter.writes).toBe(0);
+    // The same bodies pass with a JSON type, parameters and case included.
+    const ok = await call('POST', '/v1/produce', valid['/v1/produce'], {
+      'content-type': 'Application/JSON; charset=utf-8',
+    });
+    expect(ok.statusCode).toBe(200);
+    counter.writes = 0;
+  });
+
   it('rejects produce requests with one field of the wrong type or out of range', async () => {
     const valid = () => ({
       topic: 't',
