@@ -15,6 +15,7 @@ import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
 import { headersFromJson, toBytes } from './json-records.js';
 import { metadataRoute } from './metadata.js';
+import { transactionRoutes } from './transactions.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -64,6 +65,7 @@ export function produceRoutes(ctx: SluiceContext): Route[] {
         return binary ? produceBinary(ctx, req) : produceJson(ctx, req);
       },
     },
+    ...transactionRoutes(ctx),
   ];
 }
 
