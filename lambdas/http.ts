@@ -7,6 +7,7 @@ import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from '
 import { z } from 'zod';
 import { InvalidRequestError, SluiceError, ThrottledError, UnavailableError } from '../core/errors.js';
 import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
+import { MAX_RESPONSE_BYTES, resultBytes } from './response-size.js';
 
 export interface HttpRequest {
   method: string;
@@ -234,6 +235,8 @@ export interface HandlerHooks {
   onError?: (err: unknown, req: HttpRequest) => void;
   /** Called after every invocation, e.g. to flush metrics. */
   after?: () => void | Promise<void>;
+  /** The largest result document answered (bytes); default {@link MAX_RESPONSE_BYTES}. */
+  maxResponseBytes?: number;
 }
 
 function logToStderr(err: unknown, req: HttpRequest): void {
@@ -325,9 +328,20 @@ export function lambdaHandler(
       );
     }
   };
+  const limit = hooks.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   return async (event) => {
     try {
-      return toResult(await answer(event));
+      const res = await answer(event);
+      const result = toResult(res);
+      const size = resultBytes(result, res.body instanceof Uint8Array ? res.body.length : undefined);
+      if (size <= limit) return result;
+      // Lambda would refuse it (502, for every retry): answer a typed error instead.
+      const err = new SluiceError(
+        'RESPONSE_TOO_LARGE',
+        `the response would be ${size} bytes, over Lambda's limit of ${limit}; ask for less (maxBytes, maxRecords)`,
+      );
+      hooks.onError?.(err, fromEvent(event));
+      return toResult(errorResponse(err));
     } finally {
       await hooks.after?.();
     }
