@@ -41,6 +41,7 @@ import {
   type QueuedRecord,
   tpKey,
 } from './request.js';
+import { Transaction, type TransactionalIdentity } from './transaction.js';
 import type {
   ProducerBatch,
   ProducerConfig,
@@ -90,6 +91,10 @@ export class Producer<K = Bytes, V = Bytes> {
   /** Bumped whenever the producer id changes, so late answers of older requests are ignored. */
   private generation = 0;
   private resetNeeded = false;
+
+  private txIdentity: Promise<TransactionalIdentity> | undefined;
+  private txOpen = false;
+  private txFenced: unknown;
 
   private readonly queue: Job[] = [];
   private queuedBytes = 0;
@@ -314,7 +319,11 @@ export class Producer<K = Bytes, V = Bytes> {
     if (this.state === 'closed')
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     if (this.state === 'new') await this.connect();
-    const records = await this.resolveRecords([{ topic: record.topic, messages: record.messages }], false);
+    const records = await this.resolveRecords(
+      [{ topic: record.topic, messages: record.messages }],
+      false,
+      Date.now(),
+    );
     if (records.length === 0) return [];
     this.inbox ??= new InboxSender(
       this.api,
@@ -347,7 +356,7 @@ export class Producer<K = Bytes, V = Bytes> {
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     if (this.state === 'new') await this.connect();
     const compression = compressionOption === undefined ? this.compression : compressionOf(compressionOption);
-    const records = await this.resolveRecords(topics, atomic);
+    const records = await this.resolveRecords(topics, atomic, Date.now());
     if (records.length === 0) return [];
     const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
     if (atomic) {
@@ -364,12 +373,75 @@ export class Producer<K = Bytes, V = Bytes> {
     return toMetadata(results.flat());
   }
 
-  /** Validates messages and picks their partitions. */
-  private async resolveRecords(
+  /**
+   * Starts a transaction (the producer needs a `transactionalId`). The first call takes the
+   * transactional id, fencing every earlier producer with it and aborting what one left open.
+   *
+   * @throws SluiceArgumentError without a transactionalId, or while a transaction is open;
+   *   InvalidProducerEpochError once this producer was fenced (create a new producer).
+   * @example
+   * const producer = sluice.producer({ transactionalId: 'copier', maxInFlightRequests: 1, idempotent: true });
+   * const tx = await producer.transaction();
+   * await tx.send({ topic: 'out', messages: [{ value: 'x' }] });
+   * await tx.commit();
+   */
+  async transaction(): Promise<Transaction<K, V>> {
+    const id = this.config.transactionalId;
+    if (typeof id !== 'string' || id.length === 0)
+      throw new SluiceArgumentError('producer.transaction() needs a producer created with a transactionalId');
+    if (this.state === 'closed')
+      throw new SluiceArgumentError('the producer was disconnected; create a new one');
+    if (this.txFenced) throw this.txFenced;
+    if (this.txOpen) throw new SluiceArgumentError('a transaction is already open: commit or abort it first');
+    this.txOpen = true;
+    try {
+      this.txIdentity ??= this.api
+        .call(
+          'produce',
+          {
+            method: 'POST',
+            path: `/v1/transactions/${encodeURIComponent(id)}/init`,
+            json:
+              this.config.transactionTimeout === undefined
+                ? {}
+                : { transactionTimeoutMs: this.config.transactionTimeout },
+          },
+          this.retry,
+        )
+        .then((res) => parseJson(res) as TransactionalIdentity);
+      const identity = await this.txIdentity.catch((err: unknown) => {
+        this.txIdentity = undefined;
+        throw err;
+      });
+      return new Transaction<K, V>(
+        {
+          resolveRecords: (topics, atomic, now) => this.resolveRecords(topics, atomic, now),
+          ended: (error) => {
+            this.txOpen = false;
+            const code = (error as { code?: unknown } | undefined)?.code;
+            if (code === 'INVALID_PRODUCER_EPOCH') this.txFenced = error;
+          },
+        },
+        this.api,
+        id,
+        identity,
+        this.retry,
+      );
+    } catch (err) {
+      this.txOpen = false;
+      throw err;
+    }
+  }
+
+  /**
+   * Serialises and places messages: one queued record per message, with its partition.
+   * @internal also used by {@link Transaction}
+   */
+  async resolveRecords(
     topics: readonly TopicMessages<K, V>[],
     atomic: boolean,
+    now: number,
   ): Promise<QueuedRecord[]> {
-    const now = Date.now();
     const records: QueuedRecord[] = [];
     for (const [t, tm] of topics.entries()) {
       if (!tm || typeof tm.topic !== 'string' || !Array.isArray(tm.messages)) {
