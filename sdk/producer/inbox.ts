@@ -68,30 +68,28 @@ export class InboxSender {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
+  /** A partition's messages go one at a time, in the order of the sends. */
   private sendPartition(k: string, list: QueuedRecord[]): Promise<InboxReceipt> {
-    const state = this.partitions.get(k);
-    const previous = state?.chain ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.post(k, list));
+    let state = this.partitions.get(k);
+    if (!state) {
+      state = { producerId: '', epoch: 0, seq: 0, prevAt: undefined, chain: Promise.resolve() };
+      this.partitions.set(k, state);
+    }
+    const s = state;
+    const run = s.chain.then(() => this.post(s, list));
     const tracked = run.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
-    if (state) state.chain = tracked.catch(() => undefined);
+    s.chain = tracked.catch(() => undefined);
     return run;
   }
 
-  private async post(k: string, list: QueuedRecord[]): Promise<InboxReceipt> {
+  private async post(s: PartitionState, list: QueuedRecord[]): Promise<InboxReceipt> {
     const { topic, partition } = list[0]!;
-    let state = this.partitions.get(k);
-    if (this.newProducer && (!state || state.producerId === '')) {
+    if (this.newProducer && s.producerId === '') {
       const id = await this.newProducer();
-      state = {
-        producerId: id.producerId,
-        epoch: id.epoch,
-        seq: 0,
-        prevAt: undefined,
-        chain: state?.chain ?? Promise.resolve(),
-      };
-      this.partitions.set(k, state);
+      Object.assign(s, { producerId: id.producerId, epoch: id.epoch, seq: 0, prevAt: undefined });
     }
+    const state = this.newProducer ? s : undefined;
     const json = {
       topic,
       encoding: 'base64',
