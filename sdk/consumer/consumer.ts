@@ -621,10 +621,14 @@ export class Consumer<K = Buffer, V = Buffer> {
       state.highWatermark = frame.highWatermark;
       // Sought, revoked or reset while the fetch was in flight: drop what it brought.
       if (state.generation !== generation || state.position !== offset || state.revoking) continue;
+      const batches = frame.batches.map((b) => decodeBatch(b.bytes));
+      // Schema deserializers fetch the writers' schemas they have not seen (awaits only then).
+      if (await this.prepareDeserializers(batches)) {
+        if (state.generation !== generation || state.position !== offset || state.revoking) continue;
+      }
       const messages: KafkaMessage<K, V>[] = [];
       let end = offset;
-      for (const b of frame.batches) {
-        const batch = decodeBatch(b.bytes);
+      for (const batch of batches) {
         if (batch.header.isControl) continue;
         for (const r of batch.records) {
           if (r.offset < offset) continue;
@@ -640,6 +644,31 @@ export class Consumer<K = Buffer, V = Buffer> {
     }
     if (work.length > 0) await this.processAll(work);
     if (this.runConfig.autoCommit) await this.commitIfNecessary();
+  }
+
+  /** Runs the deserializers' `prepare` over the records; true when something was awaited. */
+  private async prepareDeserializers(batches: readonly ReturnType<typeof decodeBatch>[]): Promise<boolean> {
+    const key = this.config.keyDeserializer?.prepare;
+    const value = this.config.valueDeserializer?.prepare;
+    if (!key && !value) return false;
+    let waited = false;
+    for (const batch of batches) {
+      if (batch.header.isControl) continue;
+      for (const r of batch.records) {
+        const k =
+          r.key !== null && key
+            ? key(Buffer.from(r.key.buffer, r.key.byteOffset, r.key.byteLength))
+            : undefined;
+        const v =
+          r.value !== null && value
+            ? value(Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength))
+            : undefined;
+        if (k) await k;
+        if (v) await v;
+        waited ||= k !== undefined || v !== undefined;
+      }
+    }
+    return waited;
   }
 
   private partitionError(state: PartitionState | undefined, error: { code: string; message: string }): void {
