@@ -12,6 +12,7 @@ import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
+import { SchemaValidator } from '../core/schemas/validation.js';
 import { Topics } from '../core/topics.js';
 import { groupConfigFromEnv } from './groups.js';
 import type { HandlerHooks } from './http.js';
@@ -37,6 +38,8 @@ export interface SluiceContext {
   telemetry: Telemetry;
   /** The Confluent-compatible schema registry over the same MetaStore. */
   schemas: SchemaRegistry;
+  /** Checks records of topics with `value.schema.validation` / `key.schema.validation` on. */
+  schemaValidator: SchemaValidator;
   clusterId: string;
   /** The function URLs; `origin` is the URL this request came to (used when unset). */
   endpoints(origin: string): Promise<Endpoints>;
@@ -83,6 +86,7 @@ export function createContext(
   );
   const reader = new Reader({ ...stores, topics, clock, cache });
   const endpoints = endpointResolver(env, options.endpoints);
+  const schemas = new SchemaRegistry({ meta: stores.meta, clock, random });
   return {
     ...stores,
     clock,
@@ -90,7 +94,8 @@ export function createContext(
     topics,
     appender,
     reader,
-    schemas: new SchemaRegistry({ meta: stores.meta, clock, random }),
+    schemas,
+    schemaValidator: new SchemaValidator(schemas, clock),
     telemetry: createTelemetry(env),
     groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',

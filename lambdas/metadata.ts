@@ -23,7 +23,7 @@ export function metadataRoute(ctx: SluiceContext): Route {
           clusterId: ctx.clusterId,
           endpoints,
           // Confluent Schema Registry clients take this as their registry URL.
-          schemaRegistry: `${endpoints.schemas ?? originOf(req)}/schemas`,
+          schemaRegistry: `${(endpoints.schemas ?? originOf(req)).replace(/\/+$/, '')}/schemas`,
           topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })),
         },
       };

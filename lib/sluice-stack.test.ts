@@ -18,10 +18,10 @@ const template = Template.fromStack(stack);
 
 describe('SluiceStack (the app)', () => {
   it('uses the real handler of every function', () => {
-    for (const role of ['produce', 'fetch', 'admin', 'groups', 'maintenance']) {
+    for (const role of ['produce', 'fetch', 'admin', 'groups', 'schemas', 'maintenance']) {
       expect(existsSync(join(DEFAULT_ENTRY_DIR, `${role}.ts`)), role).toBe(true);
     }
-    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(5);
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(6);
   });
 
   it('outputs the bootstrap URL, every function URL and the resource names', () => {
@@ -44,6 +44,8 @@ describe('SluiceStack (the app)', () => {
         'MaintenanceQueueName',
         'ProduceFunctionName',
         'ProduceUrl',
+        'SchemaRegistryUrl',
+        'SchemasFunctionName',
         'TableName',
       ].sort(),
     );

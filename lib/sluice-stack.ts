@@ -38,6 +38,7 @@ export class SluiceStack extends Stack {
     out('FetchUrl', cluster.fetchUrl.url, 'Fetch function URL (bootstrap here with consume-only access)');
     out('AdminUrl', cluster.adminUrl.url, 'Admin function URL');
     out('GroupsUrl', cluster.groupsUrl.url, 'Consumer groups function URL');
+    out('SchemaRegistryUrl', cluster.schemaRegistryUrl, 'Confluent-compatible schema registry URL');
     out('ClusterId', cluster.clusterId, 'Cluster id reported by GET /v1/metadata');
     out('BucketName', cluster.bucket.bucketName, 'S3 bucket holding record batches');
     out('TableName', cluster.table.tableName, 'DynamoDB table holding offsets, leases, groups');
@@ -52,6 +53,7 @@ export class SluiceStack extends Stack {
     out('FetchFunctionName', cluster.fetchFunction.functionName, 'Fetch function');
     out('AdminFunctionName', cluster.adminFunction.functionName, 'Admin function');
     out('GroupsFunctionName', cluster.groupsFunction.functionName, 'Groups function');
+    out('SchemasFunctionName', cluster.schemasFunction.functionName, 'Schema registry function');
     out('MaintenanceFunctionName', cluster.maintenanceFunction.functionName, 'Maintenance function');
     if (cluster.dashboard) out('DashboardName', cluster.dashboard.dashboardName, 'CloudWatch dashboard');
   }
