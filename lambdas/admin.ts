@@ -7,7 +7,7 @@ import { metadataRoute } from './metadata.js';
 const createTopic = z.object({
   name: z.string(),
   partitions: z.number().optional(),
-  config: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });
 
 const addPartitions = z.object({ count: z.number() });

@@ -136,7 +136,8 @@ function endpointResolver(env: NodeJS.ProcessEnv, fixed?: Endpoints): (origin: s
         fetch: e.fetch ?? origin,
         admin: e.admin ?? origin,
         groups: e.groups ?? origin,
-        schemas: e.schemas ?? origin,
+        // Absent in deployments without the schema registry function.
+        ...(e.schemas ? { schemas: e.schemas } : {}),
       }));
     };
   }
