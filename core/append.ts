@@ -10,6 +10,10 @@
  *   4. on conflict, take the winners' heads from the error and commit again;
  *   5. ack only after the commit.
  *
+ * Concurrent requests of one instance for the same partitions share step 3 (group
+ * commit, DESIGN.md §11): one transaction advances each head past all of them, in order,
+ * with each request's own index and registry items; each PUT its own object first.
+ *
  * Offsets are assigned at commit, never before the data is durable. A commit whose
  * outcome is unknown (a timeout, or "failed" after it succeeded) is retried: if it had
  * landed, the registry item tells so, with the offsets it assigned, and nothing is
@@ -18,20 +22,14 @@
  */
 import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
-import {
-  EMPTY_HEAD,
-  type Head,
-  HeadCache,
-  type HeadData,
-  headFromItem,
-  headToData,
-  readHeads,
-} from './heads.js';
+import { GroupCommitter } from './group-commit.js';
+import { EMPTY_HEAD, type Head, HeadCache, headFromItem, headToData, readHeads } from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
   ConflictError,
   type ItemData,
+  type ItemKey,
   type MetaStore,
   ObjectExistsError,
   type ObjectStore,
@@ -104,6 +102,11 @@ export interface AppenderDeps {
   maxCommitAttempts?: number;
   /** Time spent committing one chunk before giving up with UNAVAILABLE, in ms. Default 20000. */
   commitTimeoutMs?: number;
+  /**
+   * Concurrent requests for the same partitions share one commit (group commit, §11 of
+   * the design). Default true; false commits one transaction per request.
+   */
+  groupCommit?: boolean;
 }
 
 /** Partitions per transaction: 2 items each plus the registry item, within 100. */
@@ -121,9 +124,44 @@ interface Prepared {
   length: number;
 }
 
+/** One request's chunk, committed alone or in a group with others on the same partitions. */
+interface CommitMember {
+  chunk: Prepared[];
+  objectKey: string;
+  /** Chunk number within its request. */
+  index: number;
+  /** The request's object registry item version as last known (0: absent). */
+  registry: { version: number };
+  /** Where the member's results go (shared by the request's chunks). */
+  results: Map<Prepared, AppendResult>;
+}
+
+/** One attempt at committing a group. */
+interface GroupPlan {
+  ops: TransactOp[];
+  members: CommitMember[];
+  /** Members that append something in this attempt, with the runs they append. */
+  writers: { member: CommitMember; appends: Prepared[] }[];
+  /** Per member, its results if this attempt lands. */
+  results: Map<CommitMember, Map<Prepared, AppendResult>>;
+  /** Heads after this attempt lands, by partition pk. */
+  newHeads: Map<string, Head>;
+  headKeys: Map<string, ItemKey>;
+}
+
+/**
+ * Members in one group commit on `partitions` partitions: one head item per partition,
+ * plus per member one index item per partition and its registry item, within 100 items.
+ */
+export function groupCapacity(partitions: number): number {
+  return Math.max(1, Math.floor((100 - partitions) / (partitions + 1)));
+}
+
 export class Appender {
   readonly heads = new HeadCache();
-  private readonly locks = new KeyedMutex();
+  private readonly committer = new GroupCommitter<CommitMember>(new KeyedMutex(), (members) =>
+    this.commitGroup(members),
+  );
   private readonly limits: ProducerStateLimits;
 
   constructor(private readonly deps: AppenderDeps) {
@@ -165,9 +203,10 @@ export class Appender {
     for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
       const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
       const index = i / PARTITIONS_PER_COMMIT;
-      await this.locks.run(
+      await this.committer.submit(
         chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, index, registry, results),
+        { chunk, objectKey, index, registry, results },
+        this.deps.groupCommit === false ? 1 : groupCapacity(chunk.length),
       );
     }
     return prepared.map((p) => results.get(p)!);
@@ -236,55 +275,172 @@ export class Appender {
   }
 
   /**
-   * Commits chunk number `index`; `registry.version` is the object registry item's version
-   * as last known (0: absent), updated as commits land. What the chunk assigned is kept
-   * in the registry under `b<index>`/`t<index>`, so an ambiguous commit is recognised on
-   * retry, whatever else (maintenance releasing references) changed the item meanwhile.
+   * Commits a group of chunks (one chunk per request, on the same partitions) in one
+   * transaction: per partition one head CAS covering every member's records, in order; per
+   * member its index items and its object's registry update. `registry.version` is the
+   * object registry item's version as last known (0: absent), updated as commits land.
+   * What a member's chunk `index` assigned is kept in its registry under `b<index>` /
+   * `t<index>`, so an ambiguous commit is recognised on retry, whatever else (maintenance
+   * releasing references) changed the item meanwhile. A member whose producer sequence or
+   * epoch is refused (against a head read just now) fails alone; the others commit.
+   * Returns, per member, its error or `undefined` once its results are set.
    */
-  private async commitChunk(
-    chunk: Prepared[],
-    objectKey: string,
-    index: number,
-    registry: { version: number },
-    results: Map<Prepared, AppendResult>,
-  ): Promise<void> {
+  private async commitGroup(members: CommitMember[]): Promise<(unknown | undefined)[]> {
     const { clock, random, meta } = this.deps;
     const maxAttempts = this.deps.maxCommitAttempts ?? 200;
     const deadline = clock.now() + (this.deps.commitTimeoutMs ?? 20_000);
-    const registryKey = keys.objectRef(objectKey);
+    const errors = new Map<CommitMember, unknown>();
+    const landed = new Set<CommitMember>();
+    const fresh = new Set<string>();
     let lastError: unknown;
     for (let attempt = 0; attempt < maxAttempts && (attempt < 2 || clock.now() < deadline); attempt++) {
       // Full jitter, capped low: contention here is short-lived (one round trip per winner).
       if (attempt > 0) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
       const now = clock.now();
-      const appends: { p: Prepared; head: Head }[] = [];
-      for (const p of chunk) {
-        const head = await this.headFor(p);
-        const dup = this.duplicateOf(p, head);
-        if (dup) results.set(p, dup);
-        else appends.push({ p, head });
+      let plan: GroupPlan | undefined;
+      while (!plan) {
+        const live = members.filter((m) => !errors.has(m) && !landed.has(m));
+        if (live.length === 0) break;
+        plan = await this.planGroup(live, now, fresh, errors);
       }
-      if (appends.length === 0) return;
+      if (!plan) break;
+      if (plan.ops.length === 0) {
+        for (const m of plan.members) this.settle(m, plan.results.get(m)!, landed);
+        break;
+      }
 
-      const ops: TransactOp[] = [];
-      const newHeads: Head[] = [];
-      for (const { p, head } of appends) {
+      try {
+        await meta.transact(plan.ops);
+      } catch (err) {
+        lastError = err;
+        if (!(err instanceof ConflictError)) {
+          // Only transient failures (throttling, timeouts: retriable errors) have an unknown
+          // outcome worth another attempt; anything else is final.
+          if (!(err instanceof SluiceError && err.retriable)) throw err;
+          // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
+          // landed, the registry condition says so.
+          continue;
+        }
+        for (const { member, appends } of plan.writers) {
+          const registryKey = keys.objectRef(member.objectKey);
+          if (!err.failed(registryKey)) continue;
+          const current = err.currentOf(registryKey);
+          const bases = current?.data[`b${member.index}`] as number[] | undefined;
+          const time = current?.data[`t${member.index}`] as number | undefined;
+          if (current && bases && time !== undefined && bases.length === appends.length) {
+            // An earlier attempt of this chunk landed: answer with what it assigned.
+            member.registry.version = current.version;
+            appends.forEach((p, i) => {
+              this.heads.delete(p.pk);
+              member.results.set(p, this.result(p, bases[i]!, time));
+            });
+            landed.add(member);
+          } else member.registry.version = current?.version ?? 0;
+        }
+        let learned = false;
+        for (const [pk, key] of plan.headKeys) {
+          if (err.failed(key)) {
+            this.heads.set(pk, headFromItem(err.currentOf(key)));
+            learned = true;
+          }
+        }
+        // Only index items conflicted (or the store said nothing useful): our heads are
+        // stale in a way the error does not show. Forget them; the next attempt reads.
+        const registries = new Set(plan.writers.map((w) => keys.objectRef(w.member.objectKey).pk));
+        const onlyRegistry = err.failures.every((f) => registries.has(f.key.pk));
+        if (!learned && !onlyRegistry) for (const pk of plan.headKeys.keys()) this.heads.delete(pk);
+        continue;
+      }
+      for (const [pk, head] of plan.newHeads) this.heads.set(pk, head);
+      for (const { member } of plan.writers) member.registry.version += 1;
+      for (const m of plan.members) this.settle(m, plan.results.get(m)!, landed);
+      break;
+    }
+    return members.map((m) => {
+      if (errors.has(m)) return errors.get(m);
+      if (landed.has(m)) return undefined;
+      return new UnavailableError(
+        'could not commit the append: too much contention on its partitions; retry',
+        {
+          cause: lastError,
+        },
+      );
+    });
+  }
+
+  private settle(
+    member: CommitMember,
+    results: Map<Prepared, AppendResult>,
+    landed: Set<CommitMember>,
+  ): void {
+    for (const [p, r] of results) member.results.set(p, r);
+    landed.add(member);
+  }
+
+  /**
+   * Builds one attempt's transaction for the live members, each partition's head advanced
+   * member after member. Returns `undefined` when it must be planned again: a head was
+   * read fresh (a sequence or epoch error is only believed from a head read just now, since
+   * a cached head may be behind), or a member was refused (its error is in `errors`).
+   */
+  private async planGroup(
+    live: CommitMember[],
+    now: number,
+    fresh: Set<string>,
+    errors: Map<CommitMember, unknown>,
+  ): Promise<GroupPlan | undefined> {
+    const start = new Map<string, Head>();
+    const running = new Map<string, Head>();
+    const headKeys = new Map<string, ItemKey>();
+    const plan: GroupPlan = {
+      ops: [],
+      members: live,
+      writers: [],
+      results: new Map(),
+      newHeads: new Map(),
+      headKeys,
+    };
+    for (const member of live) {
+      const results = new Map<Prepared, AppendResult>();
+      const appends: Prepared[] = [];
+      const bases: number[] = [];
+      for (const p of member.chunk) {
+        if (!start.has(p.pk)) {
+          const head = this.heads.get(p.pk) ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
+          start.set(p.pk, head);
+          running.set(p.pk, head);
+          headKeys.set(p.pk, keys.head(p.topic.id, p.run.partition));
+        }
+        const head = running.get(p.pk)!;
+        if (p.producer) {
+          try {
+            checkSequence(head.data.p, p.producer);
+          } catch (err) {
+            if (fresh.has(p.pk)) errors.set(member, err);
+            else {
+              fresh.add(p.pk);
+              this.heads.set(p.pk, headFromItem(await this.deps.meta.get(headKeys.get(p.pk)!)));
+            }
+            return undefined;
+          }
+        }
+        const dup = this.duplicateOf(p, head);
+        if (dup) {
+          results.set(p, dup);
+          continue;
+        }
         const base = head.data.next;
-        const data: HeadData = {
-          next: base + p.offsets,
-          start: head.data.start,
-          size: head.data.size + p.length,
-          p: p.producer ? recordAppend(head.data.p, p.producer, base, now, this.limits) : head.data.p,
-        };
-        newHeads.push({ version: head.version + 1, data });
-        ops.push({
-          type: 'put',
-          key: keys.head(p.topic.id, p.run.partition),
-          data: headToData(data),
-          condition: head.version === 0 ? { absent: true } : { version: head.version },
+        running.set(p.pk, {
+          version: head.version,
+          data: {
+            next: base + p.offsets,
+            start: head.data.start,
+            size: head.data.size + p.length,
+            p: p.producer ? recordAppend(head.data.p, p.producer, base, now, this.limits) : head.data.p,
+          },
         });
         const entry: IndexEntry = {
-          o: objectKey,
+          o: member.objectKey,
           pos: p.position,
           len: p.length,
           base,
@@ -294,18 +450,25 @@ export class Appender {
           mt: p.maxTimestamp,
           at: now,
         };
-        ops.push({
+        plan.ops.push({
           type: 'put',
           key: keys.index(p.topic.id, p.run.partition, base + p.offsets - 1),
           data: entry as unknown as ItemData,
           condition: { absent: true },
         });
+        appends.push(p);
+        bases.push(base);
+        results.set(p, this.result(p, base, now));
       }
+      plan.results.set(member, results);
+      if (appends.length === 0) continue;
+      plan.writers.push({ member, appends });
       // The registry remembers what each chunk assigned, so an ambiguous commit can be
       // recognised and answered on retry without appending twice.
-      const assigned = { [`b${index}`]: appends.map((a) => a.head.data.next), [`t${index}`]: now };
-      ops.push(
-        registry.version === 0
+      const assigned = { [`b${member.index}`]: bases, [`t${member.index}`]: now };
+      const registryKey = keys.objectRef(member.objectKey);
+      plan.ops.push(
+        member.registry.version === 0
           ? {
               type: 'put',
               key: registryKey,
@@ -317,81 +480,22 @@ export class Appender {
               key: registryKey,
               add: { refs: appends.length },
               set: assigned,
-              condition: { version: registry.version },
+              condition: { version: member.registry.version },
             },
       );
-
-      try {
-        await meta.transact(ops);
-      } catch (err) {
-        lastError = err;
-        if (!(err instanceof ConflictError)) {
-          // Only transient failures (throttling, timeouts: retriable errors) have an unknown
-          // outcome worth another attempt; anything else is final.
-          if (!(err instanceof SluiceError && err.retriable)) throw err;
-          // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
-          // landed, the registry condition says so.
-          continue;
-        }
-        if (err.failed(registryKey)) {
-          const current = err.currentOf(registryKey);
-          const bases = current?.data[`b${index}`] as number[] | undefined;
-          const time = current?.data[`t${index}`] as number | undefined;
-          if (current && bases && time !== undefined && bases.length === appends.length) {
-            // An earlier attempt of this chunk landed: answer with what it assigned.
-            registry.version = current.version;
-            appends.forEach(({ p }, i) => {
-              this.heads.delete(p.pk);
-              results.set(p, this.result(p, bases[i]!, time));
-            });
-            return;
-          }
-          registry.version = current?.version ?? 0;
-        }
-        let learned = false;
-        for (const { p } of appends) {
-          const key = keys.head(p.topic.id, p.run.partition);
-          if (err.failed(key)) {
-            this.heads.set(p.pk, headFromItem(err.currentOf(key)));
-            learned = true;
-          }
-        }
-        // Only index items conflicted (or the store said nothing useful): our heads are
-        // stale in a way the error does not show. Forget them; the next attempt reads.
-        const onlyRegistry = err.failures.every((f) => f.key.pk === registryKey.pk);
-        if (!learned && !onlyRegistry) for (const { p } of appends) this.heads.delete(p.pk);
-        continue;
-      }
-      appends.forEach(({ p, head }, i) => {
-        this.heads.set(p.pk, newHeads[i]!);
-        results.set(p, this.result(p, head.data.next, now));
+    }
+    for (const [pk, head] of running) {
+      const before = start.get(pk)!;
+      if (head === before) continue;
+      plan.ops.push({
+        type: 'put',
+        key: headKeys.get(pk)!,
+        data: headToData(head.data),
+        condition: before.version === 0 ? { absent: true } : { version: before.version },
       });
-      registry.version += 1;
-      return;
+      plan.newHeads.set(pk, { version: before.version + 1, data: head.data });
     }
-    throw new UnavailableError('could not commit the append: too much contention on its partitions; retry', {
-      cause: lastError,
-    });
-  }
-
-  /**
-   * The head to commit against: the cached one, or "absent" for a partition never seen
-   * (a wrong guess costs one conflict, which returns the real head). A sequence or epoch
-   * error is only believed from a head read just now, since a cached head may be behind.
-   */
-  private async headFor(p: Prepared): Promise<Head> {
-    const cached = this.heads.get(p.pk);
-    const head = cached ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
-    if (!p.producer) return head;
-    try {
-      checkSequence(head.data.p, p.producer);
-      return head;
-    } catch {
-      const fresh = headFromItem(await this.deps.meta.get(keys.head(p.topic.id, p.run.partition)));
-      this.heads.set(p.pk, fresh);
-      checkSequence(fresh.data.p, p.producer);
-      return fresh;
-    }
+    return plan;
   }
 
   private result(p: Prepared, baseOffset: number, logAppendTime: number): AppendResult {
