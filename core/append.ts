@@ -11,8 +11,8 @@
  *   5. ack only after the commit.
  *
  * Concurrent requests of one instance for the same partitions share step 3 (group
- * commit, DESIGN.md §11): one transaction advances each head past all of them, in order,
- * with each request's own index and registry items; each PUT its own object first.
+ * commit, docs/design.md "Contention and group commit"): one transaction advances each head past all of them, in order,
+ * with each request's own index and registry items; each PUTs its own object first.
  *
  * Offsets are assigned at commit, never before the data is durable. A commit whose
  * outcome is unknown (a timeout, or "failed" after it succeeded) is retried: if it had
@@ -23,7 +23,7 @@
 import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
 import { GroupCommitter } from './group-commit.js';
-import { EMPTY_HEAD, type Head, HeadCache, headFromItem, headToData, readHeads } from './heads.js';
+import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
@@ -35,16 +35,25 @@ import {
   type ObjectStore,
   type TransactOp,
 } from './ports.js';
+import { ProducerItemCache } from './producer-cache.js';
 import {
   checkSequence,
   DEFAULT_PRODUCER_LIMITS,
+  nextState,
+  type Placement,
   type ProducerAppend,
+  type ProducerItem,
+  type ProducerState,
   type ProducerStateLimits,
-  recordAppend,
+  placeProducer,
+  producerItemData,
+  producerItemFrom,
+  pruneExpired,
   type SequenceCheck,
 } from './producers.js';
 import { type DeflatedBatch, decodeBatch, encodeSegment } from './records/index.js';
-import type { TopicMeta, Topics } from './topics.js';
+import { checkRecordRules, hasRecordRules } from './topic-rules.js';
+import type { TopicConfig, TopicMeta, Topics } from './topics.js';
 
 /** All batches of one topic-partition in a request, in order, CRCs already verified. */
 export interface AppendRun {
@@ -91,6 +100,24 @@ export interface IndexEntry {
   abs?: boolean;
 }
 
+/** A segment written by {@link Appender.stage}: where each run lies and what it holds. */
+export interface StagedSegment {
+  objectKey: string;
+  runs: {
+    topic: string;
+    topicId: string;
+    partition: number;
+    /** Byte position and length of the run in the object. */
+    position: number;
+    length: number;
+    records: number;
+    /** Offsets the run spans once committed. */
+    offsets: number;
+    batches: number;
+    maxTimestamp: number;
+  }[];
+}
+
 export interface AppenderDeps {
   meta: MetaStore;
   objects: ObjectStore;
@@ -103,25 +130,10 @@ export interface AppenderDeps {
   /** Time spent committing one chunk before giving up with UNAVAILABLE, in ms. Default 20000. */
   commitTimeoutMs?: number;
   /**
-   * Concurrent requests for the same partitions share one commit (group commit, §11 of
+   * Concurrent requests for the same partitions share one commit (group commit; see
    * the design). Default true; false commits one transaction per request.
    */
   groupCommit?: boolean;
-}
-
-/** Partitions per transaction: 2 items each plus the registry item, within 100. */
-export const PARTITIONS_PER_COMMIT = 49;
-
-interface Prepared {
-  run: AppendRun;
-  topic: TopicMeta;
-  pk: string;
-  records: number;
-  offsets: number;
-  maxTimestamp: number;
-  producer: ProducerAppend | undefined;
-  position: number;
-  length: number;
 }
 
 /** One request's chunk, committed alone or in a group with others on the same partitions. */
@@ -139,26 +151,69 @@ interface CommitMember {
 /** One attempt at committing a group. */
 interface GroupPlan {
   ops: TransactOp[];
-  members: CommitMember[];
   /** Members that append something in this attempt, with the runs they append. */
   writers: { member: CommitMember; appends: Prepared[] }[];
-  /** Per member, its results if this attempt lands. */
+  /** Members in this attempt (others wait for the next), with their results if it lands. */
   results: Map<CommitMember, Map<Prepared, AppendResult>>;
   /** Heads after this attempt lands, by partition pk. */
   newHeads: Map<string, Head>;
+  /** Producer items after this attempt lands, by producer cache key. */
+  newItems: Map<string, ProducerItem>;
   headKeys: Map<string, ItemKey>;
+  /** Producer item keys of the producers in this attempt, by producer cache key. */
+  producerKeys: Map<string, ItemKey>;
 }
 
 /**
  * Members in one group commit on `partitions` partitions: one head item per partition,
- * plus per member one index item per partition and its registry item, within 100 items.
+ * plus per member one index item and at most one producer item per partition, and its
+ * registry item, within 100 items.
  */
 export function groupCapacity(partitions: number): number {
-  return Math.max(1, Math.floor((100 - partitions) / (partitions + 1)));
+  return Math.max(1, Math.floor((100 - partitions) / (2 * partitions + 1)));
+}
+
+/**
+ * Partitions per transaction: 2 items each plus the registry item, within 100. A partition
+ * written by an idempotent producer may take a third item (its producer state, when not
+ * on the head), so chunks are packed by items: see {@link commitChunks}.
+ */
+export const PARTITIONS_PER_COMMIT = 49;
+
+/** Items of one transaction besides the registry item. */
+const ITEMS_PER_COMMIT = 2 * PARTITIONS_PER_COMMIT + 1;
+
+/** Splits prepared runs into transactions of at most 100 items, in order. */
+function commitChunks<T extends { producer: ProducerAppend | undefined }>(prepared: T[]): T[][] {
+  const chunks: T[][] = [];
+  let items = Number.POSITIVE_INFINITY;
+  for (const p of prepared) {
+    const cost = p.producer ? 3 : 2;
+    if (items + cost > ITEMS_PER_COMMIT) {
+      chunks.push([]);
+      items = 0;
+    }
+    chunks.at(-1)!.push(p);
+    items += cost;
+  }
+  return chunks;
+}
+
+interface Prepared {
+  run: AppendRun;
+  topic: TopicMeta;
+  pk: string;
+  records: number;
+  offsets: number;
+  maxTimestamp: number;
+  producer: ProducerAppend | undefined;
+  position: number;
+  length: number;
 }
 
 export class Appender {
   readonly heads = new HeadCache();
+  readonly producers = new ProducerItemCache();
   private readonly committer = new GroupCommitter<CommitMember>(new KeyedMutex(), (members) =>
     this.commitGroup(members),
   );
@@ -181,9 +236,58 @@ export class Appender {
 
     const results = new Map<Prepared, AppendResult>();
     // Cheap early answer for a retried request: every run is a known duplicate.
-    const dupes = prepared.map((p) => this.duplicateOf(p, this.heads.get(p.pk)));
+    const now = this.deps.clock.now();
+    const dupes = prepared.map((p) => {
+      const head = this.heads.get(p.pk);
+      return head && this.duplicateOf(p, this.placementOf(p, head, now)?.state);
+    });
     if (dupes.every((d) => d !== undefined)) return dupes as AppendResult[];
 
+    const objectKey = await this.writeSegment(prepared);
+
+    const chunks = commitChunks(prepared);
+    if (chunks.length > 1) await this.precheckSequences(prepared);
+    const registry = { version: 0 };
+    for (const [index, chunk] of chunks.entries()) {
+      await this.committer.submit(
+        chunk.map((p) => p.pk),
+        { chunk, objectKey, index, registry, results },
+        this.deps.groupCommit === false ? 1 : groupCapacity(chunk.length),
+      );
+    }
+    return prepared.map((p) => results.get(p)!);
+  }
+
+  /**
+   * Validates runs and PUTs them as one segment object that no index entry references yet:
+   * the staging step of a transaction (core/transactions), which makes the runs visible
+   * later with index entries of its own. Producer fields of the batches are not checked
+   * here; the transaction's epoch fences instead.
+   */
+  async stage(input: readonly AppendRun[]): Promise<StagedSegment> {
+    const runs = mergeRuns(input);
+    if (runs.length === 0) throw new SluiceError('INVALID_REQUEST', 'a send needs at least one record');
+    const prepared: Prepared[] = [];
+    for (const run of runs) prepared.push(await this.prepare(run));
+    const objectKey = await this.writeSegment(prepared);
+    return {
+      objectKey,
+      runs: prepared.map((p) => ({
+        topic: p.run.topic,
+        topicId: p.topic.id,
+        partition: p.run.partition,
+        position: p.position,
+        length: p.length,
+        records: p.records,
+        offsets: p.offsets,
+        batches: p.run.batches.length,
+        maxTimestamp: p.maxTimestamp,
+      })),
+    };
+  }
+
+  /** Encodes the prepared runs into one segment, PUTs it, and records where each run lies. */
+  private async writeSegment(prepared: Prepared[]): Promise<string> {
     const segment = encodeSegment(
       prepared.map((p) => ({
         topic: p.run.topic,
@@ -197,19 +301,7 @@ export class Appender {
     });
     const objectKey = objectKeys.segment(this.newObjectId());
     await this.putObject(objectKey, segment.bytes);
-
-    if (prepared.length > PARTITIONS_PER_COMMIT) await this.precheckSequences(prepared);
-    const registry = { version: 0 };
-    for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
-      const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
-      const index = i / PARTITIONS_PER_COMMIT;
-      await this.committer.submit(
-        chunk.map((p) => p.pk),
-        { chunk, objectKey, index, registry, results },
-        this.deps.groupCommit === false ? 1 : groupCapacity(chunk.length),
-      );
-    }
-    return prepared.map((p) => results.get(p)!);
+    return objectKey;
   }
 
   /**
@@ -238,11 +330,18 @@ export class Appender {
     return `${r().slice(0, 4)}/${this.deps.clock.now().toString(36)}-${r()}${r()}`;
   }
 
-  private duplicateOf(p: Prepared, head: Head | undefined): AppendResult | undefined {
-    if (!p.producer || !head) return undefined;
+  /** Where `p`'s producer state is, given `head` and the cached producer item. */
+  private placementOf(p: Prepared, head: Head, now: number): Placement | undefined {
+    if (!p.producer) return undefined;
+    const item = this.producers.get(ProducerItemCache.key(p.pk, p.producer.producerId));
+    return placeProducer(head.data.p, item, p.producer.producerId, now, this.limits);
+  }
+
+  private duplicateOf(p: Prepared, state: ProducerState | undefined): AppendResult | undefined {
+    if (!p.producer || !state) return undefined;
     let check: SequenceCheck;
     try {
-      check = checkSequence(head.data.p, p.producer);
+      check = checkSequence(state, p.producer);
     } catch {
       return undefined; // decided against a fresh head in commitChunk
     }
@@ -264,26 +363,35 @@ export class Appender {
   private async precheckSequences(prepared: Prepared[]): Promise<void> {
     const withProducer = prepared.filter((p) => p.producer);
     if (withProducer.length === 0) return;
-    const heads = await readHeads(
-      this.deps.meta,
-      withProducer.map((p) => ({ topicId: p.topic.id, partition: p.run.partition })),
+    const items = await this.deps.meta.batchGet(
+      withProducer.flatMap((p) => [
+        keys.head(p.topic.id, p.run.partition),
+        keys.producer(p.topic.id, p.run.partition, p.producer!.producerId),
+      ]),
     );
+    const now = this.deps.clock.now();
     withProducer.forEach((p, i) => {
-      this.heads.set(p.pk, heads[i]!);
-      checkSequence(heads[i]!.data.p, p.producer!);
+      this.heads.set(p.pk, headFromItem(items[2 * i]));
+      this.producers.set(
+        ProducerItemCache.key(p.pk, p.producer!.producerId),
+        producerItemFrom(items[2 * i + 1]),
+      );
+      checkSequence(this.placementOf(p, this.heads.get(p.pk)!, now)!.state, p.producer!);
     });
   }
 
   /**
    * Commits a group of chunks (one chunk per request, on the same partitions) in one
    * transaction: per partition one head CAS covering every member's records, in order; per
-   * member its index items and its object's registry update. `registry.version` is the
-   * object registry item's version as last known (0: absent), updated as commits land.
-   * What a member's chunk `index` assigned is kept in its registry under `b<index>` /
-   * `t<index>`, so an ambiguous commit is recognised on retry, whatever else (maintenance
-   * releasing references) changed the item meanwhile. A member whose producer sequence or
-   * epoch is refused (against a head read just now) fails alone; the others commit.
-   * Returns, per member, its error or `undefined` once its results are set.
+   * member its index items, producer-state ops and its object's registry update.
+   * `registry.version` is the object registry item's version as last known (0: absent),
+   * updated as commits land. What a member's chunk `index` assigned is kept in its registry
+   * under `b<index>` / `t<index>`, so an ambiguous commit is recognised on retry, whatever
+   * else (maintenance releasing references) changed the item meanwhile. A member whose
+   * producer sequence or epoch is refused (against items read just now) fails alone; a
+   * member whose producer already appends to a partition in this transaction waits for
+   * the next one (one op per item). Returns, per member, its error or `undefined` once its
+   * results are set.
    */
   private async commitGroup(members: CommitMember[]): Promise<(unknown | undefined)[]> {
     const { clock, random, meta } = this.deps;
@@ -293,9 +401,11 @@ export class Appender {
     const landed = new Set<CommitMember>();
     const fresh = new Set<string>();
     let lastError: unknown;
+    let backoff = false;
     for (let attempt = 0; attempt < maxAttempts && (attempt < 2 || clock.now() < deadline); attempt++) {
       // Full jitter, capped low: contention here is short-lived (one round trip per winner).
-      if (attempt > 0) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
+      if (backoff) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
+      backoff = true;
       const now = clock.now();
       let plan: GroupPlan | undefined;
       while (!plan) {
@@ -305,8 +415,9 @@ export class Appender {
       }
       if (!plan) break;
       if (plan.ops.length === 0) {
-        for (const m of plan.members) this.settle(m, plan.results.get(m)!, landed);
-        break;
+        for (const [m, results] of plan.results) this.settle(m, results, landed);
+        backoff = false;
+        continue;
       }
 
       try {
@@ -332,6 +443,7 @@ export class Appender {
             member.registry.version = current.version;
             appends.forEach((p, i) => {
               this.heads.delete(p.pk);
+              if (p.producer) this.producers.delete(ProducerItemCache.key(p.pk, p.producer.producerId));
               member.results.set(p, this.result(p, bases[i]!, time));
             });
             landed.add(member);
@@ -344,6 +456,12 @@ export class Appender {
             learned = true;
           }
         }
+        for (const [cacheKey, key] of plan.producerKeys) {
+          if (err.failed(key)) {
+            this.producers.set(cacheKey, producerItemFrom(err.currentOf(key)));
+            learned = true;
+          }
+        }
         // Only index items conflicted (or the store said nothing useful): our heads are
         // stale in a way the error does not show. Forget them; the next attempt reads.
         const registries = new Set(plan.writers.map((w) => keys.objectRef(w.member.objectKey).pk));
@@ -352,9 +470,11 @@ export class Appender {
         continue;
       }
       for (const [pk, head] of plan.newHeads) this.heads.set(pk, head);
+      for (const [cacheKey, item] of plan.newItems) this.producers.set(cacheKey, item);
       for (const { member } of plan.writers) member.registry.version += 1;
-      for (const m of plan.members) this.settle(m, plan.results.get(m)!, landed);
-      break;
+      for (const [m, results] of plan.results) this.settle(m, results, landed);
+      // Members left out of this transaction (their producer was in it already) go next.
+      backoff = false;
     }
     return members.map((m) => {
       if (errors.has(m)) return errors.get(m);
@@ -379,9 +499,9 @@ export class Appender {
 
   /**
    * Builds one attempt's transaction for the live members, each partition's head advanced
-   * member after member. Returns `undefined` when it must be planned again: a head was
-   * read fresh (a sequence or epoch error is only believed from a head read just now, since
-   * a cached head may be behind), or a member was refused (its error is in `errors`).
+   * member after member. Returns `undefined` when it must be planned again: items were read
+   * fresh (a sequence or epoch error is only believed from items read just now, since
+   * cached ones may be behind), or a member was refused (its error is in `errors`).
    */
   private async planGroup(
     live: CommitMember[],
@@ -394,16 +514,25 @@ export class Appender {
     const headKeys = new Map<string, ItemKey>();
     const plan: GroupPlan = {
       ops: [],
-      members: live,
       writers: [],
       results: new Map(),
       newHeads: new Map(),
+      newItems: new Map(),
       headKeys,
+      producerKeys: new Map(),
     };
-    for (const member of live) {
+    members: for (const member of live) {
+      // One op per item: a producer already appending to a partition here waits its turn.
+      for (const p of member.chunk) {
+        if (p.producer && plan.producerKeys.has(ProducerItemCache.key(p.pk, p.producer.producerId)))
+          continue members;
+      }
       const results = new Map<Prepared, AppendResult>();
       const appends: Prepared[] = [];
       const bases: number[] = [];
+      const ops: TransactOp[] = [];
+      const items = new Map<string, ProducerItem>();
+      const heads = new Map<string, Head>();
       for (const p of member.chunk) {
         if (!start.has(p.pk)) {
           const head = this.heads.get(p.pk) ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
@@ -411,34 +540,46 @@ export class Appender {
           running.set(p.pk, head);
           headKeys.set(p.pk, keys.head(p.topic.id, p.run.partition));
         }
-        const head = running.get(p.pk)!;
+        const head = heads.get(p.pk) ?? running.get(p.pk)!;
+        const placement = this.placementOf(p, head, now);
         if (p.producer) {
           try {
-            checkSequence(head.data.p, p.producer);
+            checkSequence(placement!.state, p.producer);
           } catch (err) {
-            if (fresh.has(p.pk)) errors.set(member, err);
+            const cacheKey = ProducerItemCache.key(p.pk, p.producer.producerId);
+            if (fresh.has(cacheKey)) errors.set(member, err);
             else {
-              fresh.add(p.pk);
-              this.heads.set(p.pk, headFromItem(await this.deps.meta.get(headKeys.get(p.pk)!)));
+              fresh.add(cacheKey);
+              const [headItem, producerItem] = await this.deps.meta.batchGet([
+                headKeys.get(p.pk)!,
+                keys.producer(p.topic.id, p.run.partition, p.producer.producerId),
+              ]);
+              this.heads.set(p.pk, headFromItem(headItem));
+              this.producers.set(cacheKey, producerItemFrom(producerItem));
             }
             return undefined;
           }
         }
-        const dup = this.duplicateOf(p, head);
+        const dup = this.duplicateOf(p, placement?.state);
         if (dup) {
           results.set(p, dup);
           continue;
         }
         const base = head.data.next;
-        running.set(p.pk, {
-          version: head.version,
-          data: {
-            next: base + p.offsets,
-            start: head.data.start,
-            size: head.data.size + p.length,
-            p: p.producer ? recordAppend(head.data.p, p.producer, base, now, this.limits) : head.data.p,
-          },
-        });
+        const state = p.producer && nextState(placement?.state, p.producer, base, now);
+        const data: HeadData = {
+          next: base + p.offsets,
+          start: head.data.start,
+          size: head.data.size + p.length,
+          p: pruneExpired(head.data.p, now, this.limits),
+        };
+        if (placement?.at === 'head') data.p[p.producer!.producerId] = state!;
+        heads.set(p.pk, { version: head.version, data });
+        if (p.producer) {
+          const cacheKey = ProducerItemCache.key(p.pk, p.producer.producerId);
+          plan.producerKeys.set(cacheKey, keys.producer(p.topic.id, p.run.partition, p.producer.producerId));
+          if (placement?.at === 'item') items.set(cacheKey, { version: placement.version + 1, state });
+        }
         const entry: IndexEntry = {
           o: member.objectKey,
           pos: p.position,
@@ -450,18 +591,22 @@ export class Appender {
           mt: p.maxTimestamp,
           at: now,
         };
-        plan.ops.push({
+        ops.push({
           type: 'put',
           key: keys.index(p.topic.id, p.run.partition, base + p.offsets - 1),
           data: entry as unknown as ItemData,
           condition: { absent: true },
         });
+        ops.push(...this.producerOps(p, placement, state, now));
         appends.push(p);
         bases.push(base);
         results.set(p, this.result(p, base, now));
       }
+      for (const [pk, head] of heads) running.set(pk, head);
+      for (const [k, item] of items) plan.newItems.set(k, item);
       plan.results.set(member, results);
       if (appends.length === 0) continue;
+      plan.ops.push(...ops);
       plan.writers.push({ member, appends });
       // The registry remembers what each chunk assigned, so an ambiguous commit can be
       // recognised and answered on retry without appending twice.
@@ -496,6 +641,35 @@ export class Appender {
       plan.newHeads.set(pk, { version: before.version + 1, data: head.data });
     }
     return plan;
+  }
+
+  /**
+   * The ops of a commit for a producer state kept apart from the head: its item written
+   * at the version seen, or — for a producer entering the head — a check that it has no
+   * item (so a retry of an append recorded there is never taken for a new one).
+   */
+  private producerOps(
+    p: Prepared,
+    placement: Placement | undefined,
+    state: ProducerState | undefined,
+    now: number,
+  ): TransactOp[] {
+    if (!placement || !p.producer) return [];
+    const key = keys.producer(p.topic.id, p.run.partition, p.producer.producerId);
+    if (placement.at === 'head') {
+      return placement.fresh ? [{ type: 'check', key, condition: { absent: true } }] : [];
+    }
+    return [
+      {
+        type: 'put',
+        key,
+        data: producerItemData(state!),
+        // Expired items are deleted by the table's TTL; an expired one still present is
+        // treated as absent by `placeProducer` and overwritten here.
+        ttl: Math.ceil((now + this.limits.retentionMs) / 1000) + 3600,
+        condition: placement.version === 0 ? { absent: true } : { version: placement.version },
+      },
+    ];
   }
 
   private result(p: Prepared, baseOffset: number, logAppendTime: number): AppendResult {
@@ -538,7 +712,7 @@ export class Appender {
           `${where}: a produced batch must hold records with offset deltas 0..count-1 (count ${h.recordCount}, lastOffsetDelta ${h.lastOffsetDelta})`,
         );
       }
-      if (!run.trusted) checkRecords(batch, where);
+      if (!run.trusted || hasRecordRules(topic.config)) checkRecords(batch, where, run.topic, topic.config);
       records += h.recordCount;
       offsets += h.lastOffsetDelta + 1;
       maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp);
@@ -591,7 +765,8 @@ export class Appender {
  * CRC is right but whose records are not never reaches the log, where it would stop every
  * reader at its offset. The stored bytes stay exactly as the client sent them.
  */
-function checkRecords(batch: DeflatedBatch, where: string): void {
+/** Decodes a produced batch: offset deltas in order, and the rules of the topic's config (topic-rules.ts). */
+function checkRecords(batch: DeflatedBatch, where: string, topic: string, config: TopicConfig): void {
   const decoded = decodeBatch(batch);
   decoded.records.forEach((r, i) => {
     if (r.offset !== decoded.header.baseOffset + i) {
@@ -600,6 +775,7 @@ function checkRecords(batch: DeflatedBatch, where: string): void {
         `${where}: record ${i} has offset delta ${r.offset - decoded.header.baseOffset}, expected ${i}`,
       );
     }
+    checkRecordRules(topic, config, r, `${where} record ${i}`);
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * Group commit inside one instance: requests that wait to commit on the same partitions
- * share one commit instead of queueing one transaction each (docs/design.md §11).
+ * share one commit instead of queueing one transaction each (docs/design.md, "Contention and group commit").
  *
  * A request joins the open group of its partition set, if there is one with room left;
  * otherwise it opens a new group. A group stays open while it waits for the partitions'

@@ -1,16 +1,17 @@
-/** The admin function: topics (create, list, describe, add partitions, delete). */
+/** The admin function: topics (create, list, describe, add partitions, delete) and subscriptions. */
 import { z } from 'zod';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { lambdaHandler, parseJson, type Route } from './http.js';
 import { metadataRoute } from './metadata.js';
+import { subscriptionRoutes } from './subscriptions-api.js';
 
-const createTopic = z.object({
+const createTopic = z.strictObject({
   name: z.string(),
   partitions: z.number().optional(),
   config: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
 });
 
-const addPartitions = z.object({ count: z.number() });
+const addPartitions = z.strictObject({ count: z.number() });
 
 export function adminRoutes(ctx: SluiceContext): Route[] {
   return [
@@ -61,6 +62,7 @@ export function adminRoutes(ctx: SluiceContext): Route[] {
         return { status: 204 };
       },
     },
+    ...subscriptionRoutes(ctx),
   ];
 }
 

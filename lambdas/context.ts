@@ -11,8 +11,10 @@ import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
+import { SchemaRegistry } from '../core/schemas/registry.js';
 import { Topics } from '../core/topics.js';
-import { groupConfigFromEnv } from './groups.js';
+import { TransactionCoordinator } from '../core/transactions/index.js';
+import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
@@ -21,6 +23,8 @@ export interface Endpoints {
   fetch: string;
   admin: string;
   groups: string;
+  /** The schema registry function (its API is under `/schemas`); absent in older deployments. */
+  schemas?: string;
 }
 
 export interface SluiceContext {
@@ -31,7 +35,11 @@ export interface SluiceContext {
   topics: Topics;
   appender: Appender;
   reader: Reader;
+  /** Transactional producers (exactly-once). */
+  transactions: TransactionCoordinator;
   telemetry: Telemetry;
+  /** The Confluent-compatible schema registry over the same MetaStore. */
+  schemas: SchemaRegistry;
   clusterId: string;
   /** The function URLs; `origin` is the URL this request came to (used when unset). */
   endpoints(origin: string): Promise<Endpoints>;
@@ -78,6 +86,17 @@ export function createContext(
   );
   const reader = new Reader({ ...stores, topics, clock, cache });
   const endpoints = endpointResolver(env, options.endpoints);
+  const topicView = {
+    async partitionCount(topic: string) {
+      try {
+        return (await topics.get(topic)).partitions;
+      } catch {
+        return undefined;
+      }
+    },
+    highWatermarks: (topic: string, partitions: readonly number[]) =>
+      reader.highWatermarks(topic, partitions),
+  };
   return {
     ...stores,
     clock,
@@ -85,20 +104,13 @@ export function createContext(
     topics,
     appender,
     reader,
+    transactions: new TransactionCoordinator({ meta: stores.meta, appender, topicView, clock, random }),
+    schemas: new SchemaRegistry({ meta: stores.meta, clock, random }),
     telemetry: createTelemetry(env),
     groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
     endpoints,
-    topicView: {
-      async partitionCount(topic) {
-        try {
-          return (await topics.get(topic)).partitions;
-        } catch {
-          return undefined;
-        }
-      },
-      highWatermarks: (topic, partitions) => reader.highWatermarks(topic, partitions),
-    },
+    topicView,
   };
 }
 
@@ -125,10 +137,17 @@ function endpointResolver(env: NodeJS.ProcessEnv, fixed?: Endpoints): (origin: s
         fetch: e.fetch ?? origin,
         admin: e.admin ?? origin,
         groups: e.groups ?? origin,
+        schemas: e.schemas ?? origin,
       }));
     };
   }
-  return async (origin) => ({ produce: origin, fetch: origin, admin: origin, groups: origin });
+  return async (origin) => ({
+    produce: origin,
+    fetch: origin,
+    admin: origin,
+    groups: origin,
+    schemas: origin,
+  });
 }
 
 let defaultContext: Promise<SluiceContext> | undefined;

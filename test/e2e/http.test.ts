@@ -4,9 +4,20 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDevServer } from '../../bin/dev.js';
-import { Compression, defaultPartition, encodeBatch, splitBatches } from '../../core/records/index.js';
+import { ManualClock, seededRandom } from '../../core/clock.js';
+import {
+  Compression,
+  crc32c,
+  decodeBatch,
+  defaultPartition,
+  encodeBatch,
+  splitBatches,
+} from '../../core/records/index.js';
 import { encodeProduceFrames, parseFetchFrames } from '../../core/wire.js';
 import { createContext } from '../../lambdas/context.js';
+import { toEvent } from '../../lambdas/http.js';
+import { createRouter } from '../../lambdas/index.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../../storage/memory.js';
 import { type Api, api } from '../helpers/http.js';
 import { makeStores } from '../helpers/stores.js';
 
@@ -38,7 +49,14 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     const res = await http.get('/v1/metadata');
     expect(res.status).toBe(200);
     expect(res.body.clusterId).toBe('test-cluster');
-    expect(Object.keys(res.body.endpoints).sort()).toEqual(['admin', 'fetch', 'groups', 'produce']);
+    expect(Object.keys(res.body.endpoints).sort()).toEqual([
+      'admin',
+      'fetch',
+      'groups',
+      'produce',
+      'schemas',
+    ]);
+    expect(res.body.schemaRegistry).toBe(`${server.url}/schemas`);
     expect(res.body.endpoints.produce).toBe(server.url);
     expect(res.body.topics).toContainEqual({ name: 'meta-t', partitions: 2 });
   });
@@ -196,6 +214,152 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     });
     expect(many.status).toBe(200);
     expect(many.body.partitions[0]).toMatchObject({ baseOffset: 0, count: 40 });
+  });
+
+  it("enforces the rules of a topic's config on every produce path, naming the record, appending nothing", async () => {
+    await http.post('/v1/topics', {
+      name: 'compacted',
+      partitions: 2,
+      config: { 'cleanup.policy': 'compact' },
+    });
+    const hwms = async () =>
+      (await http.get('/v1/topics/compacted')).body.partitions.map(
+        (p: { highWatermark: number }) => p.highWatermark,
+      );
+    // JSON: a keyless record among keyed ones.
+    const json = await http.post('/v1/produce', {
+      topic: 'compacted',
+      records: [
+        { key: 'a', value: '1', partition: 1 },
+        { key: null, value: 'keyless', partition: 0 },
+      ],
+    });
+    expect([json.status, json.body.error.code]).toEqual([400, 'INVALID_RECORD']);
+    expect(json.body.error.message).toMatch(/^records\.1: .*cleanup\.policy=compact/);
+    // Binary batches: a keyless record in the second frame (compressed); the first frame's partition is untouched too.
+    const keyed = encodeBatch([{ key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 }]);
+    const mixed = encodeBatch(
+      [
+        { key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 },
+        { key: null, value: enc.encode('keyless'), timestamp: 1 },
+      ],
+      { compression: Compression.Gzip },
+    );
+    const bin = await http.post(
+      '/v1/produce',
+      encodeProduceFrames([
+        { topic: 'compacted', partition: 1, batch: keyed },
+        { topic: 'compacted', partition: 0, batch: mixed },
+      ]),
+      BIN,
+    );
+    expect([bin.status, bin.body.error.code]).toEqual([400, 'INVALID_RECORD']);
+    expect(bin.body.error.message).toMatch(/compacted\/0 batch 0 record 1: .*needs a key/);
+    expect(await hwms()).toEqual([0, 0]);
+    // Keyed records and keyed tombstones are accepted.
+    const ok = await http.post('/v1/produce', {
+      topic: 'compacted',
+      records: [
+        { key: 'a', value: '1', partition: 0 },
+        { key: 'a', value: null, partition: 0 },
+      ],
+    });
+    expect(ok.status).toBe(200);
+    expect(await hwms()).toEqual([2, 0]);
+    // A topic with the delete policy takes keyless records.
+    await http.post('/v1/topics', { name: 'deleting' });
+    expect((await http.post('/v1/produce', { topic: 'deleting', records: [{ value: 'x' }] })).status).toBe(
+      200,
+    );
+  });
+
+  it('carries headers exactly on every path: order, repeated keys, null vs empty, binary', async () => {
+    await http.post('/v1/topics', { name: 'hdrs' });
+    const list = [
+      { key: 'a', value: '1' },
+      { key: 'dup', value: 'x' },
+      { key: 'a', value: null },
+      { key: 'empty', value: '' },
+      { key: 'dup', value: 'y' },
+    ];
+    // JSON produce: the list form, then the object form with a repeated key; base64 for binary values.
+    expect(
+      (await http.post('/v1/produce', { topic: 'hdrs', records: [{ value: 'l', headers: list }] })).status,
+    ).toBe(200);
+    const object = { dup: ['1', '2'], nul: null, empty: '' };
+    expect(
+      (await http.post('/v1/produce', { topic: 'hdrs', records: [{ value: 'o', headers: object }] })).status,
+    ).toBe(200);
+    const bytes = Buffer.from([0, 255, 128, 10]).toString('base64');
+    const b64 = {
+      topic: 'hdrs',
+      encoding: 'base64',
+      records: [{ value: null, headers: [{ key: 'bin', value: bytes }] }],
+    };
+    expect((await http.post('/v1/produce', b64)).status).toBe(200);
+    // Binary produce: headers travel in the batch as they are.
+    const batch = encodeBatch([
+      {
+        key: null,
+        value: enc.encode('b'),
+        timestamp: 1,
+        headers: [
+          { key: 'z', value: null },
+          { key: 'z', value: new Uint8Array() },
+          { key: 'y', value: enc.encode('v') },
+        ],
+      },
+    ]);
+    const bin = await http.post(
+      '/v1/produce',
+      encodeProduceFrames([{ topic: 'hdrs', partition: 0, batch }]),
+      BIN,
+    );
+    expect(bin.status).toBe(200);
+
+    const expected = [
+      list,
+      [
+        { key: 'dup', value: '1' },
+        { key: 'dup', value: '2' },
+        { key: 'nul', value: null },
+        { key: 'empty', value: '' },
+      ],
+      [{ key: 'bin', value: null }], // utf8 rendering below; base64 checked separately
+      [
+        { key: 'z', value: null },
+        { key: 'z', value: '' },
+        { key: 'y', value: 'v' },
+      ],
+    ];
+    // JSON fetch (GET and POST): headerList is exact; headers keeps the object form (last value wins).
+    const got = await http.get('/v1/fetch?topic=hdrs&partition=0&offset=0');
+    const posted = await http.post('/v1/fetch', { partitions: [{ topic: 'hdrs', partition: 0, offset: 0 }] });
+    for (const records of [got.body.records, posted.body.partitions[0].records]) {
+      const lists = records.map((r: { headerList: unknown }) => r.headerList);
+      expect([lists[0], lists[1], lists[3]]).toEqual([expected[0], expected[1], expected[3]]);
+      expect(records[0].headers).toEqual({ a: null, dup: 'y', empty: '' });
+      expect(records[1].headers).toEqual({ dup: '2', nul: null, empty: '' });
+    }
+    const b = await http.get('/v1/fetch?topic=hdrs&partition=0&offset=2&maxRecords=1&encoding=base64');
+    expect(b.body.records[0].headerList).toEqual([{ key: 'bin', value: bytes }]);
+    // Binary fetch: the stored batches decode to the same headers.
+    const frames = await http.post(
+      '/v1/fetch',
+      { partitions: [{ topic: 'hdrs', partition: 0, offset: 0 }] },
+      { accept: 'application/vnd.sluice.batches' },
+    );
+    const decoded = parseFetchFrames(frames.raw)[0]!.batches.flatMap((x) => decodeBatch(x.bytes).records);
+    const str = (v: Uint8Array | null) => (v === null ? null : Buffer.from(v).toString('utf8'));
+    expect(decoded[1]!.headers.map((h) => ({ key: h.key, value: str(h.value) }))).toEqual(expected[1]);
+    expect(decoded[3]!.headers.map((h) => ({ key: h.key, value: str(h.value) }))).toEqual(expected[3]);
+    expect(Buffer.from(decoded[2]!.headers[0]!.value!).toString('base64')).toBe(bytes);
+    // A header that is neither a string, null nor a list of them is refused, naming the field.
+    const bad = await http.post('/v1/produce', {
+      topic: 'hdrs',
+      records: [{ value: 'v', headers: { n: 5 } }],
+    });
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'INVALID_REQUEST']);
   });
 
   it('deduplicates retries of an idempotent producer and fences bad sequences', async () => {
@@ -412,5 +576,77 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
       Array.from({ length: 96 }, (_, i) => i),
     );
     for (const [offset, value] of acks.flat()) expect(values[offset]).toBe(value);
+  });
+});
+
+function setup(seed = 42) {
+  const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
+  const objects = new MemoryObjectStore({ now: () => clock.now() });
+  const meta = new MemoryMetaStore();
+  const ctx = createContext({ meta, objects }, { env: {}, clock, random: seededRandom(seed) });
+  const route = createRouter(ctx);
+  const call = async (method: string, url: string, body?: unknown, contentType = 'application/json') => {
+    const bytes =
+      body instanceof Uint8Array ? body : body === undefined ? undefined : enc.encode(JSON.stringify(body));
+    const res = await route(toEvent({ method, url, headers: { 'content-type': contentType }, body: bytes }));
+    return { status: res.statusCode ?? 0, body: res.body ? JSON.parse(res.body) : undefined };
+  };
+  return { call, ctx, meta, objects, clock };
+}
+
+async function total(call: ReturnType<typeof setup>['call'], topic: string) {
+  const { body } = await call('GET', `/v1/topics/${topic}`);
+  return body.partitions.reduce((s: number, p: { highWatermark: number }) => s + p.highWatermark, 0);
+}
+
+describe('HTTP handlers in process: JSON produce', () => {
+  it('a retried idempotent request of keyless records appends nothing (API.md: same id, epoch, sequences)', async () => {
+    const s = setup();
+    await s.call('POST', '/v1/topics', { name: 't', partitions: 8 });
+    const { body: producer } = await s.call('POST', '/v1/producers', {});
+    // The client cannot know which partition the server picks for keyless records, so it
+    // names a base sequence for every partition.
+    const sequences = Object.fromEntries(Array.from({ length: 8 }, (_, p) => [String(p), 0]));
+    const req = {
+      topic: 't',
+      records: [{ value: 'a' }, { value: 'b' }],
+      producer: { id: producer.producerId, epoch: 0, sequences },
+    };
+    const first = await s.call('POST', '/v1/produce', req);
+    expect(first.status).toBe(200);
+    // The response is lost; the client retries the very same request.
+    const again = await s.call('POST', '/v1/produce', req);
+    expect(again.status).toBe(200);
+    expect(again.body.records).toEqual(first.body.records);
+    expect(await total(s.call, 't')).toBe(2);
+  });
+});
+
+describe('HTTP handlers in process: binary produce validation', () => {
+  it('refuses a batch whose CRC is right but whose records do not decode (else it poisons the partition)', async () => {
+    const s = setup();
+    await s.call('POST', '/v1/topics', { name: 't' });
+    const batch = encodeBatch([{ key: enc.encode('k'), value: enc.encode('hello'), timestamp: 1 }], {
+      now: 1,
+    });
+    batch[61] = 0x7e; // the record's length varint now says 63 bytes: far past the batch
+    new DataView(batch.buffer, batch.byteOffset).setUint32(17, crc32c(batch.subarray(21)));
+    const frames = encodeProduceFrames([{ topic: 't', partition: 0, batch }]);
+    const res = await s.call('POST', '/v1/produce', frames, 'application/vnd.sluice.batches');
+    const fetched = await s.call('GET', '/v1/fetch?topic=t&partition=0&offset=0');
+    // Either the produce is refused, or what was acked can be read back.
+    expect({ produce: res.status, fetch: fetched.status }).not.toEqual({ produce: 200, fetch: 400 });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('HTTP handlers in process: error codes', () => {
+  it('a topic name over 1 KiB is an unknown (or invalid) topic, not MESSAGE_TOO_LARGE', async () => {
+    const s = setup();
+    const name = 'x'.repeat(1100);
+    const fetched = await s.call('GET', `/v1/fetch?topic=${name}&partition=0&offset=0`);
+    expect([404, 400]).toContain(fetched.status);
+    const produced = await s.call('POST', '/v1/produce', { topic: name, records: [{ value: 'a' }] });
+    expect([404, 400]).toContain(produced.status);
   });
 });
