@@ -7,4 +7,5 @@ export {
 } from './sluice-cluster.js';
 export type { SluiceClusterProps } from './sluice-cluster-props.js';
 export { SluiceStack, type SluiceStackProps } from './sluice-stack.js';
+export { SluiceSubscription, type SluiceSubscriptionProps } from './sluice-subscription.js';
 export { InvalidTopicSpecError, type TopicSpec, validateTopicSpecs } from './topic-spec.js';
