@@ -91,6 +91,12 @@ export class OutOfOrderSequenceNumberError extends named(
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'OutOfOrderSequenceNumberError',
 ) {}
+/** A transaction that is over was used again (`INVALID_TXN_STATE`). */
+export class InvalidTxnStateError extends named('INVALID_TXN_STATE', 'InvalidTxnStateError') {}
+
+/** A transaction would commit more than one DynamoDB transaction holds (`TRANSACTION_TOO_LARGE`). */
+export class TransactionTooLargeError extends named('TRANSACTION_TOO_LARGE', 'TransactionTooLargeError') {}
+
 /** A newer epoch of this producer id wrote to the partition (`INVALID_PRODUCER_EPOCH`). */
 export class InvalidProducerEpochError extends named('INVALID_PRODUCER_EPOCH', 'InvalidProducerEpochError') {}
 /** A record, batch or request is larger than allowed (`MESSAGE_TOO_LARGE`). */
@@ -118,6 +124,8 @@ const BY_CODE: Record<
   SUBSCRIPTION_ALREADY_EXISTS: SubscriptionAlreadyExistsError,
   OUT_OF_ORDER_SEQUENCE_NUMBER: OutOfOrderSequenceNumberError,
   INVALID_PRODUCER_EPOCH: InvalidProducerEpochError,
+  INVALID_TXN_STATE: InvalidTxnStateError,
+  TRANSACTION_TOO_LARGE: TransactionTooLargeError,
   MESSAGE_TOO_LARGE: MessageTooLargeError,
   INVALID_REQUEST: InvalidRequestError,
   AUTHORIZATION_FAILED: AuthorizationFailedError,
