@@ -29,7 +29,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { objectKeys } from '../core/keys.js';
 import { acknowledge, wildcardActionFinding, wildcardResourceFinding } from './nag.js';
 
-export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'maintenance';
+export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas' | 'maintenance';
 /** Roles of functions created on demand (the subscriptions trigger, with the first subscription). */
 export type OptionalFunctionRole = 'subscriptions';
 
@@ -52,6 +52,8 @@ export const DATA_ACCESS: Readonly<Record<FunctionRole | OptionalFunctionRole, A
   fetch: { objects: ['s3:GetObject'], listBucket: true, items: ITEM_READ },
   admin: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
   groups: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
+  // The schema registry keeps its items in the table (core/schemas/keys.ts), no objects.
+  schemas: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
   maintenance: {
     objects: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
     listBucket: true,
