@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -262,7 +263,11 @@ export class SluiceCluster extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       dashboard: props.dashboard ?? true,
       alarms: props.alarms ?? true,
-      alarmActions: props.alarmActions ?? [],
+      urlRoles: ['produce', 'fetch', 'admin', 'groups'],
+      alarmActions: [
+        ...(props.alarmActions ?? []),
+        ...(props.alarmTopic ? [new cloudwatchActions.SnsAction(props.alarmTopic)] : []),
+      ],
     });
     this.dashboard = monitoring.dashboard;
     this.alarms = monitoring.alarms;
