@@ -31,7 +31,7 @@ export interface HttpResponse {
 export type RouteHandler = (req: HttpRequest) => Promise<HttpResponse>;
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
   /** A path template such as `/v1/groups/{group}/heartbeat`. */
   path: string;
   handle: RouteHandler;

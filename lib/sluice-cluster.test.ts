@@ -10,7 +10,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { clusterStack, fastApp, resourceOf, roleActions, roleStatements } from './test-fixtures/synth.js';
+import {
+  clusterStack,
+  fastApp,
+  resourceOf,
+  roleActions,
+  roleStatements,
+} from '../test/fixtures/cdk/synth.js';
 import { InvalidTopicSpecError } from './topic-spec.js';
 
 const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Maintenance'] as const;
