@@ -61,6 +61,14 @@ export interface SluiceClusterProps {
   readonly maintenanceMemorySize?: number;
 
   /**
+   * The longest a fetch may wait for data (SLUICE_FETCH_MAX_WAIT_MS; a request's
+   * `maxWaitMs` above it is cut to it). An idle long poll holds the function, billed, and
+   * a unit of concurrency for its whole wait: the SDK instead polls without waiting and
+   * backs off while a partition stays empty.
+   * @default Duration.millis(0): fetches answer at once
+   */
+  readonly fetchMaxWait?: Duration;
+  /**
    * Concurrency reserved for (and capping) the produce function.
    * @default none: the function shares the account's unreserved concurrency
    */

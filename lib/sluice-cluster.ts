@@ -177,6 +177,9 @@ export class SluiceCluster extends Construct {
         role === 'maintenance'
           ? { ...common, SLUICE_MAINTENANCE_QUEUE_URL: this.maintenanceQueue.queueUrl }
           : { ...common, SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName };
+      // An idle long poll would hold a function (and a unit of concurrency) all the time.
+      if (role === 'fetch')
+        environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
         entry: join(entryDir, `${role}.ts`),
         projectRoot: PROJECT_ROOT,
