@@ -103,8 +103,8 @@ async function idleMonth(options: { group: boolean; holdPolls: boolean; seconds:
   if (options.group) await consumer.subscribe({ topics: ['idle'] });
   else consumer.assign([{ topic: 'idle', partitions: [0, 1, 2] }]);
   await consumer.run({ eachMessage: async () => {} });
-  // Past the backoff's ramp (0.1 s doubling to 5 s) and the group's join.
-  await new Promise((r) => setTimeout(r, 8_000));
+  // Past the backoff's ramp (0.1 s doubling to 10 s) and the group's join.
+  await new Promise((r) => setTimeout(r, 15_000));
   meter.reset();
   measuring = true;
   const started = performance.now();
@@ -132,14 +132,14 @@ async function idleMonth(options: { group: boolean; holdPolls: boolean; seconds:
 }
 
 export async function run(args: string[]): Promise<void> {
-  const seconds = numberArg(args, 'seconds', 30);
+  const seconds = numberArg(args, 'seconds', 60);
   const results: Record<string, number> = {};
   const rows: (string | number)[][] = [
     ['consumer', 'server', '$/month', 'lambda $', 'dynamodb $', 's3 $', 'fetches/min', 'heartbeats/min'],
   ];
   for (const group of [false, true]) {
     for (const holdPolls of [true, false]) {
-      const r = await idleMonth({ group, holdPolls, seconds });
+      const r = await idleMonth({ group, holdPolls, seconds: holdPolls ? Math.min(seconds, 20) : seconds });
       const name = `${group ? 'idleGroupConsumer' : 'idleConsumer'}${holdPolls ? 'HeldPolls' : ''}UsdPerMonth`;
       results[name] = round(r.usdPerMonth, 3);
       rows.push([

@@ -8,7 +8,7 @@
  * Idle polling: a deployed fetch function answers at once instead of holding a long poll
  * (SLUICE_FETCH_MAX_WAIT_MS = 0: a held poll bills the whole wait and holds a unit of
  * concurrency). When an answer comes back empty sooner than the wait asked for, the loop
- * waits itself, doubling from {@link IDLE_FIRST_MS} up to `maxWaitTimeInMs` while nothing
+ * waits itself, doubling from {@link IDLE_FIRST_MS} up to `maxIdleWaitInMs` while nothing
  * arrives; any record resets it, so a busy consumer never waits. Against a server that
  * holds polls (`sluice dev`) nothing changes.
  */
@@ -26,6 +26,8 @@ import type { ConsumerRuntime } from './runtime.js';
 
 /** The first client-side wait after an empty answer (ms); it doubles up to `maxWaitTimeInMs`. */
 export const IDLE_FIRST_MS = 100;
+/** The longest client-side wait between idle fetches by default (ms). */
+export const DEFAULT_MAX_IDLE_WAIT_MS = 10_000;
 
 export class FetchLoop<K, V> {
   private fetchAbort: AbortController | undefined;
@@ -39,6 +41,7 @@ export class FetchLoop<K, V> {
     private readonly commits: CommitPolicy<K, V>,
     private readonly maxBytes: number,
     private readonly maxWaitMs: number,
+    private readonly maxIdleWaitMs: number = DEFAULT_MAX_IDLE_WAIT_MS,
   ) {}
 
   /** Interrupts the long poll or the idle wait. */
@@ -157,12 +160,12 @@ export class FetchLoop<K, V> {
 
   /** Backs off after an empty answer the server did not hold for (most of) the wait asked. */
   private async idleAfterEmpty(heldMs: number): Promise<void> {
-    if (this.maxWaitMs === 0 || heldMs >= this.maxWaitMs / 2) {
+    if (this.maxIdleWaitMs === 0 || heldMs >= this.maxWaitMs / 2) {
       this.emptyPolls = 0;
       return;
     }
     this.emptyPolls++;
-    const wait = Math.min(this.maxWaitMs, IDLE_FIRST_MS * 2 ** Math.min(this.emptyPolls - 1, 20));
+    const wait = Math.min(this.maxIdleWaitMs, IDLE_FIRST_MS * 2 ** Math.min(this.emptyPolls - 1, 20));
     await this.idle(wait);
   }
 
