@@ -18,14 +18,7 @@
  */
 import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
-import {
-  EMPTY_HEAD,
-  type Head,
-  HeadCache,
-  type HeadData,
-  headFromItem,
-  headToData,
-} from './heads.js';
+import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
