@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   INVALID_PARTITIONS: { status: 400, retriable: false },
   INVALID_CONFIG: { status: 400, retriable: false },
   CORRUPT_MESSAGE: { status: 400, retriable: false },
+  UNSUPPORTED_COMPRESSION_TYPE: { status: 400, retriable: false },
   INVALID_RECORD: { status: 400, retriable: false },
   AUTHORIZATION_FAILED: { status: 403, retriable: false },
   UNKNOWN_TOPIC_OR_PARTITION: { status: 404, retriable: false },
@@ -23,6 +24,7 @@ export const ERROR_CODES = {
   INVALID_TXN_STATE: { status: 409, retriable: false },
   MESSAGE_TOO_LARGE: { status: 413, retriable: false },
   TRANSACTION_TOO_LARGE: { status: 413, retriable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
   OFFSET_OUT_OF_RANGE: { status: 416, retriable: false },
   THROTTLED: { status: 429, retriable: true },
   UNAVAILABLE: { status: 503, retriable: true },
@@ -66,6 +68,26 @@ export class CorruptRecordError extends SluiceError {
   override name = 'CorruptRecordError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('CORRUPT_MESSAGE', message, options);
+  }
+}
+
+/**
+ * A batch compressed with a codec this runtime cannot run (Kafka's
+ * `UNSUPPORTED_COMPRESSION_TYPE`): the bytes may be fine, the runtime lacks the codec, e.g.
+ * zstd on a Node without `node:zlib` zstd and without the `zstd-napi` package.
+ */
+export class UnsupportedCompressionTypeError extends SluiceError {
+  override name = 'UnsupportedCompressionTypeError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNSUPPORTED_COMPRESSION_TYPE', message, options);
+  }
+}
+
+/** A request body in a media type the endpoint does not take (JSON endpoints take `application/json`). */
+export class UnsupportedMediaTypeError extends SluiceError {
+  override name = 'UnsupportedMediaTypeError';
+  constructor(message: string) {
+    super('UNSUPPORTED_MEDIA_TYPE', message);
   }
 }
 

@@ -5,7 +5,13 @@
  */
 import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { InvalidRequestError, SluiceError, ThrottledError, UnavailableError } from '../core/errors.js';
+import {
+  InvalidRequestError,
+  SluiceError,
+  ThrottledError,
+  UnavailableError,
+  UnsupportedMediaTypeError,
+} from '../core/errors.js';
 import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
 import { MAX_RESPONSE_BYTES, resultBytes } from './response-size.js';
 
@@ -179,16 +185,37 @@ export function asSluiceError(err: unknown): SluiceError | undefined {
   return undefined;
 }
 
-function zodToInvalid(err: z.ZodError): InvalidRequestError {
+function zodToInvalid(err: z.ZodError, what = 'field'): InvalidRequestError {
   const issue = err.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    // A typo must not pass as "ignored": name the unknown field where it is.
+    const field = [...issue.path.map(String), issue.keys[0]!].join('.');
+    return new InvalidRequestError(`${field}: unknown ${what} (not in the API)`, field, { cause: err });
+  }
   const field = issue?.path.map(String).join('.') || undefined;
+  if (field && issue?.code === 'invalid_type' && issue.input === undefined) {
+    return new InvalidRequestError(`${field}: required ${what} is missing`, field, { cause: err });
+  }
   const message = field ? `${field}: ${issue?.message}` : (issue?.message ?? 'invalid request');
   return new InvalidRequestError(message, field, { cause: err });
 }
 
-/** Parses the body as JSON; an empty body is `{}`. */
+/** `application/json` or a `+json` type, with or without parameters (`; charset=utf-8`). */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i;
+
+/**
+ * Parses the body as JSON; an empty body is `{}`. A non-empty body must say it is JSON
+ * (`content-type: application/json`), else `UNSUPPORTED_MEDIA_TYPE` (415): a form post or a
+ * batch sent to a JSON endpoint is refused before it is read.
+ */
 export function jsonBody(req: HttpRequest): unknown {
   if (req.body.length === 0) return {};
+  const type = req.headers['content-type'];
+  if (type === undefined || !JSON_MEDIA_TYPE.test(type.trim())) {
+    throw new UnsupportedMediaTypeError(
+      `this endpoint takes a JSON body: send 'content-type: application/json' (got ${type === undefined ? 'none' : `'${type}'`})`,
+    );
+  }
   try {
     return JSON.parse(Buffer.from(req.body).toString('utf8'));
   } catch (cause) {
@@ -206,7 +233,7 @@ export function parseJson<T extends z.ZodType>(req: HttpRequest, schema: T): z.i
 /** Validates query parameters (all strings) with a schema; errors name the parameter. */
 export function parseQuery<T extends z.ZodType>(req: HttpRequest, schema: T): z.infer<T> {
   const result = schema.safeParse(req.query);
-  if (!result.success) throw zodToInvalid(result.error);
+  if (!result.success) throw zodToInvalid(result.error, 'query parameter');
   return result.data;
 }
 

@@ -17,7 +17,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toEvent } from '../lambdas/http.js';
 import { FIXTURE_ENTRY_DIR } from '../test/fixtures/cdk/synth.js';
-import { PROJECT_ROOT } from './sluice-cluster.js';
+import { type HandlerName, SOURCE_ROOT } from './handler-bundles.js';
 import { SluiceFunction } from './sluice-function.js';
 
 const ELF_MACHINE = { arm64: 0xb7, x64: 0x3e } as const;
@@ -32,10 +32,15 @@ beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'sluice-bundling-'));
   const app = new App({ outdir, builtinCloudFormationValidation: false });
   const stack = new Stack(app, 'Bundling');
-  const make = (id: string, entry: string, architecture: lambda.Architecture, nativePackages: boolean) =>
+  const make = (
+    id: string,
+    handler: HandlerName,
+    entry: string | undefined,
+    architecture: lambda.Architecture,
+  ) =>
     new SluiceFunction(stack, id, {
-      entry,
-      projectRoot: PROJECT_ROOT,
+      handler,
+      ...(entry ? { entry } : {}),
       description: id,
       architecture,
       memorySize: 256,
@@ -43,14 +48,13 @@ beforeAll(() => {
       environment: {},
       logRetention: logs.RetentionDays.ONE_DAY,
       removalPolicy: RemovalPolicy.DESTROY,
-      nativePackages,
       invokedBy: 'function-url',
     });
   const started = Date.now();
   const fns = {
-    arm64: make('Arm', join(FIXTURE_ENTRY_DIR, 'produce.ts'), lambda.Architecture.ARM_64, true),
-    host: make('Host', join(FIXTURE_ENTRY_DIR, 'real-fetch.ts'), HOST_ARCHITECTURE, true),
-    topics: make('Topics', join(PROJECT_ROOT, 'lib', 'topics-handler.ts'), lambda.Architecture.ARM_64, false),
+    arm64: make('Arm', 'produce', join(FIXTURE_ENTRY_DIR, 'produce.ts'), lambda.Architecture.ARM_64),
+    host: make('Host', 'fetch', join(FIXTURE_ENTRY_DIR, 'real-fetch.ts'), HOST_ARCHITECTURE),
+    topics: make('Topics', 'topics', undefined, lambda.Architecture.ARM_64),
   };
   const template = app.synth().getStackByName('Bundling').template as {
     Resources: Record<string, { Properties: { Code?: { S3Key?: string } } }>;
@@ -82,9 +86,9 @@ function elfMachine(path: string): number {
 }
 
 describe('bundled function (arm64)', () => {
-  it('is an ES module handler with a source map', () => {
+  it('is an ES module handler, without a source map', () => {
     const files = readdirSync(assets.arm64).sort();
-    expect(files).toEqual(['index.mjs', 'index.mjs.map', 'node_modules']);
+    expect(files).toEqual(['index.mjs', 'node_modules']);
     const code = readFileSync(join(assets.arm64, 'index.mjs'), 'utf8');
     expect(code).toMatch(/export\s*\{[^}]*handler/);
     // The native packages stay external: imported at run time, not inlined.
@@ -120,7 +124,7 @@ describe('bundled function (arm64)', () => {
   });
 
   it('installs the versions of the lock file', () => {
-    const lock = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package-lock.json'), 'utf8'));
+    const lock = JSON.parse(readFileSync(join(SOURCE_ROOT, 'package-lock.json'), 'utf8'));
     for (const pkg of ['@node-rs/crc32', 'snappy', 'lz4-napi']) {
       const installed = JSON.parse(
         readFileSync(join(assets.arm64, 'node_modules', pkg, 'package.json'), 'utf8'),
@@ -184,7 +188,7 @@ describe("bundled real fetch handler (this machine's CPU)", () => {
 
 describe('bundled topics handler', () => {
   it('is one ES module with the AWS SDK inside and no native packages', () => {
-    expect(readdirSync(assets.topics).sort()).toEqual(['index.mjs', 'index.mjs.map']);
+    expect(readdirSync(assets.topics).sort()).toEqual(['index.mjs']);
     const code = readFileSync(join(assets.topics, 'index.mjs'), 'utf8');
     expect(code).toMatch(/export\s*\{[^}]*handler/);
     expect(code).toContain('InvokeCommand');

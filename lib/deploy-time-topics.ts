@@ -13,8 +13,8 @@ import { type TopicSpec, validateTopicSpecs } from './topic-spec.js';
 export interface DeployTimeTopicsProps {
   readonly topics: readonly TopicSpec[];
   readonly adminFunction: lambda.IFunction;
-  readonly handlerEntry: string;
-  readonly projectRoot: string;
+  /** Bundle this source instead of lib/topics-handler.ts (tests). */
+  readonly handlerEntry?: string;
   readonly architecture: lambda.Architecture;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -29,19 +29,15 @@ export class DeployTimeTopics extends Construct {
     super(scope, id);
     validateTopicSpecs(props.topics);
     this.handler = new SluiceFunction(this, 'Handler', {
-      entry: props.handlerEntry,
-      projectRoot: props.projectRoot,
+      handler: 'topics',
+      ...(props.handlerEntry ? { entry: props.handlerEntry } : {}),
       description: `Sluice ${Stack.of(this).stackName}: creates declared topics at deploy time`,
       architecture: props.architecture,
       memorySize: 256,
       timeout: Duration.minutes(5),
-      environment: {
-        SLUICE_ADMIN_FUNCTION: props.adminFunction.functionName,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      environment: { SLUICE_ADMIN_FUNCTION: props.adminFunction.functionName },
       logRetention: props.logRetention,
       removalPolicy: props.removalPolicy,
-      nativePackages: false,
       invokedBy: 'cloudformation',
     });
     this.handler.role.addToPrincipalPolicy(

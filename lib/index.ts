@@ -6,5 +6,10 @@ export {
   TABLE_SCHEMA,
 } from './sluice-cluster.js';
 export type { SluiceClusterProps } from './sluice-cluster-props.js';
+export {
+  type ISluiceCluster,
+  type SluiceClusterAttributes,
+  SluiceClusterBase,
+} from './sluice-cluster-ref.js';
 export { SluiceStack, type SluiceStackProps } from './sluice-stack.js';
 export { InvalidTopicSpecError, type TopicSpec, validateTopicSpecs } from './topic-spec.js';

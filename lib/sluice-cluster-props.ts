@@ -182,9 +182,10 @@ export interface SluiceClusterProps {
    */
   readonly tracing?: lambda.Tracing;
   /**
-   * Directory of the handler files `produce.ts`, `fetch.ts`, `admin.ts`, `groups.ts`,
-   * `maintenance.ts`, each exporting `handler`.
-   * @default the repository's `lambdas/` directory
+   * Directory of TypeScript handler files `produce.ts`, `fetch.ts`, `admin.ts`, `groups.ts`,
+   * `maintenance.ts`, each exporting `handler`, bundled at synth with esbuild (which must then
+   * be installed). For tests and custom handlers.
+   * @default Sluice's own handlers: the bundles prebuilt in the package (from the sources in this repository)
    */
   readonly entryDir?: string;
 }

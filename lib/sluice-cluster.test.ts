@@ -12,11 +12,14 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import {
   clusterStack,
+  FIXTURE_ENTRY_DIR,
   fastApp,
   resourceOf,
   roleActions,
   roleStatements,
 } from '../test/fixtures/cdk/synth.js';
+import { SluiceCluster } from './sluice-cluster.js';
+import type { ISluiceCluster } from './sluice-cluster-ref.js';
 import { InvalidTopicSpecError } from './topic-spec.js';
 
 const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Maintenance'] as const;
@@ -120,8 +123,9 @@ describe('functions', () => {
         SLUICE_TABLE: { Ref: resourceOf(template, 'AWS::DynamoDB::Table', 'ClusterMeta').id },
         POWERTOOLS_SERVICE_NAME: 'Test-Cluster',
         POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-        NODE_OPTIONS: '--enable-source-maps',
       });
+      // No source map ships, so none is enabled (it slowed every cold start).
+      expect(env.NODE_OPTIONS).toBeUndefined();
       expect(env.SLUICE_CLUSTER_ID).toBeDefined();
       if (role === 'Maintenance') {
         expect(env.SLUICE_MAINTENANCE_QUEUE_URL).toEqual({
@@ -508,6 +512,57 @@ describe('grants', () => {
     expect(viaUrl.map((s) => s.Resource)).toEqual(roles.map(target));
     for (const s of viaUrl) expect(s.Condition).toEqual({ Bool: { 'lambda:InvokedViaFunctionUrl': true } });
     expect(statements).toHaveLength(roles.length * 2);
+  });
+});
+
+describe('SluiceCluster.fromAttributes', () => {
+  const attrs = {
+    produceFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:p',
+    fetchFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:f',
+    adminFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:a',
+    groupsFunctionArn: 'arn:aws:lambda:eu-west-1:111122223333:function:g',
+    bootstrapUrl: 'https://abc.lambda-url.eu-west-1.on.aws/',
+    serviceName: 'Events-Cluster',
+  };
+
+  it('grants URL invocation on the imported functions and makes the same metrics, creating nothing else', () => {
+    const stack = new Stack(fastApp(), 'User', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const cluster: ISluiceCluster = SluiceCluster.fromAttributes(stack, 'Events', attrs);
+    const role = new iam.Role(stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(cluster.grantConsume(role).success).toBe(true);
+    expect(cluster.grantProduce(role).success).toBe(true);
+    const template = Template.fromStack(stack);
+    const statements = roleStatements(template, 'Client');
+    const on = (action: string) =>
+      statements
+        .filter((s) => s.Action === action)
+        .map((s) => s.Resource as string)
+        .sort();
+    const arns = [attrs.fetchFunctionArn, attrs.groupsFunctionArn, attrs.produceFunctionArn].sort();
+    expect(on('lambda:InvokeFunctionUrl')).toEqual(arns);
+    expect(on('lambda:InvokeFunction')).toEqual(arns);
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toEqual([]);
+    expect(Object.keys(template.findResources('AWS::Lambda::Permission'))).toEqual([]);
+    const m = cluster.metric('BytesIn', { topic: 'orders' }) as cloudwatch.Metric;
+    expect(m.dimensions).toEqual({ service: 'Events-Cluster', topic: 'orders' });
+    expect(cluster.bootstrapUrl).toBe(attrs.bootstrapUrl);
+  });
+
+  it('a built cluster is an ISluiceCluster another stack of the app can use', () => {
+    const app = fastApp();
+    const owner = new Stack(app, 'Owner');
+    const cluster = new SluiceCluster(owner, 'Cluster', {
+      entryDir: FIXTURE_ENTRY_DIR,
+      dashboard: false,
+      alarms: false,
+    });
+    const user = new Stack(app, 'User');
+    const useCluster = (c: ISluiceCluster) =>
+      c.grantProduce(new iam.Role(user, 'Client', { assumedBy: new iam.AccountRootPrincipal() }));
+    expect(useCluster(cluster).success).toBe(true);
+    const statements = roleStatements(Template.fromStack(user), 'Client');
+    // The ARN crosses stacks as an export of the owner's function.
+    expect(JSON.stringify(statements)).toContain('Fn::ImportValue');
   });
 });
 

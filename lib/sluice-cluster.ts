@@ -4,8 +4,7 @@
  * background work, an EventBridge schedule feeds maintenance through SQS, and CloudWatch
  * watches it all. See DESIGN.md §1–§7 and docs/deploy.md.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -17,25 +16,23 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
-import { type SluiceMetricName, type SluiceMetricOptions, sluiceMetric } from './metrics.js';
 import { SluiceMonitoring } from './monitoring.js';
 import { acknowledge } from './nag.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
+import {
+  type ISluiceCluster,
+  type SluiceClusterAttributes,
+  SluiceClusterBase,
+} from './sluice-cluster-ref.js';
 import { FUNCTION_TIMEOUTS, SluiceFunction } from './sluice-function.js';
 import { validateTopicSpecs } from './topic-spec.js';
-
-const LIB_DIR = dirname(fileURLToPath(import.meta.url));
-/** The repository root: package.json and package-lock.json live here. */
-export const PROJECT_ROOT = join(LIB_DIR, '..');
-export const DEFAULT_ENTRY_DIR = join(PROJECT_ROOT, 'lambdas');
 
 /** The four functions behind a Function URL, in the order of the endpoints document. */
 export const API_FUNCTIONS = ['produce', 'fetch', 'admin', 'groups'] as const;
@@ -56,18 +53,18 @@ export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: '
  * cluster.grantConsume(billingServiceRole);
  * new CfnOutput(stack, 'Bootstrap', { value: cluster.bootstrapUrl });
  */
-export class SluiceCluster extends Construct {
+export class SluiceCluster extends SluiceClusterBase {
   readonly bucket: s3.IBucket;
   readonly table: dynamodb.ITable;
   /** SLUICE_CLUSTER_ID of every function (may be a deploy-time token). */
   readonly clusterId: string;
   /** POWERTOOLS_SERVICE_NAME of every function: the `service` dimension of the metrics. */
   readonly serviceName: string;
-  readonly produceFunction: NodejsFunction;
-  readonly fetchFunction: NodejsFunction;
-  readonly adminFunction: NodejsFunction;
-  readonly groupsFunction: NodejsFunction;
-  readonly maintenanceFunction: NodejsFunction;
+  readonly produceFunction: lambda.Function;
+  readonly fetchFunction: lambda.Function;
+  readonly adminFunction: lambda.Function;
+  readonly groupsFunction: lambda.Function;
+  readonly maintenanceFunction: lambda.Function;
   readonly produceUrl: lambda.FunctionUrl;
   readonly fetchUrl: lambda.FunctionUrl;
   readonly adminUrl: lambda.FunctionUrl;
@@ -88,6 +85,20 @@ export class SluiceCluster extends Construct {
 
   private readonly functions: Record<FunctionRole, SluiceFunction>;
 
+  /**
+   * A cluster deployed by another stack or app, for grants and metrics.
+   *
+   * @example
+   * const cluster = SluiceCluster.fromAttributes(stack, 'Events', {
+   *   produceFunctionArn, fetchFunctionArn, adminFunctionArn, groupsFunctionArn,
+   *   bootstrapUrl: 'https://abc.lambda-url.eu-west-1.on.aws/', serviceName: 'Sluice-Cluster',
+   * });
+   * cluster.grantProduce(ordersServiceRole);
+   */
+  static fromAttributes(scope: Construct, id: string, attrs: SluiceClusterAttributes): ISluiceCluster {
+    return new ImportedSluiceCluster(scope, id, attrs);
+  }
+
   constructor(scope: Construct, id: string, props: SluiceClusterProps = {}) {
     super(scope, id);
     if (props.topics) validateTopicSpecs(props.topics);
@@ -95,7 +106,7 @@ export class SluiceCluster extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const architecture = props.architecture ?? lambda.Architecture.ARM_64;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const entryDir = props.entryDir ?? DEFAULT_ENTRY_DIR;
+    const entryDir = props.entryDir;
     this.serviceName = props.serviceName ?? `${stack.stackName}-${id}`;
     this.clusterId =
       props.clusterId ??
@@ -143,7 +154,6 @@ export class SluiceCluster extends Construct {
       SLUICE_CLUSTER_ID: this.clusterId,
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: 'Sluice',
-      NODE_OPTIONS: '--enable-source-maps',
     };
     const memory: Record<FunctionRole, number> = {
       produce: props.produceMemorySize ?? 1024,
@@ -181,8 +191,8 @@ export class SluiceCluster extends Construct {
       if (role === 'fetch')
         environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
-        entry: join(entryDir, `${role}.ts`),
-        projectRoot: PROJECT_ROOT,
+        handler: role,
+        ...(entryDir ? { entry: join(entryDir, `${role}.ts`) } : {}),
         description: `Sluice ${stack.stackName}: ${describe[role]}`,
         architecture,
         memorySize: memory[role],
@@ -191,7 +201,6 @@ export class SluiceCluster extends Construct {
         environment,
         logRetention,
         removalPolicy,
-        nativePackages: true,
         tracing: props.tracing ?? lambda.Tracing.DISABLED,
         invokedBy: role === 'maintenance' ? 'schedule-and-sqs' : 'function-url',
       });
@@ -216,7 +225,7 @@ export class SluiceCluster extends Construct {
     this.groupsFunction = this.functions.groups.function;
     this.maintenanceFunction = this.functions.maintenance.function;
 
-    const url = (fn: NodejsFunction) =>
+    const url = (fn: lambda.Function) =>
       fn.addFunctionUrl({
         authType: lambda.FunctionUrlAuthType.AWS_IAM,
         invokeMode: lambda.InvokeMode.BUFFERED,
@@ -244,8 +253,6 @@ export class SluiceCluster extends Construct {
       const topics = new DeployTimeTopics(this, 'Topics', {
         topics: props.topics,
         adminFunction: this.adminFunction,
-        handlerEntry: join(LIB_DIR, 'topics-handler.ts'),
-        projectRoot: PROJECT_ROOT,
         architecture,
         logRetention,
         removalPolicy,
@@ -274,86 +281,6 @@ export class SluiceCluster extends Construct {
     });
     this.dashboard = monitoring.dashboard;
     this.alarms = monitoring.alarms;
-  }
-
-  /**
-   * Lets `grantee` call the produce API (and `GET /v1/metadata` on the produce URL).
-   *
-   * @example
-   * cluster.grantProduce(new iam.Role(stack, 'Orders', { assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com') }));
-   */
-  grantProduce(grantee: iam.IGrantable): iam.Grant {
-    return this.grantUrls(grantee, [this.produceFunction]);
-  }
-
-  /**
-   * Lets `grantee` fetch, look up offsets and take part in consumer groups (fetch and
-   * groups URLs).
-   *
-   * @example
-   * cluster.grantConsume(billingRole);
-   */
-  grantConsume(grantee: iam.IGrantable): iam.Grant {
-    return this.grantUrls(grantee, [this.fetchFunction, this.groupsFunction]);
-  }
-
-  /**
-   * Lets `grantee` manage topics: create, list, describe, add partitions, delete (admin URL).
-   *
-   * @example
-   * cluster.grantAdmin(operatorsRole);
-   */
-  grantAdmin(grantee: iam.IGrantable): iam.Grant {
-    return this.grantUrls(grantee, [this.adminFunction]);
-  }
-
-  /**
-   * A Sluice metric; per topic with `topic`, else summed (lag: maximum) over the cluster's
-   * topics.
-   *
-   * @example
-   * cluster.metric('BytesIn', { topic: 'orders', period: Duration.minutes(5) });
-   */
-  metric(name: SluiceMetricName, options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return sluiceMetric(this.serviceName, name, options);
-  }
-
-  /** Record batch bytes appended. @example cluster.metricBytesIn({ topic: 'orders' }) */
-  metricBytesIn(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('BytesIn', options);
-  }
-
-  /** Records appended. @example cluster.metricRecordsIn({ topic: 'orders' }) */
-  metricRecordsIn(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('RecordsIn', options);
-  }
-
-  /** Record batch bytes served to consumers. @example cluster.metricBytesOut() */
-  metricBytesOut(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('BytesOut', options);
-  }
-
-  /** Records served to consumers. @example cluster.metricRecordsOut({ topic: 'orders' }) */
-  metricRecordsOut(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('RecordsOut', options);
-  }
-
-  /**
-   * Consumer lag (high watermark − committed offset), maximum over groups.
-   *
-   * @example
-   * new cloudwatch.Alarm(stack, 'OrdersLag', {
-   *   metric: cluster.metricConsumerLag({ topic: 'orders' }), threshold: 10_000, evaluationPeriods: 5,
-   * });
-   */
-  metricConsumerLag(options?: SluiceMetricOptions): cloudwatch.IMetric {
-    return this.metric('ConsumerLag', options);
-  }
-
-  private grantUrls(grantee: iam.IGrantable, fns: readonly lambda.IFunction[]): iam.Grant {
-    // grantInvokeUrl grants lambda:InvokeFunctionUrl (AuthType AWS_IAM) and
-    // lambda:InvokeFunction (InvokedViaFunctionUrl), which Function URLs now both require.
-    return fns.map((fn) => fn.grantInvokeUrl(grantee)).reduce((a, b) => a.combine(b));
   }
 
   private createBucket(props: SluiceClusterProps, removalPolicy: RemovalPolicy): s3.Bucket {
@@ -446,5 +373,26 @@ export class SluiceCluster extends Construct {
         }),
       ],
     });
+  }
+}
+
+/** A cluster known by its attributes (SluiceCluster.fromAttributes). */
+class ImportedSluiceCluster extends SluiceClusterBase {
+  readonly serviceName: string;
+  readonly bootstrapUrl: string;
+  readonly produceFunction: lambda.IFunction;
+  readonly fetchFunction: lambda.IFunction;
+  readonly adminFunction: lambda.IFunction;
+  readonly groupsFunction: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, attrs: SluiceClusterAttributes) {
+    super(scope, id);
+    this.serviceName = attrs.serviceName;
+    this.bootstrapUrl = attrs.bootstrapUrl;
+    const fn = (name: string, arn: string) => lambda.Function.fromFunctionArn(this, name, arn);
+    this.produceFunction = fn('Produce', attrs.produceFunctionArn);
+    this.fetchFunction = fn('Fetch', attrs.fetchFunctionArn);
+    this.adminFunction = fn('Admin', attrs.adminFunctionArn);
+    this.groupsFunction = fn('Groups', attrs.groupsFunctionArn);
   }
 }

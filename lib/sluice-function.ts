@@ -1,36 +1,23 @@
 /**
- * One Sluice Lambda function: bundled locally by esbuild as an ES module for Node 22, with
- * the native packages installed for Lambda's platform (see native-modules.ts), its own log
- * group and its own role. The role starts with nothing but writing to that log group; the
+ * One Sluice Lambda function: its handler bundle (an ES module for Node 22, prebuilt in the
+ * package or bundled from the sources, see handler-bundles.ts) with the native packages it
+ * needs installed for Lambda's platform (native-modules.ts), its own log group and its own
+ * role. The role starts with nothing but writing to that log group; the
  * cluster grants each function exactly what it needs.
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { type HandlerName, handlerCode } from './handler-bundles.js';
 import { acknowledge } from './nag.js';
-import {
-  installNativeCommand,
-  LOCAL_ONLY_PACKAGES,
-  LOCAL_ONLY_STUBS,
-  lockedVersions,
-  NATIVE_PACKAGES,
-} from './native-modules.js';
-
-/**
- * ESM bundles still contain CommonJS dependencies that call `require`; esbuild's shim throws
- * unless a real `require` is in scope, so the bundle opens by making one.
- */
-const REQUIRE_BANNER =
-  "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);";
 
 export interface SluiceFunctionProps {
-  /** The handler file (exports `handler`). */
-  readonly entry: string;
-  /** Directory holding package.json and package-lock.json (versions of the native packages). */
-  readonly projectRoot: string;
+  /** Which Sluice handler runs (decides what the bundle holds, handler-bundles.ts). */
+  readonly handler: HandlerName;
+  /** Bundle this source file (exports `handler`) instead of the prebuilt or source handler: tests. */
+  readonly entry?: string;
   readonly description: string;
   readonly architecture: lambda.Architecture;
   readonly memorySize: number;
@@ -39,8 +26,6 @@ export interface SluiceFunctionProps {
   readonly environment: Record<string, string>;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
-  /** Install the native packages into the bundle (false for functions that never touch records). */
-  readonly nativePackages: boolean;
   /** @default lambda.Tracing.DISABLED */
   readonly tracing?: lambda.Tracing;
   /** Who calls it; decides where failures go (a Function URL caller, CloudFormation, a dead-letter queue). */
@@ -56,9 +41,9 @@ const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
     'Invoked synchronously by CloudFormation as a custom resource: a failure fails the deployment, which reports it.',
 };
 
-/** A NodejsFunction with Sluice's bundling, a dedicated log group and a dedicated role. */
+/** A Lambda function with Sluice's bundling, a dedicated log group and a dedicated role. */
 export class SluiceFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -80,16 +65,12 @@ export class SluiceFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    const versions = props.nativePackages ? lockedVersions(props.projectRoot, NATIVE_PACKAGES) : {};
-    const architecture = props.architecture;
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
-      projectRoot: props.projectRoot,
-      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+    this.function = new lambda.Function(this, 'Function', {
+      code: handlerCode(props.handler, props.architecture, props.entry ? { entry: props.entry } : {}),
+      handler: 'index.handler',
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
-      architecture,
+      architecture: props.architecture,
       memorySize: props.memorySize,
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrency,
@@ -97,30 +78,6 @@ export class SluiceFunction extends Construct {
       logGroup: this.logGroup,
       tracing: props.tracing ?? lambda.Tracing.DISABLED,
       environment: props.environment,
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        banner: REQUIRE_BANNER,
-        minify: true,
-        keepNames: true,
-        sourceMap: true,
-        sourcesContent: false,
-        logLevel: LogLevel.WARNING,
-        // Listing externals replaces the default ['@aws-sdk/*']: the SDK is bundled at the
-        // version the tests ran against instead of whatever the runtime ships.
-        externalModules: [...NATIVE_PACKAGES, ...LOCAL_ONLY_PACKAGES],
-        esbuildArgs: Object.fromEntries(
-          Object.entries(LOCAL_ONLY_STUBS).map(([name, stub]) => [`--alias:${name}`, stub]),
-        ),
-        forceDockerBundling: false,
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (_inputDir, outputDir) =>
-            props.nativePackages ? [installNativeCommand(outputDir, architecture, versions)] : [],
-        },
-      },
     });
     const runtime =
       'Node.js 22 is the runtime Sluice is built and tested for (node:zlib zstd, the native packages); it is a supported Lambda runtime and moves with the project, not with each new release.';

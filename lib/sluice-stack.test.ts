@@ -9,7 +9,7 @@ import nag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { fastApp } from '../test/fixtures/cdk/synth.js';
 import { stackOptionsFromContext } from './app-context.js';
-import { DEFAULT_ENTRY_DIR } from './sluice-cluster.js';
+import { HANDLER_SPECS, SOURCE_ROOT } from './handler-bundles.js';
 import { SluiceStack } from './sluice-stack.js';
 
 const { stackName, props } = stackOptionsFromContext(() => undefined);
@@ -19,7 +19,7 @@ const template = Template.fromStack(stack);
 describe('SluiceStack (the app)', () => {
   it('uses the real handler of every function', () => {
     for (const role of ['produce', 'fetch', 'admin', 'groups', 'maintenance']) {
-      expect(existsSync(join(DEFAULT_ENTRY_DIR, `${role}.ts`)), role).toBe(true);
+      expect(existsSync(join(SOURCE_ROOT, HANDLER_SPECS[role as 'produce'].source)), role).toBe(true);
     }
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(5);
   });
@@ -28,6 +28,7 @@ describe('SluiceStack (the app)', () => {
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs).sort()).toEqual(
       [
+        'AdminFunctionArn',
         'AdminFunctionName',
         'AdminUrl',
         'BootstrapUrl',
@@ -36,13 +37,17 @@ describe('SluiceStack (the app)', () => {
         'DashboardName',
         'DeadLetterQueueName',
         'EndpointsParameterName',
+        'FetchFunctionArn',
         'FetchFunctionName',
         'FetchUrl',
+        'GroupsFunctionArn',
         'GroupsFunctionName',
         'GroupsUrl',
         'MaintenanceFunctionName',
         'MaintenanceQueueName',
+        'ProduceFunctionArn',
         'ProduceFunctionName',
+        'ServiceName',
         'ProduceUrl',
         'TableName',
       ].sort(),

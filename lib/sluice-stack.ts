@@ -39,6 +39,12 @@ export class SluiceStack extends Stack {
     out('AdminUrl', cluster.adminUrl.url, 'Admin function URL');
     out('GroupsUrl', cluster.groupsUrl.url, 'Consumer groups function URL');
     out('ClusterId', cluster.clusterId, 'Cluster id reported by GET /v1/metadata');
+    // What SluiceCluster.fromAttributes takes, for stacks and apps that use this cluster.
+    out('ProduceFunctionArn', cluster.produceFunction.functionArn, 'Produce function ARN (fromAttributes)');
+    out('FetchFunctionArn', cluster.fetchFunction.functionArn, 'Fetch function ARN (fromAttributes)');
+    out('AdminFunctionArn', cluster.adminFunction.functionArn, 'Admin function ARN (fromAttributes)');
+    out('GroupsFunctionArn', cluster.groupsFunction.functionArn, 'Groups function ARN (fromAttributes)');
+    out('ServiceName', cluster.serviceName, 'Metrics service dimension (fromAttributes)');
     out('BucketName', cluster.bucket.bucketName, 'S3 bucket holding record batches');
     out('TableName', cluster.table.tableName, 'DynamoDB table holding offsets, leases, groups');
     out(

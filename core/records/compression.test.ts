@@ -5,6 +5,7 @@ import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CorruptRecordError } from '../errors.js';
+import { encodeBatch } from './batch-encode.js';
 import { compress, decompress } from './compression.js';
 import { Compression } from './types.js';
 import { checkFramesComplete, zstdBackends } from './zstd.js';
@@ -209,5 +210,44 @@ describe('lazy loading', () => {
     });
     expect(out.stderr).toBe('');
     expect(JSON.parse(out.stdout.trim())).toEqual([]);
+  });
+});
+
+describe('a codec this runtime lacks', () => {
+  it('refuses a zstd batch as UNSUPPORTED_COMPRESSION_TYPE (not CORRUPT_MESSAGE) without node:zlib zstd or zstd-napi', () => {
+    const batch = Buffer.from(
+      encodeBatch([{ value: new Uint8Array(100).fill(7), timestamp: 1 }], { compression: Compression.Zstd }),
+    ).toString('hex');
+    // The child hides zstd-napi and, on Node ≥ 22.15, node:zlib's zstd, then decodes the batch.
+    const script = `
+      const Module = (await import('node:module')).default;
+      const zlib = (await import('node:zlib')).default;
+      delete zlib.zstdCompressSync;
+      delete zlib.zstdDecompressSync;
+      Module.syncBuiltinESMExports();
+      const load = Module._load;
+      Module._load = function (request, ...rest) {
+        if (request.startsWith('zstd-napi')) throw Object.assign(new Error('not installed'), { code: 'MODULE_NOT_FOUND' });
+        return load.call(this, request, ...rest);
+      };
+      const { decodeBatch } = await import('./core/records/index.ts');
+      try {
+        decodeBatch(Buffer.from('${batch}', 'hex'));
+        console.log('decoded');
+      } catch (err) {
+        console.log(JSON.stringify([err.name, err.code, err.status, err.retriable]));
+      }
+    `;
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      encoding: 'utf8',
+    });
+    expect(out.stderr).toBe('');
+    expect(JSON.parse(out.stdout.trim())).toEqual([
+      'CodecUnavailableError',
+      'UNSUPPORTED_COMPRESSION_TYPE',
+      400,
+      false,
+    ]);
   });
 });

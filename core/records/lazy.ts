@@ -3,14 +3,14 @@
  * and gzip paths must work in a Lambda bundle that ships none of them.
  */
 import { createRequire } from 'node:module';
-import { CorruptRecordError } from '../errors.js';
+import { UnsupportedCompressionTypeError } from '../errors.js';
 
 /**
  * Resolved at first use. ESM (source or bundle) has `import.meta.url`; a CommonJS bundle has
  * an empty one but a real `require`. Testing `typeof require` first would be wrong: ESM
  * bundles define a `require` shim that only throws.
  */
-function nodeRequire(): NodeJS.Require {
+export function nodeRequire(): NodeJS.Require {
   const url: unknown = import.meta.url;
   return typeof url === 'string' && url !== '' ? createRequire(url) : require;
 }
@@ -33,8 +33,11 @@ export function lazyModule<T>(id: string): () => T {
   };
 }
 
-/** A batch uses a codec whose native module is not installed in this runtime. */
-export class CodecUnavailableError extends CorruptRecordError {
+/**
+ * A batch uses a codec whose native module is not installed in this runtime: the codec is
+ * unsupported here (`UNSUPPORTED_COMPRESSION_TYPE`), the batch is not corrupt.
+ */
+export class CodecUnavailableError extends UnsupportedCompressionTypeError {
   override name = 'CodecUnavailableError';
   constructor(moduleId: string, cause: unknown) {
     super(`compression module '${moduleId}' is not available in this runtime`, { cause });

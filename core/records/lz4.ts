@@ -15,7 +15,7 @@
  * output budget: so the limit is exact and hostile input never makes us allocate beyond it.
  * xxHash checksums are not verified: the batch CRC32C already covers the compressed bytes.
  */
-import { CorruptRecordError } from '../errors.js';
+import { CorruptRecordError, SluiceError } from '../errors.js';
 import { lazyModule } from './lazy.js';
 
 interface Lz4Module {
@@ -102,7 +102,7 @@ function inflateBlock(block: Uint8Array, capacity: number, dict: Uint8Array | nu
   try {
     return lz4().uncompressSync(framed, dict);
   } catch (cause) {
-    if (cause instanceof CorruptRecordError) throw cause;
+    if (cause instanceof SluiceError) throw cause; // corrupt, or the codec is not installed
     throw new CorruptRecordError(`lz4: invalid block or one inflating beyond ${capacity} bytes`, { cause });
   }
 }

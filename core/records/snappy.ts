@@ -11,7 +11,7 @@
  * accepts one raw block without framing, as kafkajs-snappy writes (snappy-java reads that
  * too). That leading length lets us refuse oversized output before allocating it.
  */
-import { CorruptRecordError } from '../errors.js';
+import { CorruptRecordError, SluiceError } from '../errors.js';
 import { lazyModule } from './lazy.js';
 
 interface SnappyModule {
@@ -88,7 +88,7 @@ function rawBlock(block: Uint8Array, maxBytes: number): Uint8Array {
   try {
     out = snappy().uncompressSync(block, { asBuffer: true });
   } catch (cause) {
-    if (cause instanceof CorruptRecordError) throw cause;
+    if (cause instanceof SluiceError) throw cause; // corrupt, or the codec is not installed
     throw new CorruptRecordError('snappy: invalid compressed block', { cause });
   }
   if (typeof out === 'string' || out.length !== declared) {

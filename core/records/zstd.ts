@@ -18,7 +18,7 @@
  *   skippable frame: magic 0x184D2A50–5F (LE) | size u32 LE | data[size]
  */
 import * as zlib from 'node:zlib';
-import { CorruptRecordError } from '../errors.js';
+import { CorruptRecordError, SluiceError } from '../errors.js';
 import { lazyModule } from './lazy.js';
 
 /** Kafka's default zstd level (`compression.zstd.level`). */
@@ -98,7 +98,7 @@ function napiBackend(): ZstdBackend {
         dctx.reset(RESET_SESSION_ONLY);
         return streamDecompress(dctx, data, maxBytes);
       } catch (cause) {
-        if (cause instanceof CorruptRecordError) throw cause;
+        if (cause instanceof SluiceError) throw cause; // corrupt, or zstd-napi is not installed
         throw new CorruptRecordError('zstd: invalid frame', { cause });
       }
     },

@@ -1,12 +1,13 @@
 /**
  * SigV4 signing for Lambda Function URLs (IAM auth, service `lambda`). Credentials come
- * from the options or the default Node provider chain (env, profile, SSO, IMDS, …).
+ * from the options, else the environment, else the AWS SDK's provider chain when it is
+ * installed (credentials.ts).
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { SluiceArgumentError } from '../errors.js';
+import { defaultCredentials } from './credentials.js';
 import type { TransportRequest } from './types.js';
 
 export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider;
@@ -49,7 +50,7 @@ export function createSigner(options: {
   const signer = new SignatureV4({
     service: 'lambda',
     region,
-    credentials: creds ?? defaultProvider(),
+    credentials: creds ?? defaultCredentials(),
     sha256: Hash.bind(null, 'sha256'),
   });
   return {

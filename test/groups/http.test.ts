@@ -87,7 +87,12 @@ describe.each<StoreKind>(['sqlite', 'aws'])('consumer groups over HTTP on %s', (
     const handle = lambdaHandler(groupRoutes({ meta, topics, clock, random: seededRandom(11) }));
     const call = async (method: string, url: string, body?: unknown) => {
       const res = (await handle(
-        toEvent({ method, url, body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)) }),
+        toEvent({
+          method,
+          url,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+        }),
       )) as LambdaFunctionURLResult & { statusCode: number; body: string };
       return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
     };
