@@ -20,6 +20,7 @@ import { denyAccess } from '../helpers/deny.js';
 import { awsEndpoint, EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 
 const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
+const JSON_HEADERS = { 'content-type': 'application/json' };
 const endpoints = { produce: 'p', fetch: 'f', admin: 'a', groups: 'g' };
 
 function handlers(stores: { meta: TestStores['meta']; objects: TestStores['objects'] }) {
@@ -40,7 +41,12 @@ type Handlers = ReturnType<typeof handlers>;
 const requests = (topic: string) => ({
   produce: (h: Handlers) =>
     h.produce(
-      toEvent({ method: 'POST', url: '/v1/produce', body: json({ topic, records: [{ value: 'x' }] }) }),
+      toEvent({
+        method: 'POST',
+        url: '/v1/produce',
+        headers: JSON_HEADERS,
+        body: json({ topic, records: [{ value: 'x' }] }),
+      }),
     ),
   get: (h: Handlers) =>
     h.fetch(toEvent({ method: 'GET', url: `/v1/fetch?topic=${topic}&partition=0&offset=0` })),
@@ -49,7 +55,7 @@ const requests = (topic: string) => ({
       toEvent({
         method: 'POST',
         url: '/v1/fetch',
-        headers: { accept: 'application/vnd.sluice.batches' },
+        headers: { accept: 'application/vnd.sluice.batches', 'content-type': 'application/json' },
         body: json({ partitions: [{ topic, partition: 0, offset: 0 }] }),
       }),
     ),
