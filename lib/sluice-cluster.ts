@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -221,6 +222,9 @@ export class SluiceCluster extends SluiceClusterBase {
         role === 'maintenance'
           ? { ...common, SLUICE_MAINTENANCE_QUEUE_URL: this.maintenanceQueue.queueUrl }
           : { ...common, SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName };
+      // An idle long poll would hold a function (and a unit of concurrency) all the time.
+      if (role === 'fetch')
+        environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
         handler: role,
         ...(entryDir ? { entry: join(entryDir, `${role}.ts`) } : {}),
@@ -310,7 +314,11 @@ export class SluiceCluster extends SluiceClusterBase {
       deadLetterQueue: this.deadLetterQueue,
       dashboard: props.dashboard ?? true,
       alarms: props.alarms ?? true,
-      alarmActions: props.alarmActions ?? [],
+      urlRoles: ['produce', 'fetch', 'admin', 'groups', 'schemas'],
+      alarmActions: [
+        ...(props.alarmActions ?? []),
+        ...(props.alarmTopic ? [new cloudwatchActions.SnsAction(props.alarmTopic)] : []),
+      ],
     });
     this.dashboard = monitoring.dashboard;
     this.alarms = monitoring.alarms;
