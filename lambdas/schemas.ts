@@ -174,6 +174,12 @@ export function schemaRoutes(registry: SchemaRegistry): Route[] {
       },
     },
     {
+      method: 'GET',
+      path: `${p}/subjects/{subject}/versions/{version}/referencedby`,
+      handle: async (req) =>
+        ok(await registry.referencedByVersion(req.params.subject!, parseVersion(req.params.version!))),
+    },
+    {
       method: 'DELETE',
       path: `${p}/subjects/{subject}/versions/{version}`,
       async handle(req) {

@@ -7,6 +7,7 @@
  * | `sr#schemas`       | `f#<sha256>`            | fingerprint → id: one id per distinct schema |
  * | `sr#schemas`       | `i#<id>`                | id → schema text, type, references          |
  * | `sr#uses#<id>`     | `<subject>\0<version>`  | which subject versions use an id            |
+ * | `sr#refs#<subject>\0<version>` | `<subject>\0<version>` | a version that references this version (id) |
  * | `sr#subjects`      | `<subject>`             | subject catalog: latest version, live count |
  * | `sr#s#<subject>`   | `v#<version>`           | a version: id, soft-deleted flag            |
  * | `sr#config`        | `global` / `s#<subject>`| compatibility level                         |
@@ -25,6 +26,12 @@ export const registryKeys = {
   use: (id: number, subject: string, version: number): ItemKey => ({
     pk: `sr#uses#${pad(id)}`,
     sk: `${subject}\u0000${pad(version)}`,
+  }),
+  /** The referrers of `subject` version `version`, one item per referencing version. */
+  refsPk: (subject: string, version: number): string => `sr#refs#${subject}\u0000${pad(version)}`,
+  ref: (subject: string, version: number, bySubject: string, byVersion: number): ItemKey => ({
+    pk: `sr#refs#${subject}\u0000${pad(version)}`,
+    sk: `${bySubject}\u0000${pad(byVersion)}`,
   }),
   subjectCatalogPk: 'sr#subjects',
   subject: (subject: string): ItemKey => ({ pk: 'sr#subjects', sk: subject }),

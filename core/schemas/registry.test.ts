@@ -176,4 +176,78 @@ describe.each<StoreKind>(['sqlite', 'aws'])('schema registry on %s', (kind) => {
     const { id } = await registry.register(user, withRef);
     expect((await registry.schemaById(id)).references).toEqual(withRef.references);
   });
+
+  it('refuses to delete a referenced version (42206), lists its referrers, changes nothing', async () => {
+    const base = subject();
+    const user = subject();
+    const other = subject();
+    const address = avro([{ name: 'city', type: 'string' }], 'Address');
+    const withRef = (name: string): SchemaDefinition => ({
+      schemaType: 'AVRO',
+      schema: JSON.stringify({ type: 'record', name, fields: [{ name: 'home', type: 'Address' }] }),
+      references: [{ name: 'Address', subject: base, version: 1 }],
+    });
+    await registry.register(base, address);
+    expect(await registry.referencedBy(base, 1)).toEqual([]);
+    const u = await registry.register(user, withRef('User'));
+    const o = await registry.register(other, withRef('Other'));
+    expect(await registry.referencedByVersion(base, 'latest')).toEqual([u.id, o.id].sort((x, y) => x - y));
+    expect(await code(registry.referencedByVersion(base, 9))).toBe(40402);
+
+    // Soft and subject deletion of the referenced version are refused; nothing moves.
+    expect(await code(registry.deleteVersion(base, 1))).toBe(42206);
+    expect(await code(registry.deleteSubject(base))).toBe(42206);
+    expect(await registry.versions(base)).toEqual([1]);
+    expect(await registry.version(base, 1)).toMatchObject({ version: 1 });
+
+    // A soft-deleted referrer no longer counts; a live one still does.
+    await registry.deleteVersion(user, 1);
+    expect(await registry.referencedBy(base, 1)).toEqual([o.id]);
+    expect(await code(registry.deleteVersion(base, 1))).toBe(42206);
+    // Permanently deleting a referrer removes its reference items.
+    await registry.deleteSubject(other);
+    await registry.deleteSubject(other, { permanent: true });
+    expect(await registry.referencedBy(base, 1)).toEqual([]);
+    expect((await stores.meta.query(`sr#refs#${base}\u00000000000001`)).items.map((i) => i.sk)).toEqual([
+      `${user}\u00000000000001`,
+    ]);
+    await registry.deleteVersion(user, 1, { permanent: true });
+    expect((await stores.meta.query(`sr#refs#${base}\u00000000000001`)).items).toEqual([]);
+
+    // Unreferenced now: soft, then permanent deletion go through.
+    expect(await registry.deleteVersion(base, 1)).toBe(1);
+    expect(await registry.deleteVersion(base, 1, { permanent: true })).toBe(1);
+    // A reference to a deleted version is refused at registration (42201).
+    expect(await code(registry.register(subject(), withRef('Late')))).toBe(42201);
+  });
+
+  it('a referencing registration racing a deletion: never a live reference to a deleted version', async () => {
+    for (let round = 0; round < 3; round++) {
+      const base = subject();
+      const user = subject();
+      await registry.register(base, avro([{ name: 'city', type: 'string' }], 'Address'));
+      const def: SchemaDefinition = {
+        schemaType: 'AVRO',
+        schema: JSON.stringify({ type: 'record', name: 'User', fields: [{ name: 'home', type: 'Address' }] }),
+        references: [{ name: 'Address', subject: base, version: 1 }],
+      };
+      const [reg, del] = await Promise.allSettled([
+        registry.register(user, def),
+        registry.deleteVersion(base, 1),
+      ]);
+      const baseLive = (await registry.liveIds(base)).size > 0;
+      if (reg.status === 'fulfilled') {
+        // The registration won: the deletion was refused, the base is still live.
+        expect(await code(del.status === 'rejected' ? Promise.reject(del.reason) : Promise.resolve())).toBe(
+          42206,
+        );
+        expect(baseLive).toBe(true);
+        expect(await registry.referencedBy(base, 1)).toEqual([reg.value.id]);
+      } else {
+        expect(del.status).toBe('fulfilled');
+        expect(baseLive).toBe(false);
+        expect(await code(Promise.reject(reg.reason))).toBe(42201);
+      }
+    }
+  });
 });

@@ -171,12 +171,14 @@ export class SchemaRegistry {
     const parsed = await language.parse(def.schema, refs);
     const canonical = language.canonical(def.schema);
     const hash = fingerprint(def.schemaType, canonical, def.references);
+    const targets = directReferences(def.references);
     let lastConflict: ConflictError | undefined;
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const [catalog, rows, known] = await Promise.all([
+      const [catalog, rows, known, referenced] = await Promise.all([
         this.meta.get(K.subject(subject)),
         this.versionRows(subject),
         this.meta.get(K.fingerprint(hash)),
+        targets.length === 0 ? [] : this.meta.batchGet(targets.map((t) => K.version(t.subject, t.version))),
       ]);
       const live = rows.filter((r) => !r.deleted);
       const knownId = known?.data.id as number | undefined;
@@ -193,6 +195,24 @@ export class SchemaRegistry {
       }
       const id = knownId ?? (await this.allocate(hash, { ...def, schema: canonical }));
       const version = ((catalog?.data.latest as number | undefined) ?? 0) + 1;
+      // Each referenced version is rewritten (its item version moves) in this transaction, so
+      // a deletion of it that read the referrers before this commit fails its condition and
+      // re-reads them; and a reference item records the new version as a referrer.
+      const refOps = targets.flatMap((t, i): TransactOp[] => {
+        const item = referenced[i];
+        if (!item || item.data.deleted === true) {
+          throw invalidSchema(`reference to subject '${t.subject}' version ${t.version} not found`);
+        }
+        return [
+          {
+            type: 'update',
+            key: K.version(t.subject, t.version),
+            set: { deleted: false },
+            condition: { version: item.version },
+          },
+          { type: 'put', key: K.ref(t.subject, t.version, subject, version), data: { subject, version, id } },
+        ];
+      });
       const ops: TransactOp[] = [
         {
           type: 'put',
@@ -207,6 +227,7 @@ export class SchemaRegistry {
           condition: { absent: true },
         },
         { type: 'put', key: K.use(id, subject, version), data: { subject, version } },
+        ...refOps,
       ];
       try {
         await this.meta.transact(ops);
@@ -280,6 +301,10 @@ export class SchemaRegistry {
       const catalog = await this.meta.get(K.subject(subject));
       const row = await this.findVersion(subject, selector, options.permanent ?? false);
       if (!catalog) throw subjectNotFound(subject);
+      // Read after the version: a referrer committed later moved the version's item (see
+      // register), so this transaction's condition on it fails and the loop re-reads.
+      const referrers = await this.referencedBy(subject, row.version);
+      if (referrers.length > 0) throw referenceExists(subject, row.version);
       let ops: TransactOp[];
       if (options.permanent) {
         if (!row.deleted) {
@@ -292,6 +317,7 @@ export class SchemaRegistry {
           { type: 'check', key: K.subject(subject), condition: { version: catalog.version } },
           { type: 'delete', key: K.version(subject, row.version), condition: { version: row.item.version } },
           { type: 'delete', key: K.use(row.id, subject, row.version) },
+          ...(await this.refDeletes(subject, row)),
         ];
       } else {
         if (row.deleted) {
@@ -339,6 +365,11 @@ export class SchemaRegistry {
       ]);
       if (!catalog || rows.length === 0) throw subjectNotFound(subject);
       const live = rows.filter((r) => !r.deleted);
+      // Referrers under this subject go with it; any other live one refuses (see deleteVersion).
+      for (const r of rows) {
+        const by = await this.referencedBy(subject, r.version, subject);
+        if (by.length > 0) throw referenceExists(subject, r.version);
+      }
       try {
         if (options.permanent) {
           if (live.length > 0) {
@@ -347,20 +378,22 @@ export class SchemaRegistry {
               `Subject '${subject}' was not deleted first before being permanently deleted`,
             );
           }
-          // Versions first, in transactions of up to 49 versions, the catalog entry last.
-          for (let i = 0; i < rows.length; i += 49) {
-            const chunk = rows.slice(i, i + 49);
-            await this.meta.transact(
-              chunk.flatMap((r): TransactOp[] => [
-                {
-                  type: 'delete',
-                  key: K.version(subject, r.version),
-                  condition: { version: r.item.version },
-                },
-                { type: 'delete', key: K.use(r.id, subject, r.version) },
-              ]),
-            );
+          // Versions first (with their use and reference items), in transactions of at most
+          // 100 ops, the catalog entry last.
+          let batch: TransactOp[] = [];
+          for (const r of rows) {
+            const ops: TransactOp[] = [
+              { type: 'delete', key: K.version(subject, r.version), condition: { version: r.item.version } },
+              { type: 'delete', key: K.use(r.id, subject, r.version) },
+              ...(await this.refDeletes(subject, r)),
+            ];
+            if (batch.length + ops.length > 100) {
+              await this.meta.transact(batch);
+              batch = [];
+            }
+            batch.push(...ops);
           }
+          if (batch.length > 0) await this.meta.transact(batch);
           await this.meta.transact([
             { type: 'delete', key: K.subject(subject), condition: { version: catalog.version } },
             { type: 'delete', key: K.config(subject) },
@@ -402,6 +435,26 @@ export class SchemaRegistry {
       }
     }
     throw new UnavailableError(`deletion of '${subject}' lost ${this.maxAttempts} races`);
+  }
+
+  /**
+   * The ids of the schemas whose live versions reference `subject` version `version`
+   * (Confluent's `referencedby`), ascending, distinct; referrers under `except` are left out.
+   */
+  async referencedBy(subject: string, version: number, except?: string): Promise<number[]> {
+    const refs = (await this.queryAll(K.refsPk(subject, version))).filter((r) => r.data.subject !== except);
+    if (refs.length === 0) return [];
+    const by = await this.meta.batchGet(
+      refs.map((r) => K.version(r.data.subject as string, r.data.version as number)),
+    );
+    const ids = refs.filter((_, i) => by[i] && by[i]!.data.deleted !== true).map((r) => r.data.id as number);
+    return [...new Set(ids)].sort((a, b) => a - b);
+  }
+
+  /** {@link referencedBy} of a version given by selector. @throws 40401 / 40402. */
+  async referencedByVersion(subject: string, selector: VersionSelector): Promise<number[]> {
+    const row = await this.findVersion(subject, selector, false);
+    return this.referencedBy(subject, row.version);
   }
 
   // ----------------------------------------------------------------------------- config
@@ -481,6 +534,14 @@ export class SchemaRegistry {
       if (winner) return winner.data.id as number;
       throw err;
     }
+  }
+
+  /** Deletes of the reference items a version wrote when it was registered. */
+  private async refDeletes(subject: string, row: VersionRow): Promise<TransactOp[]> {
+    const def = await this.schemaById(row.id);
+    return directReferences(def.references).map(
+      (t): TransactOp => ({ type: 'delete', key: K.ref(t.subject, t.version, subject, row.version) }),
+    );
   }
 
   private async versionRows(subject: string): Promise<VersionRow[]> {
@@ -583,6 +644,24 @@ export class SchemaRegistry {
     } while (after);
     return out;
   }
+}
+
+/** The distinct subject versions a schema names directly. @throws 42201 beyond 48 of them. */
+function directReferences(references: readonly SchemaReference[]): { subject: string; version: number }[] {
+  const seen = new Map<string, { subject: string; version: number }>();
+  for (const r of references)
+    seen.set(`${r.subject}\u0000${r.version}`, { subject: r.subject, version: r.version });
+  // One registration is one transaction: 3 ops of its own and 2 per referenced version.
+  if (seen.size > 48)
+    throw invalidSchema(`a schema may reference at most 48 subject versions, not ${seen.size}`);
+  return [...seen.values()];
+}
+
+function referenceExists(subject: string, version: number): SchemaRegistryError {
+  return new SchemaRegistryError(
+    'REFERENCE_EXISTS',
+    `One or more references exist to the schema {magic=1,keytype=SCHEMA,subject=${subject},version=${version}}.`,
+  );
 }
 
 function checkSubject(subject: string): void {

@@ -112,6 +112,29 @@ describe.each(['sqlite', 'aws'] as const)('Confluent client against sluice dev (
     expect(verbose.body.messages.length).toBeGreaterThan(0);
   });
 
+  it('lists referrers (referencedby) and refuses to delete a referenced version with 42206', async () => {
+    const base = `ref-base-${kind}`;
+    const user = `ref-user-${kind}`;
+    const address = { type: 'record', name: 'Address', fields: [{ name: 'city', type: 'string' }] };
+    await http.post(`/subjects/${base}/versions`, { schema: JSON.stringify(address) });
+    const reg = await http.post(`/subjects/${user}/versions`, {
+      schema: JSON.stringify({ type: 'record', name: 'User', fields: [{ name: 'home', type: 'Address' }] }),
+      references: [{ name: 'Address', subject: base, version: 1 }],
+    });
+    expect(reg.status).toBe(200);
+    expect((await http.get(`/subjects/${base}/versions/1/referencedby`)).body).toEqual([reg.body.id]);
+    expect((await http.get(`/subjects/${user}/versions/latest/referencedby`)).body).toEqual([]);
+    for (const path of [`/subjects/${base}/versions/1`, `/subjects/${base}`]) {
+      const res = await http.request('DELETE', path);
+      expect({ status: res.status, code: res.body?.error_code }).toEqual({ status: 422, code: 42206 });
+      expect(res.body.message).toContain(`subject=${base},version=1`);
+    }
+    expect((await http.get(`/subjects/${base}/versions`)).body).toEqual([1]);
+    expect((await http.request('DELETE', `/subjects/${user}/versions/1`)).status).toBe(200);
+    expect((await http.get(`/subjects/${base}/versions/1/referencedby`)).body).toEqual([]);
+    expect((await http.request('DELETE', `/subjects/${base}/versions/1`)).body).toBe(1);
+  });
+
   it('answers bad requests with the registry error codes', async () => {
     const cases: [string, string, unknown, number, number][] = [
       ['GET', '/subjects/nope/versions', undefined, 404, 40401],
