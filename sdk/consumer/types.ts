@@ -31,6 +31,25 @@ export interface ConsumerConfig<K = Buffer, V = Buffer> {
   valueDeserializer?: Deserializer<V>;
   /** How often regular-expression subscriptions look for new topics (ms). @default 30000 */
   metadataMaxAge?: number;
+  /** kafkajs: accepted and ignored — the server assigns partitions (no client-side rebalance). */
+  rebalanceTimeout?: number;
+  /** kafkajs: accepted and ignored — the server assigns partitions (`SLUICE_GROUP_ASSIGNOR`). */
+  partitionAssigners?: unknown[];
+  /** kafkajs: accepted and ignored — a fetch returns as soon as any data is available. */
+  minBytes?: number;
+  /** kafkajs: accepted and ignored — `maxBytes` bounds the whole fetch. */
+  maxBytesPerPartition?: number;
+  /**
+   * kafkajs: accepted and ignored — the consumer never reads records of an open or aborted
+   * transaction, which is the stronger guarantee (read_committed).
+   */
+  readUncommitted?: boolean;
+  /** kafkajs: accepted and ignored (no racks). */
+  rackId?: string;
+  /** kafkajs: accepted and ignored — a subscription never creates topics. */
+  allowAutoTopicCreation?: boolean;
+  /** kafkajs: accepted and ignored. */
+  maxInFlightRequests?: number | null;
 }
 
 export interface ConsumerSubscribeTopics {

@@ -101,6 +101,13 @@ export class Producer<K = Bytes, V = Bytes> {
     logger: Logger,
     private readonly config: ProducerConfig<K, V> = {},
   ) {
+    if (config.transactionalId !== undefined) {
+      // Never silently send without the transaction the application asked for.
+      throw new SluiceArgumentError(
+        `transactionalId '${config.transactionalId}': this SDK has no kafkajs transactions, so the producer would ` +
+          'send without one; drop transactionalId (sendBatch writes several topics atomically) — see docs/migrating-from-kafkajs.md',
+      );
+    }
     this.api = api;
     this.logger = logger.namespace('Producer');
     this.idempotent = config.idempotent ?? true;

@@ -67,6 +67,17 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
   valueSerializer?: Serializer<V>;
   /** Topic metadata older than this is refreshed (ms). @default 300000 */
   metadataMaxAge?: number;
+  /** kafkajs: accepted and ignored — topics are never created implicitly (a send to a missing topic fails). */
+  allowAutoTopicCreation?: boolean;
+  /** kafkajs' name; accepted and ignored — see `maxInFlight`. */
+  maxInFlightRequests?: number | null;
+  /**
+   * kafkajs transactions are not part of this SDK: a producer created with a
+   * `transactionalId` throws SluiceArgumentError rather than send without a transaction.
+   */
+  transactionalId?: string;
+  /** kafkajs: accepted and ignored (no kafkajs transactions). */
+  transactionTimeout?: number;
 }
 
 export interface ProducerRecord<K = Bytes, V = Bytes> {
