@@ -14,6 +14,8 @@ import { ConsumerEvents, type TopicPartitions } from './types.js';
 
 export class GroupAssignment<K, V> {
   private resolvedTopics: { at: number; topics: string[] } | undefined;
+  /** A join whose GROUP_JOIN waits for its first assignment (the join answer is often empty). */
+  private pendingJoin: { memberId: string; startedAt: number; answers: number } | undefined;
 
   constructor(
     private readonly rt: ConsumerRuntime<K, V>,
@@ -27,16 +29,15 @@ export class GroupAssignment<K, V> {
     return {
       topics: () => this.subscribedTopics(),
       owned: () => rt.table.owned(true),
-      onJoin: (memberId: string, memberEpoch: number, assignment: TopicPartitions[]) =>
-        rt.emit(ConsumerEvents.GROUP_JOIN, {
-          groupId: rt.groupId,
-          memberId,
-          memberEpoch,
-          memberAssignment: assignment,
-        }),
+      onJoin: (memberId: string) => {
+        this.pendingJoin = { memberId, startedAt: Date.now(), answers: 0 };
+      },
       onHeartbeat: (memberId: string, memberEpoch: number) =>
         rt.emit(ConsumerEvents.HEARTBEAT, { groupId: rt.groupId, memberId, memberEpoch }),
-      onAssignment: (assignment: TopicPartitions[]) => this.applyAssignment(assignment),
+      onAssignment: (assignment: TopicPartitions[]) => {
+        this.applyAssignment(assignment);
+        this.joined(assignment);
+      },
       onLost: async () => {
         const states = rt.table.all();
         for (const s of states) s.revoking = true;
@@ -63,6 +64,31 @@ export class GroupAssignment<K, V> {
       this.resolvedTopics = { at: Date.now(), topics: matched };
     }
     return [...new Set([...names, ...this.resolvedTopics.topics])];
+  }
+
+  /**
+   * GROUP_JOIN as kafkajs shapes it (`memberAssignment: {[topic]: partitions}`), once the
+   * member has its first assignment: the join answer's when it has one, else the next
+   * heartbeat's (which may be empty: more members than partitions).
+   */
+  private joined(assignment: TopicPartitions[]): void {
+    const join = this.pendingJoin;
+    if (!join) return;
+    join.answers++;
+    if (assignment.every((a) => a.partitions.length === 0) && join.answers < 2) return;
+    this.pendingJoin = undefined;
+    const memberAssignment: Record<string, number[]> = {};
+    for (const a of assignment) memberAssignment[a.topic] = [...a.partitions].sort((x, y) => x - y);
+    this.rt.emit(ConsumerEvents.GROUP_JOIN, {
+      duration: Date.now() - join.startedAt,
+      groupId: this.rt.groupId,
+      isLeader: false,
+      leaderId: '',
+      groupProtocol: 'uniform',
+      memberId: join.memberId,
+      memberEpoch: this.rt.membership?.epoch,
+      memberAssignment,
+    });
   }
 
   private applyAssignment(assignment: TopicPartitions[]): void {

@@ -39,6 +39,25 @@ describe('consumer against sluice dev', () => {
   const consumerOf = (groupId?: string) =>
     h.sluice.consumer({ groupId, maxWaitTimeInMs: 100, heartbeatInterval: 200, sessionTimeout: 6000 });
 
+  it('shapes group_join and group states as kafkajs: memberAssignment by topic, listGroups as describeGroups', async () => {
+    const topic = await topicWith('join-shape', 0, 2);
+    const groupId = topicName('join-shape-group');
+    const consumer = consumerOf(groupId);
+    const joins: Record<string, unknown>[] = [];
+    consumer.on(ConsumerEvents.GROUP_JOIN, (e) => void joins.push(e.payload));
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    await waitFor(() => joins.length === 1, 10_000, 'the join event');
+    expect(joins[0]).toMatchObject({ groupId, memberAssignment: { [topic]: [0, 1] } });
+    const admin = h.sluice.admin();
+    const listed = (await admin.listGroups()).groups.find((g) => g.groupId === groupId)!;
+    const described = (await admin.describeGroups([groupId])).groups[0]!;
+    expect(listed.state).toBe(described.state);
+    await consumer.disconnect();
+    const after = (await admin.listGroups()).groups.find((g) => g.groupId === groupId)!;
+    expect(after.state).toBe('Empty');
+  });
+
   it('pauses and resumes a partition, from inside eachMessage too', async () => {
     const topic = await topicWith('pause', 20);
     const consumer = consumerOf();
