@@ -5,6 +5,7 @@
  * what was processed is committed, then the group is told they are released) — and, without
  * a group, the partitions `assign`/`subscribe` name.
  */
+import { UnknownTopicOrPartitionError } from '../errors.js';
 import type { CommitPolicy } from './commit-policy.js';
 import type { MembershipHooks } from './membership.js';
 import type { PartitionState } from './partition.js';
@@ -147,8 +148,16 @@ export class GroupAssignment<K, V> {
   /** Without a group: consume the partitions `assign` named (all of a topic's when omitted). */
   async applyManual(manual: { topic: string; partitions?: number[] }[]): Promise<void> {
     for (const a of manual) {
-      const partitions =
-        a.partitions ?? Array.from({ length: await this.rt.api.partitionCount(a.topic) }, (_, i) => i);
+      // Throws UnknownTopicOrPartitionError for a missing topic: never wait silently on it.
+      const count = await this.rt.api.partitionCount(a.topic);
+      const missing = a.partitions?.find((p) => !Number.isInteger(p) || p < 0 || p >= count);
+      if (missing !== undefined) {
+        throw new UnknownTopicOrPartitionError(
+          `topic '${a.topic}' has partitions 0-${count - 1}; partition ${missing} does not exist`,
+          { status: 404 },
+        );
+      }
+      const partitions = a.partitions ?? Array.from({ length: count }, (_, i) => i);
       for (const p of partitions) this.rt.table.add(a.topic, p);
     }
     this.rt.wakeUp();

@@ -10,6 +10,7 @@ import {
   Deserializers,
   Serializers,
   type Transport,
+  UnknownTopicOrPartitionError,
 } from '../../sdk/index.js';
 import { type Harness, startHarness, topicName, waitFor } from './harness.js';
 
@@ -56,6 +57,26 @@ describe('consumer against sluice dev', () => {
     await consumer.disconnect();
     const after = (await admin.listGroups()).groups.find((g) => g.groupId === groupId)!;
     expect(after.state).toBe('Empty');
+  });
+
+  it('never waits silently on a missing topic or partition: subscribe, run and assign fail', async () => {
+    const topic = await topicWith('missing', 0, 3);
+    await expect(
+      consumerOf(topicName('g')).subscribe({ topics: [topicName('nope')] }),
+    ).rejects.toBeInstanceOf(UnknownTopicOrPartitionError);
+    const reader = consumerOf();
+    reader.assign([{ topic, partitions: [9] }]);
+    await expect(reader.run({ eachMessage: async () => {} })).rejects.toThrow(/partition 9 does not exist/);
+    // Assigned while running: a crash event names it.
+    const running = consumerOf();
+    running.assign([{ topic, partitions: [0] }]);
+    const crashes: unknown[] = [];
+    running.on(ConsumerEvents.CRASH, (e) => void crashes.push((e.payload as { error: unknown }).error));
+    await running.run({ eachMessage: async () => {} });
+    running.assign([{ topic: topicName('gone'), partitions: [0] }]);
+    await waitFor(() => crashes.length === 1, 10_000, 'the crash event');
+    expect(crashes[0]).toBeInstanceOf(UnknownTopicOrPartitionError);
+    await running.disconnect();
   });
 
   it('pauses and resumes a partition, from inside eachMessage too', async () => {
