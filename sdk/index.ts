@@ -41,6 +41,7 @@ export {
   GroupIdNotFoundError,
   InvalidProducerEpochError,
   InvalidRequestError,
+  InvalidTxnStateError,
   MessageTooLargeError,
   NonEmptyGroupError,
   OffsetOutOfRangeError,
@@ -51,12 +52,19 @@ export {
   SluiceNumberOfRetriesExceededError,
   SluiceProtocolError,
   TopicAlreadyExistsError,
+  TransactionTooLargeError,
   UnknownMemberIdError,
   UnknownTopicOrPartitionError,
 } from './errors.js';
 export { createLogger, type LogCreator, type LogEntry, type Logger, logLevel } from './logger.js';
 export type { Bytes, IHeaders, KafkaMessage, Message } from './messages.js';
 export { Producer } from './producer/producer.js';
+export {
+  type CommittedPartition,
+  type GroupMetadataSource,
+  Transaction,
+  type TransactionOffsets,
+} from './producer/transaction.js';
 export {
   type CompressionOption,
   type CompressionType,
@@ -69,6 +77,24 @@ export {
   type TopicMessages,
 } from './producer/types.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export {
+  SluiceSchemaFormatError,
+  SluiceSchemaRegistryError,
+  SluiceSchemaValidationError,
+} from './serdes/errors.js';
+export type {
+  ProtobufSerializerOptions,
+  SchemaDeserializerOptions,
+  SchemaSerializerOptions,
+  SubjectNameStrategy,
+} from './serdes/index.js';
+export {
+  type RegisteredSchema,
+  type SchemaReference,
+  SchemaRegistryClient,
+  type SchemaRegistryClientOptions,
+  type SchemaType,
+} from './serdes/registry-client.js';
 export { type Deserializer, Deserializers, type Serializer, Serializers } from './serializers.js';
 export { Sluice, type SluiceConfig } from './sluice.js';
 export { createHttpTransport, type HttpTransportOptions } from './transport/http.js';

@@ -40,8 +40,9 @@ export interface ConsumerConfig<K = Buffer, V = Buffer> {
   /** kafkajs: accepted and ignored — `maxBytes` bounds the whole fetch. */
   maxBytesPerPartition?: number;
   /**
-   * kafkajs: accepted and ignored — the consumer never reads records of an open or aborted
-   * transaction, which is the stronger guarantee (read_committed).
+   * kafkajs's isolation switch, accepted and ignored: Sluice has no uncommitted records to
+   * show. A transaction's records get index entries only when it commits, so every read is
+   * read-committed, and no reader ever waits on an open transaction (no last stable offset).
    */
   readUncommitted?: boolean;
   /** kafkajs: accepted and ignored (no racks). */

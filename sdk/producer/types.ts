@@ -69,15 +69,15 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
   metadataMaxAge?: number;
   /** kafkajs: accepted and ignored — topics are never created implicitly (a send to a missing topic fails). */
   allowAutoTopicCreation?: boolean;
-  /** kafkajs' name; accepted and ignored — see `maxInFlight`. */
-  maxInFlightRequests?: number | null;
   /**
-   * kafkajs transactions are not part of this SDK: a producer created with a
-   * `transactionalId` throws SluiceArgumentError rather than send without a transaction.
+   * Makes the producer transactional (exactly-once): `producer.transaction()` starts
+   * transactions. The first transaction fences every earlier producer with the same id.
    */
   transactionalId?: string;
-  /** kafkajs: accepted and ignored (no kafkajs transactions). */
+  /** An open transaction idle this long is aborted by the server (ms, ≤ 900000). @default 60000 */
   transactionTimeout?: number;
+  /** kafkajs's name; accepted. Transactions send one request at a time whatever it says. */
+  maxInFlightRequests?: number;
 }
 
 export interface ProducerRecord<K = Bytes, V = Bytes> {

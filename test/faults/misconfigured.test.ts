@@ -19,6 +19,7 @@ import { S3ObjectStore } from '../../storage/s3.js';
 import { denyAccess } from '../helpers/deny.js';
 import { awsEndpoint, EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 
+const JSON_TYPE = { 'content-type': 'application/json' };
 const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
 const endpoints = { produce: 'p', fetch: 'f', admin: 'a', groups: 'g' };
 
@@ -40,7 +41,12 @@ type Handlers = ReturnType<typeof handlers>;
 const requests = (topic: string) => ({
   produce: (h: Handlers) =>
     h.produce(
-      toEvent({ method: 'POST', url: '/v1/produce', body: json({ topic, records: [{ value: 'x' }] }) }),
+      toEvent({
+        method: 'POST',
+        url: '/v1/produce',
+        headers: JSON_TYPE,
+        body: json({ topic, records: [{ value: 'x' }] }),
+      }),
     ),
   get: (h: Handlers) =>
     h.fetch(toEvent({ method: 'GET', url: `/v1/fetch?topic=${topic}&partition=0&offset=0` })),
@@ -49,7 +55,7 @@ const requests = (topic: string) => ({
       toEvent({
         method: 'POST',
         url: '/v1/fetch',
-        headers: { accept: 'application/vnd.sluice.batches' },
+        headers: { ...JSON_TYPE, accept: 'application/vnd.sluice.batches' },
         body: json({ partitions: [{ topic, partition: 0, offset: 0 }] }),
       }),
     ),
