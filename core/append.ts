@@ -93,6 +93,22 @@ export interface IndexEntry {
   abs?: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * Extra items written in the transaction of each chunk (at most
+   * {@link AppendOptions.extraItems} of them), given the runs of that chunk: what a caller
+   * must record atomically with the append (the inbox batcher's ledger of event ids).
+   */
+  chunkOps?: (runs: readonly AppendRun[], chunk: number, now: number) => TransactOp[];
+  /** Items `chunkOps` may return per chunk. Default 1. */
+  extraItems?: number;
+  /**
+   * A conflict on which the append stops (rethrowing it) instead of committing again: for
+   * conditions of `chunkOps` that only the caller can re-decide.
+   */
+  abortOn?: (err: ConflictError) => boolean;
+}
+
 /** A segment written by {@link Appender.stage}: where each run lies and what it holds. */
 export interface StagedSegment {
   objectKey: string;
@@ -135,12 +151,15 @@ export const PARTITIONS_PER_COMMIT = 49;
 const ITEMS_PER_COMMIT = 2 * PARTITIONS_PER_COMMIT + 1;
 
 /** Splits prepared runs into transactions of at most 100 items, in order. */
-function commitChunks<T extends { producer: ProducerAppend | undefined }>(prepared: T[]): T[][] {
+function commitChunks<T extends { producer: ProducerAppend | undefined }>(
+  prepared: T[],
+  reserved = 0,
+): T[][] {
   const chunks: T[][] = [];
   let items = Number.POSITIVE_INFINITY;
   for (const p of prepared) {
     const cost = p.producer ? 3 : 2;
-    if (items + cost > ITEMS_PER_COMMIT) {
+    if (items + cost > ITEMS_PER_COMMIT - reserved) {
       chunks.push([]);
       items = 0;
     }
@@ -176,7 +195,7 @@ export class Appender {
    * Appends runs atomically (per chunk of {@link PARTITIONS_PER_COMMIT} partitions) and
    * returns one result per distinct topic-partition, in order of first appearance.
    */
-  async append(input: readonly AppendRun[]): Promise<AppendResult[]> {
+  async append(input: readonly AppendRun[], options: AppendOptions = {}): Promise<AppendResult[]> {
     const runs = mergeRuns(input);
     if (runs.length === 0)
       throw new SluiceError('INVALID_REQUEST', 'a produce request needs at least one record');
@@ -194,13 +213,13 @@ export class Appender {
 
     const objectKey = await this.writeSegment(prepared);
 
-    const chunks = commitChunks(prepared);
+    const chunks = commitChunks(prepared, options.chunkOps ? (options.extraItems ?? 1) : 0);
     if (chunks.length > 1) await this.precheckSequences(prepared);
     const registry = { version: 0 };
     for (const [index, chunk] of chunks.entries()) {
       await this.locks.run(
         chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, index, registry, results),
+        () => this.commitChunk(chunk, objectKey, index, registry, results, options),
       );
     }
     return prepared.map((p) => results.get(p)!);
@@ -340,6 +359,7 @@ export class Appender {
     index: number,
     registry: { version: number },
     results: Map<Prepared, AppendResult>,
+    options: AppendOptions,
   ): Promise<void> {
     const { clock, random, meta } = this.deps;
     const maxAttempts = this.deps.maxCommitAttempts ?? 200;
@@ -399,6 +419,14 @@ export class Appender {
         });
         ops.push(...this.producerOps(p, placement, state, now));
       }
+      if (options.chunkOps)
+        ops.push(
+          ...options.chunkOps(
+            chunk.map((p) => p.run),
+            index,
+            now,
+          ),
+        );
       // The registry remembers what each chunk assigned, so an ambiguous commit can be
       // recognised and answered on retry without appending twice.
       const assigned = { [`b${index}`]: appends.map((a) => a.head.data.next), [`t${index}`]: now };
@@ -447,6 +475,7 @@ export class Appender {
           }
           registry.version = current?.version ?? 0;
         }
+        if (options.abortOn?.(err)) throw err;
         let learned = false;
         for (const { p } of appends) {
           const key = keys.head(p.topic.id, p.run.partition);

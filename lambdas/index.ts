@@ -22,7 +22,8 @@ export function functionFor(path: string): FunctionName {
   if (
     path.startsWith('/v1/produce') ||
     path.startsWith('/v1/producers') ||
-    path.startsWith('/v1/transactions')
+    path.startsWith('/v1/transactions') ||
+    path === '/v1/inbox'
   )
     return 'produce';
   if (path.startsWith('/v1/fetch') || path.startsWith('/v1/offsets')) return 'fetch';
