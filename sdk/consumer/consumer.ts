@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { DEFAULT_RETRY } from '../retry.js';
 import { CommitPolicy } from './commit-policy.js';
 import { Delivery } from './delivery.js';
-import { FetchLoop } from './fetch-loop.js';
+import { DEFAULT_MAX_IDLE_WAIT_MS, FetchLoop } from './fetch-loop.js';
 import { GroupAssignment } from './group-assignment.js';
 import { GroupMembership } from './membership.js';
 import { PartitionTable, toOffset } from './partition-table.js';
@@ -94,6 +94,7 @@ export class Consumer<K = Buffer, V = Buffer> {
       this.commits,
       maxBytes,
       maxWaitMs,
+      Math.max(0, config.maxIdleWaitInMs ?? DEFAULT_MAX_IDLE_WAIT_MS),
     );
     this.group = new GroupAssignment(this.rt, this.commits, config.metadataMaxAge ?? 30_000);
   }
