@@ -41,14 +41,6 @@ describe('group routes', () => {
     });
     const { memberId } = join.body;
     topics.produce('orders', 1, 10);
-    // An unknown field is refused, naming it (API.md Additions, issue 12), and commits nothing.
-    const typo = await call('POST', '/v1/groups/g1/offsets', {
-      memberId,
-      memberEpoch: 1,
-      offsets: [{ topic: 'orders', partition: 1, offset: 4, metadata: 'x' }],
-    });
-    expect(typo.status).toBe(400);
-    expect(typo.body.error.message).toBe('unknownField: unknown field (not in the API)');
     const commit = await call('POST', '/v1/groups/g1/offsets', {
       memberId,
       memberEpoch: 1,
@@ -63,7 +55,7 @@ describe('group routes', () => {
       unknownField: true,
     });
     expect(typo.status).toBe(400);
-    expect(JSON.stringify(typo.body)).toContain('unknownField');
+    expect(typo.body.error.message).toBe('unknownField: unknown field (not in the API)');
     expect((await call('GET', '/v1/groups/g1/offsets')).body).toEqual({
       group: 'g1',
       offsets: [{ topic: 'orders', partition: 1, offset: 4, metadata: 'x' }],
