@@ -50,7 +50,7 @@ export interface SeekEntry {
 export interface GroupOverview {
   groupId: string;
   protocolType: string;
-  /** Sluice's state: `empty`, `stable` or `reconciling`. */
+  /** kafkajs' names, as `describeGroups`: `Empty`, `Stable`, `PreparingRebalance`. */
   state: string;
   members: number;
 }
@@ -331,7 +331,7 @@ export class Admin {
       groups: res.groups.map((g) => ({
         groupId: g.group,
         protocolType: 'consumer',
-        state: g.state,
+        state: STATES[g.state] ?? 'Dead',
         members: g.members,
       })),
     };

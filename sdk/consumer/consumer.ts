@@ -140,6 +140,8 @@ export class Consumer<K = Buffer, V = Buffer> {
         throw new SluiceArgumentError(`subscribe: '${String(p)}' is neither a topic name nor a RegExp`);
       }
     }
+    // As kafkajs: a topic named outright must exist (UnknownTopicOrPartitionError), never waited on silently.
+    for (const p of patterns) if (typeof p === 'string') await this.rt.api.partitionCount(p);
     this.rt.subscription = {
       patterns: [...(this.rt.subscription?.patterns ?? []), ...patterns],
       fromBeginning: s.fromBeginning ?? this.rt.subscription?.fromBeginning ?? false,
@@ -165,7 +167,12 @@ export class Consumer<K = Buffer, V = Buffer> {
     if (!Array.isArray(assignment))
       throw new SluiceArgumentError('assign([{ topic, partitions }]) needs an array');
     this.manual = assignment.map((a) => ({ topic: a.topic, partitions: a.partitions }));
-    if (this.rt.running) void this.group.applyManual(this.manual);
+    if (this.rt.running) {
+      // Running already: a missing topic or partition is reported as kafkajs reports failures.
+      void this.group
+        .applyManual(this.manual)
+        .catch((error) => this.emit(ConsumerEvents.CRASH, { error, groupId: undefined, restart: false }));
+    }
   }
 
   /**

@@ -74,6 +74,8 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
   valueSerializer?: Serializer<V>;
   /** Topic metadata older than this is refreshed (ms). @default 300000 */
   metadataMaxAge?: number;
+  /** kafkajs: accepted and ignored — topics are never created implicitly (a send to a missing topic fails). */
+  allowAutoTopicCreation?: boolean;
   /**
    * Makes the producer transactional (exactly-once): `producer.transaction()` starts
    * transactions. The first transaction fences every earlier producer with the same id.
