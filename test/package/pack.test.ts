@@ -91,7 +91,7 @@ beforeAll(() => {
   const stdout = execFileSync(process.execPath, ['app.mjs'], { cwd: app, encoding: 'utf8' });
   const template = JSON.parse(readFileSync(join(app, 'cdk.out', 'UserStack.template.json'), 'utf8'));
   synth = { stdout, template: template.Resources };
-}, 240_000);
+}, 600_000);
 
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
