@@ -6,11 +6,18 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
 import type { MaintenanceReport } from '../core/maintenance/index.js';
 import { createContext, type SluiceContext } from '../lambdas/context.js';
 import { MAX_REQUEST_BYTES, rawBody, toEvent } from '../lambdas/http.js';
 import { createRouter } from '../lambdas/index.js';
+import { NotifyingMetaStore } from '../storage/notifying.js';
 import { startMaintenanceTimer } from './commands/maintenance.js';
+import {
+  type DevSubscriptionOptions,
+  type DevSubscriptions,
+  startDevSubscriptions,
+} from './dev-subscriptions.js';
 
 export interface DevServerOptions {
   port?: number;
@@ -26,6 +33,12 @@ export interface DevServerOptions {
   maintenanceIntervalMs?: number;
   /** Called with the report of each maintenance pass that changed something or failed. */
   onMaintenance?: (report: MaintenanceReport) => void;
+  /**
+   * Subscriptions (`--subscription`): dispatched in-process on every produce, with no polling.
+   * A provided `context` takes part only when its `meta` is a {@link NotifyingMetaStore}.
+   * @default {} (on, with no definitions created at start); `false` turns dispatch off.
+   */
+  subscriptions?: Partial<DevSubscriptionOptions> | false;
 }
 
 export interface DevServer {
@@ -33,6 +46,8 @@ export interface DevServer {
   port: number;
   context: SluiceContext;
   storage: string;
+  /** The in-process subscription runtime, when on. */
+  subscriptions: DevSubscriptions | undefined;
   close(): Promise<void>;
 }
 
@@ -63,9 +78,16 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     const stores = await storesFromEnv(env);
     storage = stores.describe;
     close = () => stores.close();
-    context = createContext(stores, { env });
+    context = createContext({ objects: stores.objects, meta: new NotifyingMetaStore(stores.meta) }, { env });
   }
   const ctx = context;
+  const subscriptions =
+    options.subscriptions !== false && ctx.meta instanceof NotifyingMetaStore
+      ? await startDevSubscriptions(ctx, ctx.meta, {
+          failuresDir: join(resolve(env.SLUICE_DATA_DIR || './.sluice'), 'failures'),
+          ...options.subscriptions,
+        })
+      : undefined;
   const route = createRouter(ctx);
   const server: Server = createServer(async (req, res) => {
     try {
@@ -122,8 +144,10 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     port,
     context: ctx,
     storage,
+    subscriptions,
     async close() {
       await maintenance?.stop();
+      await subscriptions?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

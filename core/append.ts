@@ -18,15 +18,7 @@
  */
 import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
-import {
-  EMPTY_HEAD,
-  type Head,
-  HeadCache,
-  type HeadData,
-  headFromItem,
-  headToData,
-  readHeads,
-} from './heads.js';
+import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
@@ -37,16 +29,24 @@ import {
   type ObjectStore,
   type TransactOp,
 } from './ports.js';
+import { ProducerItemCache } from './producer-cache.js';
 import {
   checkSequence,
   DEFAULT_PRODUCER_LIMITS,
+  nextState,
+  type Placement,
   type ProducerAppend,
+  type ProducerState,
   type ProducerStateLimits,
-  recordAppend,
+  placeProducer,
+  producerItemData,
+  producerItemFrom,
+  pruneExpired,
   type SequenceCheck,
 } from './producers.js';
 import { type DeflatedBatch, decodeBatch, encodeSegment } from './records/index.js';
-import type { TopicMeta, Topics } from './topics.js';
+import { checkRecordRules, hasRecordRules } from './topic-rules.js';
+import type { TopicConfig, TopicMeta, Topics } from './topics.js';
 
 /** All batches of one topic-partition in a request, in order, CRCs already verified. */
 export interface AppendRun {
@@ -93,6 +93,24 @@ export interface IndexEntry {
   abs?: boolean;
 }
 
+/** A segment written by {@link Appender.stage}: where each run lies and what it holds. */
+export interface StagedSegment {
+  objectKey: string;
+  runs: {
+    topic: string;
+    topicId: string;
+    partition: number;
+    /** Byte position and length of the run in the object. */
+    position: number;
+    length: number;
+    records: number;
+    /** Offsets the run spans once committed. */
+    offsets: number;
+    batches: number;
+    maxTimestamp: number;
+  }[];
+}
+
 export interface AppenderDeps {
   meta: MetaStore;
   objects: ObjectStore;
@@ -106,8 +124,31 @@ export interface AppenderDeps {
   commitTimeoutMs?: number;
 }
 
-/** Partitions per transaction: 2 items each plus the registry item, within 100. */
+/**
+ * Partitions per transaction: 2 items each plus the registry item, within 100. A partition
+ * written by an idempotent producer may take a third item (its producer state, when not
+ * on the head), so chunks are packed by items: see {@link commitChunks}.
+ */
 export const PARTITIONS_PER_COMMIT = 49;
+
+/** Items of one transaction besides the registry item. */
+const ITEMS_PER_COMMIT = 2 * PARTITIONS_PER_COMMIT + 1;
+
+/** Splits prepared runs into transactions of at most 100 items, in order. */
+function commitChunks<T extends { producer: ProducerAppend | undefined }>(prepared: T[]): T[][] {
+  const chunks: T[][] = [];
+  let items = Number.POSITIVE_INFINITY;
+  for (const p of prepared) {
+    const cost = p.producer ? 3 : 2;
+    if (items + cost > ITEMS_PER_COMMIT) {
+      chunks.push([]);
+      items = 0;
+    }
+    chunks.at(-1)!.push(p);
+    items += cost;
+  }
+  return chunks;
+}
 
 interface Prepared {
   run: AppendRun;
@@ -123,6 +164,7 @@ interface Prepared {
 
 export class Appender {
   readonly heads = new HeadCache();
+  readonly producers = new ProducerItemCache();
   private readonly locks = new KeyedMutex();
   private readonly limits: ProducerStateLimits;
 
@@ -143,9 +185,57 @@ export class Appender {
 
     const results = new Map<Prepared, AppendResult>();
     // Cheap early answer for a retried request: every run is a known duplicate.
-    const dupes = prepared.map((p) => this.duplicateOf(p, this.heads.get(p.pk)));
+    const now = this.deps.clock.now();
+    const dupes = prepared.map((p) => {
+      const head = this.heads.get(p.pk);
+      return head && this.duplicateOf(p, this.placementOf(p, head, now)?.state);
+    });
     if (dupes.every((d) => d !== undefined)) return dupes as AppendResult[];
 
+    const objectKey = await this.writeSegment(prepared);
+
+    const chunks = commitChunks(prepared);
+    if (chunks.length > 1) await this.precheckSequences(prepared);
+    const registry = { version: 0 };
+    for (const [index, chunk] of chunks.entries()) {
+      await this.locks.run(
+        chunk.map((p) => p.pk),
+        () => this.commitChunk(chunk, objectKey, index, registry, results),
+      );
+    }
+    return prepared.map((p) => results.get(p)!);
+  }
+
+  /**
+   * Validates runs and PUTs them as one segment object that no index entry references yet:
+   * the staging step of a transaction (core/transactions), which makes the runs visible
+   * later with index entries of its own. Producer fields of the batches are not checked
+   * here; the transaction's epoch fences instead.
+   */
+  async stage(input: readonly AppendRun[]): Promise<StagedSegment> {
+    const runs = mergeRuns(input);
+    if (runs.length === 0) throw new SluiceError('INVALID_REQUEST', 'a send needs at least one record');
+    const prepared: Prepared[] = [];
+    for (const run of runs) prepared.push(await this.prepare(run));
+    const objectKey = await this.writeSegment(prepared);
+    return {
+      objectKey,
+      runs: prepared.map((p) => ({
+        topic: p.run.topic,
+        topicId: p.topic.id,
+        partition: p.run.partition,
+        position: p.position,
+        length: p.length,
+        records: p.records,
+        offsets: p.offsets,
+        batches: p.run.batches.length,
+        maxTimestamp: p.maxTimestamp,
+      })),
+    };
+  }
+
+  /** Encodes the prepared runs into one segment, PUTs it, and records where each run lies. */
+  private async writeSegment(prepared: Prepared[]): Promise<string> {
     const segment = encodeSegment(
       prepared.map((p) => ({
         topic: p.run.topic,
@@ -159,18 +249,7 @@ export class Appender {
     });
     const objectKey = objectKeys.segment(this.newObjectId());
     await this.putObject(objectKey, segment.bytes);
-
-    if (prepared.length > PARTITIONS_PER_COMMIT) await this.precheckSequences(prepared);
-    const registry = { version: 0 };
-    for (let i = 0; i < prepared.length; i += PARTITIONS_PER_COMMIT) {
-      const chunk = prepared.slice(i, i + PARTITIONS_PER_COMMIT);
-      const index = i / PARTITIONS_PER_COMMIT;
-      await this.locks.run(
-        chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, index, registry, results),
-      );
-    }
-    return prepared.map((p) => results.get(p)!);
+    return objectKey;
   }
 
   /**
@@ -199,11 +278,18 @@ export class Appender {
     return `${r().slice(0, 4)}/${this.deps.clock.now().toString(36)}-${r()}${r()}`;
   }
 
-  private duplicateOf(p: Prepared, head: Head | undefined): AppendResult | undefined {
-    if (!p.producer || !head) return undefined;
+  /** Where `p`'s producer state is, given `head` and the cached producer item. */
+  private placementOf(p: Prepared, head: Head, now: number): Placement | undefined {
+    if (!p.producer) return undefined;
+    const item = this.producers.get(ProducerItemCache.key(p.pk, p.producer.producerId));
+    return placeProducer(head.data.p, item, p.producer.producerId, now, this.limits);
+  }
+
+  private duplicateOf(p: Prepared, state: ProducerState | undefined): AppendResult | undefined {
+    if (!p.producer || !state) return undefined;
     let check: SequenceCheck;
     try {
-      check = checkSequence(head.data.p, p.producer);
+      check = checkSequence(state, p.producer);
     } catch {
       return undefined; // decided against a fresh head in commitChunk
     }
@@ -225,13 +311,20 @@ export class Appender {
   private async precheckSequences(prepared: Prepared[]): Promise<void> {
     const withProducer = prepared.filter((p) => p.producer);
     if (withProducer.length === 0) return;
-    const heads = await readHeads(
-      this.deps.meta,
-      withProducer.map((p) => ({ topicId: p.topic.id, partition: p.run.partition })),
+    const items = await this.deps.meta.batchGet(
+      withProducer.flatMap((p) => [
+        keys.head(p.topic.id, p.run.partition),
+        keys.producer(p.topic.id, p.run.partition, p.producer!.producerId),
+      ]),
     );
+    const now = this.deps.clock.now();
     withProducer.forEach((p, i) => {
-      this.heads.set(p.pk, heads[i]!);
-      checkSequence(heads[i]!.data.p, p.producer!);
+      this.heads.set(p.pk, headFromItem(items[2 * i]));
+      this.producers.set(
+        ProducerItemCache.key(p.pk, p.producer!.producerId),
+        producerItemFrom(items[2 * i + 1]),
+      );
+      checkSequence(this.placementOf(p, this.heads.get(p.pk)!, now)!.state, p.producer!);
     });
   }
 
@@ -257,25 +350,29 @@ export class Appender {
       // Full jitter, capped low: contention here is short-lived (one round trip per winner).
       if (attempt > 0) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
       const now = clock.now();
-      const appends: { p: Prepared; head: Head }[] = [];
+      const appends: { p: Prepared; head: Head; placement: Placement | undefined }[] = [];
       for (const p of chunk) {
-        const head = await this.headFor(p);
-        const dup = this.duplicateOf(p, head);
+        const { head, placement } = await this.stateFor(p, now);
+        const dup = this.duplicateOf(p, placement?.state);
         if (dup) results.set(p, dup);
-        else appends.push({ p, head });
+        else appends.push({ p, head, placement });
       }
       if (appends.length === 0) return;
 
       const ops: TransactOp[] = [];
       const newHeads: Head[] = [];
-      for (const { p, head } of appends) {
+      const newItems: (ProducerState | undefined)[] = [];
+      for (const { p, head, placement } of appends) {
         const base = head.data.next;
+        const state = p.producer && nextState(placement?.state, p.producer, base, now);
         const data: HeadData = {
           next: base + p.offsets,
           start: head.data.start,
           size: head.data.size + p.length,
-          p: p.producer ? recordAppend(head.data.p, p.producer, base, now, this.limits) : head.data.p,
+          p: pruneExpired(head.data.p, now, this.limits),
         };
+        if (placement?.at === 'head') data.p[p.producer!.producerId] = state!;
+        newItems.push(placement?.at === 'item' ? state : undefined);
         newHeads.push({ version: head.version + 1, data });
         ops.push({
           type: 'put',
@@ -300,6 +397,7 @@ export class Appender {
           data: entry as unknown as ItemData,
           condition: { absent: true },
         });
+        ops.push(...this.producerOps(p, placement, state, now));
       }
       // The registry remembers what each chunk assigned, so an ambiguous commit can be
       // recognised and answered on retry without appending twice.
@@ -342,6 +440,7 @@ export class Appender {
             registry.version = current.version;
             appends.forEach(({ p }, i) => {
               this.heads.delete(p.pk);
+              if (p.producer) this.producers.delete(ProducerItemCache.key(p.pk, p.producer.producerId));
               results.set(p, this.result(p, bases[i]!, time));
             });
             return;
@@ -355,6 +454,14 @@ export class Appender {
             this.heads.set(p.pk, headFromItem(err.currentOf(key)));
             learned = true;
           }
+          const itemKey = p.producer && keys.producer(p.topic.id, p.run.partition, p.producer.producerId);
+          if (itemKey && err.failed(itemKey)) {
+            this.producers.set(
+              ProducerItemCache.key(p.pk, p.producer!.producerId),
+              producerItemFrom(err.currentOf(itemKey)),
+            );
+            learned = true;
+          }
         }
         // Only index items conflicted (or the store said nothing useful): our heads are
         // stale in a way the error does not show. Forget them; the next attempt reads.
@@ -362,8 +469,14 @@ export class Appender {
         if (!learned && !onlyRegistry) for (const { p } of appends) this.heads.delete(p.pk);
         continue;
       }
-      appends.forEach(({ p, head }, i) => {
+      appends.forEach(({ p, head, placement }, i) => {
         this.heads.set(p.pk, newHeads[i]!);
+        if (placement?.at === 'item') {
+          this.producers.set(ProducerItemCache.key(p.pk, p.producer!.producerId), {
+            version: placement.version + 1,
+            state: newItems[i],
+          });
+        }
         results.set(p, this.result(p, head.data.next, now));
       });
       registry.version += 1;
@@ -375,23 +488,62 @@ export class Appender {
   }
 
   /**
-   * The head to commit against: the cached one, or "absent" for a partition never seen
-   * (a wrong guess costs one conflict, which returns the real head). A sequence or epoch
-   * error is only believed from a head read just now, since a cached head may be behind.
+   * The head to commit against — the cached one, or "absent" for a partition never seen
+   * (a wrong guess costs one conflict, which returns the real head) — and where the
+   * producer's state is. A sequence or epoch error is only believed from items read just
+   * now, since cached ones may be behind.
    */
-  private async headFor(p: Prepared): Promise<Head> {
-    const cached = this.heads.get(p.pk);
-    const head = cached ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
-    if (!p.producer) return head;
+  private async stateFor(
+    p: Prepared,
+    now: number,
+  ): Promise<{ head: Head; placement: Placement | undefined }> {
+    const head = this.heads.get(p.pk) ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
+    if (!p.producer) return { head, placement: undefined };
+    const placement = this.placementOf(p, head, now)!;
     try {
-      checkSequence(head.data.p, p.producer);
-      return head;
+      checkSequence(placement.state, p.producer);
+      return { head, placement };
     } catch {
-      const fresh = headFromItem(await this.deps.meta.get(keys.head(p.topic.id, p.run.partition)));
+      const [headItem, producerItem] = await this.deps.meta.batchGet([
+        keys.head(p.topic.id, p.run.partition),
+        keys.producer(p.topic.id, p.run.partition, p.producer.producerId),
+      ]);
+      const fresh = headFromItem(headItem);
       this.heads.set(p.pk, fresh);
-      checkSequence(fresh.data.p, p.producer);
-      return fresh;
+      this.producers.set(ProducerItemCache.key(p.pk, p.producer.producerId), producerItemFrom(producerItem));
+      const placed = this.placementOf(p, fresh, now)!;
+      checkSequence(placed.state, p.producer);
+      return { head: fresh, placement: placed };
     }
+  }
+
+  /**
+   * The ops of a commit for a producer state kept apart from the head: its item written
+   * at the version seen, or — for a producer entering the head — a check that it has no
+   * item (so a retry of an append recorded there is never taken for a new one).
+   */
+  private producerOps(
+    p: Prepared,
+    placement: Placement | undefined,
+    state: ProducerState | undefined,
+    now: number,
+  ): TransactOp[] {
+    if (!placement || !p.producer) return [];
+    const key = keys.producer(p.topic.id, p.run.partition, p.producer.producerId);
+    if (placement.at === 'head') {
+      return placement.fresh ? [{ type: 'check', key, condition: { absent: true } }] : [];
+    }
+    return [
+      {
+        type: 'put',
+        key,
+        data: producerItemData(state!),
+        // Expired items are deleted by the table's TTL; an expired one still present is
+        // treated as absent by `placeProducer` and overwritten here.
+        ttl: Math.ceil((now + this.limits.retentionMs) / 1000) + 3600,
+        condition: placement.version === 0 ? { absent: true } : { version: placement.version },
+      },
+    ];
   }
 
   private result(p: Prepared, baseOffset: number, logAppendTime: number): AppendResult {
@@ -434,7 +586,7 @@ export class Appender {
           `${where}: a produced batch must hold records with offset deltas 0..count-1 (count ${h.recordCount}, lastOffsetDelta ${h.lastOffsetDelta})`,
         );
       }
-      if (!run.trusted) checkRecords(batch, where);
+      if (!run.trusted || hasRecordRules(topic.config)) checkRecords(batch, where, run.topic, topic.config);
       records += h.recordCount;
       offsets += h.lastOffsetDelta + 1;
       maxTimestamp = Math.max(maxTimestamp, h.maxTimestamp);
@@ -487,7 +639,8 @@ export class Appender {
  * CRC is right but whose records are not never reaches the log, where it would stop every
  * reader at its offset. The stored bytes stay exactly as the client sent them.
  */
-function checkRecords(batch: DeflatedBatch, where: string): void {
+/** Decodes a produced batch: offset deltas in order, and the rules of the topic's config (topic-rules.ts). */
+function checkRecords(batch: DeflatedBatch, where: string, topic: string, config: TopicConfig): void {
   const decoded = decodeBatch(batch);
   decoded.records.forEach((r, i) => {
     if (r.offset !== decoded.header.baseOffset + i) {
@@ -496,6 +649,7 @@ function checkRecords(batch: DeflatedBatch, where: string): void {
         `${where}: record ${i} has offset delta ${r.offset - decoded.header.baseOffset}, expected ${i}`,
       );
     }
+    checkRecordRules(topic, config, r, `${where} record ${i}`);
   });
 }
 

@@ -14,16 +14,24 @@ export const ERROR_CODES = {
   UNKNOWN_TOPIC_OR_PARTITION: { status: 404, retriable: false },
   GROUP_ID_NOT_FOUND: { status: 404, retriable: false },
   UNKNOWN_MEMBER_ID: { status: 404, retriable: false },
+  SUBSCRIPTION_NOT_FOUND: { status: 404, retriable: false },
   TOPIC_ALREADY_EXISTS: { status: 409, retriable: false },
+  SUBSCRIPTION_ALREADY_EXISTS: { status: 409, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { status: 409, retriable: false },
   INVALID_PRODUCER_EPOCH: { status: 409, retriable: false },
   FENCED_MEMBER_EPOCH: { status: 409, retriable: false },
   NON_EMPTY_GROUP: { status: 409, retriable: false },
+  INVALID_TXN_STATE: { status: 409, retriable: false },
   MESSAGE_TOO_LARGE: { status: 413, retriable: false },
+  TRANSACTION_TOO_LARGE: { status: 413, retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
   OFFSET_OUT_OF_RANGE: { status: 416, retriable: false },
   THROTTLED: { status: 429, retriable: true },
   UNAVAILABLE: { status: 503, retriable: true },
+  /** A result larger than Lambda can return (a bug: handlers budget their responses). */
+  RESPONSE_TOO_LARGE: { status: 500, retriable: false },
+  /** Storage refused for a reason retrying cannot fix (access denied, no such bucket or table, KMS). */
+  STORAGE_MISCONFIGURED: { status: 500, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 
 /** A code from the error table of API.md. */
@@ -98,6 +106,19 @@ export class ThrottledError extends SluiceError {
   override name = 'ThrottledError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('THROTTLED', message, options);
+  }
+}
+
+/**
+ * Storage refused for a reason retrying cannot fix: access denied (the function's role or
+ * a bucket, key or SCP policy), a missing bucket or table, a KMS key disabled or not
+ * granted. The message says what to fix. Not retriable; answered 500, so the Function
+ * URL's 5xx metric (and its alarm) counts it.
+ */
+export class StorageMisconfiguredError extends SluiceError {
+  override name = 'StorageMisconfiguredError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORAGE_MISCONFIGURED', message, options);
   }
 }
 

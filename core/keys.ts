@@ -9,6 +9,7 @@
  * | `p#<topicId>#<partition>`  | `i#<lastOffset>`    | batch index entry (object, position)   |
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
  * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
+ * | `p#<topicId>#<partition>`  | `s#<producerId>`    | a producer's dedup state (not on head) |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
@@ -16,6 +17,10 @@
  * | `groups`                   | `<group>`           | group catalog entry                    |
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
+ * | `t#<transactionalId>`      | `tx`                | transaction: epoch, state, staged sends |
+ * | `transactions`             | `<transactionalId>` | transaction catalog entry              |
+ * | `subscriptions`            | `<name>`            | subscription definition                |
+ * | `p#<topicId>#<partition>`  | `s#<subscription>`  | subscription dispatch lease            |
  *
  * Offsets in sort keys are zero-padded to 16 digits so lexicographic order is numeric
  * order (offsets stay below 2^53).
@@ -44,6 +49,10 @@ export const keys = {
     pk: `p#${topicId}#${partition}`,
     sk: 'maint',
   }),
+  producer: (topicId: string, partition: number, producerId: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `s#${producerId}`,
+  }),
   orphanGc: { pk: 'maintenance', sk: 'gc' } as ItemKey,
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
   producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,
@@ -57,6 +66,15 @@ export const keys = {
   committed: (group: string, topic: string, partition: number): ItemKey => ({
     pk: `g#${group}`,
     sk: `o#${topic}#${partition}`,
+  }),
+  transaction: (transactionalId: string): ItemKey => ({ pk: `t#${transactionalId}`, sk: 'tx' }),
+  transactionCatalogPk: 'transactions',
+  transactionCatalog: (transactionalId: string): ItemKey => ({ pk: 'transactions', sk: transactionalId }),
+  subscriptionsPk: 'subscriptions',
+  subscription: (name: string): ItemKey => ({ pk: 'subscriptions', sk: name }),
+  subscriptionLease: (topicId: string, partition: number, name: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk: `s#${name}`,
   }),
 } as const;
 

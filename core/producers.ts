@@ -1,19 +1,29 @@
 /**
- * Idempotent producers (DESIGN.md §3): ids handed out by a counter item, and the
- * per-partition dedup state that rides on each partition's head item, so deciding
- * "new, duplicate or out of order" costs no extra item in the commit.
+ * Idempotent producers (docs/design.md §3 and "Producer state off the partition head"):
+ * ids handed out by a counter item, and the per-partition dedup state that decides
+ * "new, duplicate or out of order" for every append.
  *
- * Per producer and partition the head keeps the epoch, the last sequence appended and
- * the last few appends (first/last sequence, base offset, append time). A retry of any
- * of those returns its original offsets; the state expires after
- * `producerStateRetentionMs` of silence (days, not DynamoDB's 10-minute token window).
+ * Per producer and partition the state is the epoch, the last sequence appended and the
+ * last few appends (first/last sequence, base offset, append time). A retry of any of
+ * those returns its original offsets; the state expires after `retentionMs` of silence
+ * (days, not DynamoDB's 10-minute token window). Nothing else ever drops it: no number of
+ * other producers can turn a retry into a duplicate.
+ *
+ * Where it lives, so that a commit's cost does not grow with the number of producers:
+ * - on the partition's head item, for at most `headSlots` producers (the busy producer
+ *   of a partition pays nothing extra: its state rides on the head the commit writes
+ *   anyway);
+ * - otherwise in an item of its own beside the head (`s#<producerId>`, with a TTL), which
+ *   only that producer's commits write: one more small item in its transaction.
+ * A producer's state never moves: it enters the head only when it has no item (checked
+ * in the same transaction) and leaves it only by expiring.
  */
 
 import { casUpdate } from './cas.js';
 import type { Clock, Random } from './clock.js';
 import { SluiceError } from './errors.js';
 import { keys } from './keys.js';
-import type { Json, MetaStore } from './ports.js';
+import type { Item, ItemData, Json, MetaStore } from './ports.js';
 
 /** Appends remembered per producer and partition, as Kafka keeps 5 in-flight batches. */
 export const RECENT_APPENDS = 5;
@@ -22,30 +32,21 @@ export interface ProducerStateLimits {
   /** Silence after which a producer's state is forgotten. Default 7 days. */
   retentionMs: number;
   /**
-   * Producers remembered per partition beyond the active ones; the least recently seen
-   * idle producers go first. Default 64.
+   * Producers whose state rides on the partition's head item; later ones get an item of
+   * their own. Small enough that a full head stays under 1 KB (one write unit). Default 2.
    */
-  maxPerPartition: number;
-  /**
-   * A producer seen this recently is never evicted for space, so its retries are always
-   * recognised (longer than any client's retry window). Default 15 minutes.
-   */
-  activeMs: number;
-  /** A hard bound that keeps the head item far below DynamoDB's 400 KB. Default 1000. */
-  hardMaxPerPartition: number;
+  headSlots: number;
 }
 
 export const DEFAULT_PRODUCER_LIMITS: ProducerStateLimits = {
   retentionMs: 7 * 24 * 3600 * 1000,
-  maxPerPartition: 64,
-  activeMs: 15 * 60 * 1000,
-  hardMaxPerPartition: 1000,
+  headSlots: 2,
 };
 
 /** [firstSequence, lastSequence, baseOffset, logAppendTime] */
 export type RecentAppend = [number, number, number, number];
 
-/** What a head item stores for one producer (short names: it is paid for per byte). */
+/** What is stored for one producer and partition (short names: paid for per byte). */
 export interface ProducerState {
   /** epoch */
   e: number;
@@ -71,12 +72,52 @@ export type SequenceCheck =
   | { kind: 'append' }
   | { kind: 'duplicate'; baseOffset: number; logAppendTime: number };
 
+/** A producer's own state item as known: version 0 means absent (or not known to exist). */
+export interface ProducerItem {
+  version: number;
+  state: ProducerState | undefined;
+}
+
 /**
- * Decides what to do with an append given the partition's producer state.
+ * Where a producer's state is for one commit:
+ * - `head`: on the head item (`fresh`: entering it now, so the commit must check that
+ *   the producer has no item of its own);
+ * - `item`: in its own item, at `version` (0: to be created).
+ */
+export type Placement =
+  | { at: 'head'; state: ProducerState | undefined; fresh: boolean }
+  | { at: 'item'; state: ProducerState | undefined; version: number };
+
+function live(state: ProducerState | undefined, now: number, limits: ProducerStateLimits) {
+  return state && now - state.t <= limits.retentionMs ? state : undefined;
+}
+
+/**
+ * Decides where a producer's state is, from the head's states and what is known of the
+ * producer's item (`undefined`: nothing known, guessed absent — a wrong guess costs one
+ * conflict, which carries the item).
+ */
+export function placeProducer(
+  headStates: ProducerStates,
+  item: ProducerItem | undefined,
+  producerId: string,
+  now: number,
+  limits: ProducerStateLimits = DEFAULT_PRODUCER_LIMITS,
+): Placement {
+  const onHead = live(headStates[producerId], now, limits);
+  if (onHead) return { at: 'head', state: onHead, fresh: false };
+  const version = item?.version ?? 0;
+  if (version > 0) return { at: 'item', state: live(item!.state, now, limits), version };
+  const used = Object.values(headStates).filter((s) => live(s, now, limits)).length;
+  if (used < limits.headSlots) return { at: 'head', state: undefined, fresh: true };
+  return { at: 'item', state: undefined, version: 0 };
+}
+
+/**
+ * Decides what to do with an append given the producer's state on this partition.
  * Throws INVALID_PRODUCER_EPOCH or OUT_OF_ORDER_SEQUENCE_NUMBER.
  */
-export function checkSequence(states: ProducerStates | undefined, append: ProducerAppend): SequenceCheck {
-  const state = states?.[append.producerId];
+export function checkSequence(state: ProducerState | undefined, append: ProducerAppend): SequenceCheck {
   // Unknown (new, or expired) producer: accept whatever sequence it is at, as Kafka does.
   if (!state) return { kind: 'append' };
   if (append.epoch < state.e) {
@@ -110,38 +151,42 @@ function outOfOrder(append: ProducerAppend, last: number): SluiceError {
   );
 }
 
-/** The state after an append, pruned of expired and excess producers. */
-export function recordAppend(
-  states: ProducerStates | undefined,
+/** A producer's state after an append. */
+export function nextState(
+  prev: ProducerState | undefined,
   append: ProducerAppend,
   baseOffset: number,
   now: number,
-  limits: ProducerStateLimits = DEFAULT_PRODUCER_LIMITS,
-): ProducerStates {
-  const prev = states?.[append.producerId];
+): ProducerState {
   const recent: RecentAppend[] = prev && prev.e === append.epoch ? prev.r.slice(-(RECENT_APPENDS - 1)) : [];
   recent.push([append.firstSequence, append.lastSequence, baseOffset, now]);
-  const next: ProducerStates = {
-    ...states,
-    [append.producerId]: { e: append.epoch, s: append.lastSequence, t: now, r: recent },
-  };
-  return pruneProducers(next, now, limits);
+  return { e: append.epoch, s: append.lastSequence, t: now, r: recent };
 }
 
-export function pruneProducers(
+/** The head's producer states without the expired ones. */
+export function pruneExpired(
   states: ProducerStates,
   now: number,
-  limits: ProducerStateLimits,
+  limits: ProducerStateLimits = DEFAULT_PRODUCER_LIMITS,
 ): ProducerStates {
-  const alive = Object.entries(states).filter(([, s]) => now - s.t <= limits.retentionMs);
-  alive.sort((a, b) => b[1].t - a[1].t);
-  const active = alive.filter(([, s]) => now - s.t <= limits.activeMs);
-  // Idle producers keep only their last append: a retry that late is of that one at most.
-  const idle = alive
-    .filter(([, s]) => now - s.t > limits.activeMs)
-    .slice(0, limits.maxPerPartition)
-    .map(([id, s]): [string, ProducerState] => [id, s.r.length > 1 ? { ...s, r: s.r.slice(-1) } : s]);
-  return Object.fromEntries([...active, ...idle].slice(0, limits.hardMaxPerPartition));
+  return Object.fromEntries(Object.entries(states).filter(([, s]) => now - s.t <= limits.retentionMs));
+}
+
+/** A producer item as stored, or read back ({@link producerItemFrom}). */
+export function producerItemData(state: ProducerState): ItemData {
+  return state as unknown as ItemData;
+}
+
+export function producerItemFrom(item: Item | undefined): ProducerItem {
+  if (!item) return { version: 0, state: undefined };
+  const d = item.data as Partial<ProducerState>;
+  return {
+    version: item.version,
+    state:
+      typeof d.e === 'number' && typeof d.s === 'number' && typeof d.t === 'number' && Array.isArray(d.r)
+        ? { e: d.e, s: d.s, t: d.t, r: d.r }
+        : undefined,
+  };
 }
 
 /** Hands out producer ids from a counter item: unique across instances, never reused. */

@@ -1,8 +1,9 @@
-/** The admin function: topics (create, list, describe, add partitions, delete). */
+/** The admin function: topics (create, list, describe, add partitions, delete) and subscriptions. */
 import { z } from 'zod';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { lambdaHandler, parseJson, type Route } from './http.js';
 import { metadataRoute } from './metadata.js';
+import { subscriptionRoutes } from './subscriptions-api.js';
 
 const createTopic = z.object({
   name: z.string(),
@@ -61,6 +62,7 @@ export function adminRoutes(ctx: SluiceContext): Route[] {
         return { status: 204 };
       },
     },
+    ...subscriptionRoutes(ctx),
   ];
 }
 

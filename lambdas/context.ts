@@ -11,8 +11,9 @@ import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
+import { SchemaRegistry } from '../core/schemas/registry.js';
 import { Topics } from '../core/topics.js';
-import { groupConfigFromEnv } from './groups.js';
+import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
 
@@ -21,6 +22,8 @@ export interface Endpoints {
   fetch: string;
   admin: string;
   groups: string;
+  /** The schema registry function (its API is under `/schemas`); absent in older deployments. */
+  schemas?: string;
 }
 
 export interface SluiceContext {
@@ -32,6 +35,8 @@ export interface SluiceContext {
   appender: Appender;
   reader: Reader;
   telemetry: Telemetry;
+  /** The Confluent-compatible schema registry over the same MetaStore. */
+  schemas: SchemaRegistry;
   clusterId: string;
   /** The function URLs; `origin` is the URL this request came to (used when unset). */
   endpoints(origin: string): Promise<Endpoints>;
@@ -85,6 +90,7 @@ export function createContext(
     topics,
     appender,
     reader,
+    schemas: new SchemaRegistry({ meta: stores.meta, clock, random }),
     telemetry: createTelemetry(env),
     groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
@@ -125,10 +131,17 @@ function endpointResolver(env: NodeJS.ProcessEnv, fixed?: Endpoints): (origin: s
         fetch: e.fetch ?? origin,
         admin: e.admin ?? origin,
         groups: e.groups ?? origin,
+        schemas: e.schemas ?? origin,
       }));
     };
   }
-  return async (origin) => ({ produce: origin, fetch: origin, admin: origin, groups: origin });
+  return async (origin) => ({
+    produce: origin,
+    fetch: origin,
+    admin: origin,
+    groups: origin,
+    schemas: origin,
+  });
 }
 
 let defaultContext: Promise<SluiceContext> | undefined;

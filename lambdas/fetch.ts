@@ -3,15 +3,29 @@
  * partitions, JSON or binary frames), `GET /v1/offsets`. Read-only: its role cannot write.
  */
 import { z } from 'zod';
+import { SluiceError } from '../core/errors.js';
 import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches } from '../core/fetch.js';
+import type { DeflatedBatch } from '../core/records/index.js';
 import { BATCHES_CONTENT_TYPE, encodeFetchFrames } from '../core/wire.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { asSluiceError, errorBody, lambdaHandler, parseJson, parseQuery, type Route } from './http.js';
 import { type Encoding, recordToJson } from './json-records.js';
 import { metadataRoute } from './metadata.js';
+import { bodyJsonBytes, escapedBytes, MAX_RESPONSE_BYTES, ResponseBudget } from './response-size.js';
 
 /** Fits a fetch response in Lambda's 6 MB response limit, base64 included. */
 export const MAX_FETCH_BYTES = 4 * 1024 * 1024;
+
+/** Room kept for the result document around the body: status, headers, quotes. */
+const ENVELOPE_BYTES = 1024;
+
+export interface FetchRouteOptions {
+  /**
+   * The largest result document (bytes): JSON fetches stop adding records before it,
+   * binary ones stop adding batches. Default {@link MAX_RESPONSE_BYTES}; tests shrink it.
+   */
+  maxResponseBytes?: number;
+}
 
 const int = (name: string, min: number, max: number) =>
   z
@@ -53,7 +67,8 @@ const offsetsQuery = z.object({
   at: z.union([z.enum(['earliest', 'latest']), int('at', 0, 8.64e15)]),
 });
 
-export function fetchRoutes(ctx: SluiceContext): Route[] {
+export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {}): Route[] {
+  const limit = (options.maxResponseBytes ?? MAX_RESPONSE_BYTES) - ENVELOPE_BYTES;
   return [
     metadataRoute(ctx),
     {
@@ -62,7 +77,8 @@ export function fetchRoutes(ctx: SluiceContext): Route[] {
       async handle(req) {
         const q = parseQuery(req, fetchQuery);
         const result = await ctx.reader.fetchRecords(q.topic, q.partition, q.offset, q);
-        return { status: 200, body: recordsJson(ctx, result, q.encoding ?? 'utf8') };
+        const budget = new ResponseBudget(limit - envelopeBytes(result));
+        return { status: 200, body: recordsJson(ctx, result, q.offset, q.encoding ?? 'utf8', budget) };
       },
     },
     {
@@ -83,7 +99,8 @@ export function fetchRoutes(ctx: SluiceContext): Route[] {
                 });
               } catch (err) {
                 const error = asSluiceError(err);
-                if (!error) throw err;
+                // A fault of the deployment fails the request (a 5xx that alarms), not one partition.
+                if (!error || error.code === 'STORAGE_MISCONFIGURED') throw err;
                 return { topic: p.topic, partition: p.partition, error };
               }
             }),
@@ -91,9 +108,18 @@ export function fetchRoutes(ctx: SluiceContext): Route[] {
           const ok = results.filter((r): r is PartitionBatches => !('error' in r));
           const empty = ok.every((r) => r.batches.length === 0) && ok.length === results.length;
           if (!empty || ctx.clock.now() >= deadline) {
-            trimToBudget(ok, maxBytes);
             if (binary) {
-              const errors = results.filter((r) => 'error' in r);
+              const errors: { topic: string; partition: number; error: SluiceError }[] = results.filter(
+                (r) => 'error' in r,
+              );
+              const kept = trimToBudget(ok, maxBytes, binaryRoom(limit, ok, errors));
+              for (const r of ok.filter((r) => !kept.includes(r))) {
+                errors.push({
+                  topic: r.topic,
+                  partition: r.partition,
+                  error: tooLargeForResponse(r.batches[0]!),
+                });
+              }
               return {
                 status: 200,
                 headers: {
@@ -102,23 +128,33 @@ export function fetchRoutes(ctx: SluiceContext): Route[] {
                     'x-sluice-partition-errors': JSON.stringify(errors.map(errorJson)),
                   }),
                 },
-                body: encodeFetchFrames(ok),
+                body: encodeFetchFrames(kept),
               };
             }
-            return {
-              status: 200,
-              body: {
-                partitions: results.map((r, i) =>
-                  'error' in r
-                    ? errorJson(r)
-                    : recordsJson(
-                        ctx,
-                        ctx.reader.toRecords(r, body.partitions[i]!.offset, { maxRecords: body.maxRecords }),
-                        body.encoding ?? 'utf8',
-                      ),
-                ),
-              },
-            };
+            trimToBudget(ok, maxBytes, Number.POSITIVE_INFINITY);
+            // Every partition's envelope (or error) is reserved first; records share the rest.
+            const envelopes = results.reduce(
+              (n, r) => n + 1 + ('error' in r ? bodyJsonBytes(errorJson(r)) : envelopeBytes(r)),
+              bodyJsonBytes({ partitions: [] }),
+            );
+            const budget = new ResponseBudget(limit - envelopes);
+            const partitions = results.map((r, i) => {
+              if ('error' in r) return errorJson(r);
+              const offset = body.partitions[i]!.offset;
+              try {
+                return recordsJson(
+                  ctx,
+                  ctx.reader.toRecords(r, offset, { maxRecords: body.maxRecords }),
+                  offset,
+                  body.encoding ?? 'utf8',
+                  budget,
+                );
+              } catch (err) {
+                if (!(err instanceof SluiceError)) throw err;
+                return errorJson({ topic: r.topic, partition: r.partition, error: err });
+              }
+            });
+            return { status: 200, body: { partitions } };
           }
           await ctx.clock.sleep(Math.min(200, Math.max(0, deadline - ctx.clock.now())));
         }
@@ -148,40 +184,130 @@ function errorJson(r: {
   };
 }
 
-/** Drops batches past the response budget; the first partition with data keeps one. */
-function trimToBudget(results: PartitionBatches[], maxBytes: number): void {
+/**
+ * Drops batches past `maxBytes` (the first partition with data keeps one however large)
+ * and past `room` (a hard limit: what a response can carry). Answers the partitions kept;
+ * a partition left out still has its batches, the first of which is too large for any
+ * response.
+ */
+function trimToBudget(results: PartitionBatches[], maxBytes: number, room: number): PartitionBatches[] {
   let used = 0;
+  const fitting: PartitionBatches[] = [];
   for (const r of results) {
     const kept = [];
     for (const b of r.batches) {
-      if (used > 0 && used + b.bytes.length > maxBytes) break;
+      if (used + b.bytes.length > room || (used > 0 && used + b.bytes.length > maxBytes)) break;
       kept.push(b);
       used += b.bytes.length;
     }
+    if (kept.length === 0 && r.batches.length > 0 && used === 0) continue;
     r.batches = kept;
+    fitting.push(r);
   }
+  return fitting;
 }
 
+/** Raw batch bytes a binary response can carry once base64-encoded, beside its frame headers. */
+function binaryRoom(
+  limit: number,
+  ok: readonly PartitionBatches[],
+  errors: readonly { topic: string; partition: number; error: SluiceError }[],
+): number {
+  const frames = ok.reduce((n, r) => n + 2 + Buffer.byteLength(r.topic) + 24, 0);
+  // Partitions moved to the errors header (at most all of them) stay within this allowance.
+  const header = escapedBytes(
+    JSON.stringify(
+      [
+        ...errors,
+        ...ok.map((r) => ({ topic: r.topic, partition: r.partition, error: TOO_LARGE_SAMPLE })),
+      ].map(errorJson),
+    ),
+  );
+  const room = Math.floor(((limit - header) * 3) / 4) - frames;
+  return Math.max(0, room);
+}
+
+const TOO_LARGE_SAMPLE = new SluiceError(
+  'MESSAGE_TOO_LARGE',
+  tooLargeMessage(Number.MAX_SAFE_INTEGER, 99_999_999),
+);
+
+function tooLargeMessage(offset: number, bytes: number): string {
+  return `the batch at offset ${offset} is ${bytes} bytes: more than a Lambda response can carry`;
+}
+
+function tooLargeForResponse(batch: DeflatedBatch): SluiceError {
+  return new SluiceError('MESSAGE_TOO_LARGE', tooLargeMessage(batch.header.baseOffset, batch.bytes.length));
+}
+
+/**
+ * Bytes reserved for a partition's JSON without its records: the envelope with the
+ * longest `nextOffset`, or the MESSAGE_TOO_LARGE error that may replace it.
+ */
+function envelopeBytes(r: {
+  topic: string;
+  partition: number;
+  highWatermark: number;
+  logStartOffset: number;
+}) {
+  const envelope = bodyJsonBytes({
+    topic: r.topic,
+    partition: r.partition,
+    highWatermark: r.highWatermark,
+    logStartOffset: r.logStartOffset,
+    nextOffset: Number.MIN_SAFE_INTEGER,
+    records: [],
+  });
+  const error = bodyJsonBytes(errorJson({ ...r, error: TOO_LARGE_JSON_SAMPLE }));
+  return Math.max(envelope, error);
+}
+
+const TOO_LARGE_JSON_SAMPLE = new SluiceError(
+  'MESSAGE_TOO_LARGE',
+  tooLargeJsonMessage(Number.MAX_SAFE_INTEGER, 99_999_999),
+);
+
+function tooLargeJsonMessage(offset: number, bytes: number): string {
+  return `the record at offset ${offset} is ${bytes} bytes in JSON: more than a Lambda response can carry; read it with a binary POST /v1/fetch`;
+}
+
+/**
+ * One partition's JSON, with as many records as the response budget holds. A partition
+ * cut short answers `nextOffset` just past its last record; when not even the first
+ * record of a response fits, MESSAGE_TOO_LARGE (a binary fetch reads it).
+ */
 function recordsJson(
   ctx: SluiceContext,
   r: Awaited<ReturnType<SluiceContext['reader']['fetchRecords']>>,
+  requested: number,
   encoding: Encoding,
+  budget: ResponseBudget,
 ) {
-  let bytes = 0;
-  const records = r.records.map((rec) => {
-    bytes += (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
-    return recordToJson(rec, encoding);
-  });
-  ctx.telemetry.count(r.topic, 'BytesOut', bytes);
-  ctx.telemetry.count(r.topic, 'RecordsOut', records.length);
-  return {
+  const envelope = {
     topic: r.topic,
     partition: r.partition,
     highWatermark: r.highWatermark,
     logStartOffset: r.logStartOffset,
     nextOffset: r.nextOffset,
-    records,
+    records: [] as ReturnType<typeof recordToJson>[],
   };
+  let bytes = 0;
+  for (const rec of r.records) {
+    const json = recordToJson(rec, encoding);
+    if (!budget.take(bodyJsonBytes(json) + 1)) {
+      if (budget.records === 0) {
+        throw new SluiceError('MESSAGE_TOO_LARGE', tooLargeJsonMessage(rec.offset, bodyJsonBytes(json)));
+      }
+      envelope.nextOffset = envelope.records.length > 0 ? envelope.records.at(-1)!.offset + 1 : requested;
+      break;
+    }
+    budget.records++;
+    envelope.records.push(json);
+    bytes += (rec.key?.length ?? 0) + (rec.value?.length ?? 0);
+  }
+  ctx.telemetry.count(r.topic, 'BytesOut', bytes);
+  ctx.telemetry.count(r.topic, 'RecordsOut', envelope.records.length);
+  return envelope;
 }
 
 /** The Lambda entry point. */

@@ -3,7 +3,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock, seededRandom } from '../core/clock.js';
 import { MemoryMetaStore } from '../storage/memory.js';
 import { FakeTopics } from '../test/groups/fakes.js';
-import { coordinatorFor, groupConfigFromEnv, groupRoutes } from './groups.js';
+import { groupConfigFromEnv } from './group-config.js';
+import { coordinatorFor, groupRoutes } from './groups.js';
 import { lambdaHandler, toEvent } from './http.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, asserted field by field

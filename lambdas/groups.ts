@@ -1,23 +1,15 @@
 /**
  * The groups function: the consumer-group paths of API.md over a {@link GroupCoordinator}.
  *
- * Configuration (environment):
- * - `SLUICE_GROUP_ASSIGNOR`: `uniform` (default) or `range`
- * - `SLUICE_GROUP_HEARTBEAT_INTERVAL_MS`: the interval returned to members (default 3000;
- *   never more than a third of a member's session timeout)
+ * Configuration (environment): see group-config.ts.
  */
 import { z } from 'zod';
 import { InvalidRequestError } from '../core/errors.js';
-import {
-  ASSIGNORS,
-  type AssignorName,
-  type CommitLag,
-  type GroupConfig,
-  GroupCoordinator,
-  type GroupCoordinatorDeps,
-} from '../core/groups/index.js';
-import type { SluiceContext } from './context.js';
-import { type HandlerHooks, type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
+import { type CommitLag, GroupCoordinator, type GroupCoordinatorDeps } from '../core/groups/index.js';
+import { contextHooks, getContext, type SluiceContext } from './context.js';
+import { groupConfigFromEnv } from './group-config.js';
+import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
+import { metadataRoute } from './metadata.js';
 
 const int = () => z.number().int();
 
@@ -42,29 +34,6 @@ const resetBody = z.object({
   topic: z.string(),
   partitions: z.array(z.object({ partition: int(), offset: int() })),
 });
-
-/** Reads the group settings of the environment; throws on a value it does not understand. */
-export function groupConfigFromEnv(env: NodeJS.ProcessEnv): Partial<GroupConfig> {
-  const config: { -readonly [K in keyof GroupConfig]?: GroupConfig[K] } = {};
-  const assignor = env.SLUICE_GROUP_ASSIGNOR;
-  if (assignor) {
-    if (!Object.hasOwn(ASSIGNORS, assignor)) {
-      throw new Error(
-        `SLUICE_GROUP_ASSIGNOR must be one of ${Object.keys(ASSIGNORS).join(', ')}, not '${assignor}'`,
-      );
-    }
-    config.assignor = assignor as AssignorName;
-  }
-  const interval = env.SLUICE_GROUP_HEARTBEAT_INTERVAL_MS;
-  if (interval) {
-    const ms = Number(interval);
-    if (!Number.isSafeInteger(ms) || ms < 100) {
-      throw new Error(`SLUICE_GROUP_HEARTBEAT_INTERVAL_MS must be an integer ≥ 100, not '${interval}'`);
-    }
-    config.heartbeatIntervalMs = ms;
-  }
-  return config;
-}
 
 function group(req: HttpRequest): string {
   const name = req.params.group;
@@ -178,16 +147,8 @@ export function coordinatorFor(
   });
 }
 
-/** The context's hooks, loaded with the context (this module is imported by it, indirectly). */
-const contextHooksLazy: HandlerHooks = {
-  onError: (err, req) => void import('./context.js').then((m) => m.contextHooks.onError?.(err, req)),
-  after: async () => (await import('./context.js')).contextHooks.after?.(),
-};
-
 /** The Lambda entry point: the group routes (and metadata) over the instance's context. */
 export const handler = lambdaHandler(async () => {
-  const { getContext } = await import('./context.js');
-  const { metadataRoute } = await import('./metadata.js');
   const ctx = await getContext();
   return [metadataRoute(ctx), ...groupRoutes(coordinatorFor(ctx), lagMetrics(ctx.telemetry))];
-}, contextHooksLazy);
+}, contextHooks);

@@ -13,6 +13,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../core/errors.js';
 import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
+import { MAX_RESPONSE_BYTES, resultBytes } from './response-size.js';
 
 export interface HttpRequest {
   method: string;
@@ -36,7 +37,7 @@ export interface HttpResponse {
 export type RouteHandler = (req: HttpRequest) => Promise<HttpResponse>;
 
 export interface Route {
-  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
   /** A path template such as `/v1/groups/{group}/heartbeat`. */
   path: string;
   handle: RouteHandler;
@@ -253,6 +254,8 @@ export interface HandlerHooks {
   onError?: (err: unknown, req: HttpRequest) => void;
   /** Called after every invocation, e.g. to flush metrics. */
   after?: () => void | Promise<void>;
+  /** The largest result document answered (bytes); default {@link MAX_RESPONSE_BYTES}. */
+  maxResponseBytes?: number;
 }
 
 function logToStderr(err: unknown, req: HttpRequest): void {
@@ -344,9 +347,20 @@ export function lambdaHandler(
       );
     }
   };
+  const limit = hooks.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   return async (event) => {
     try {
-      return toResult(await answer(event));
+      const res = await answer(event);
+      const result = toResult(res);
+      const size = resultBytes(result, res.body instanceof Uint8Array ? res.body.length : undefined);
+      if (size <= limit) return result;
+      // Lambda would refuse it (502, for every retry): answer a typed error instead.
+      const err = new SluiceError(
+        'RESPONSE_TOO_LARGE',
+        `the response would be ${size} bytes, over Lambda's limit of ${limit}; ask for less (maxBytes, maxRecords)`,
+      );
+      hooks.onError?.(err, fromEvent(event));
+      return toResult(errorResponse(err));
     } finally {
       await hooks.after?.();
     }

@@ -10,8 +10,9 @@ import { groupRoutes, lagMetrics } from './groups.js';
 import { type HandlerHooks, lambdaHandler } from './http.js';
 import { metadataRoute } from './metadata.js';
 import { produceRoutes } from './produce.js';
+import { registryRoutes, SCHEMAS_PREFIX } from './schemas.js';
 
-export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups';
+export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas';
 export type FunctionUrlHandler = (
   event: LambdaFunctionURLEvent,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -21,10 +22,11 @@ export function functionFor(path: string): FunctionName {
   if (path.startsWith('/v1/produce') || path.startsWith('/v1/producers')) return 'produce';
   if (path.startsWith('/v1/fetch') || path.startsWith('/v1/offsets')) return 'fetch';
   if (path.startsWith('/v1/groups')) return 'groups';
+  if (path === SCHEMAS_PREFIX || path.startsWith(`${SCHEMAS_PREFIX}/`)) return 'schemas';
   return 'admin';
 }
 
-/** The four Function URL handlers over one context. */
+/** The Function URL handlers over one context. */
 export function createHandlers(ctx: SluiceContext): Record<FunctionName, FunctionUrlHandler> {
   const hooks: HandlerHooks = {
     onError: (err, req) =>
@@ -51,6 +53,7 @@ export function createHandlers(ctx: SluiceContext): Record<FunctionName, Functio
       ],
       hooks,
     ),
+    schemas: lambdaHandler([metadataRoute(ctx), ...registryRoutes(ctx)], hooks),
   };
 }
 

@@ -22,6 +22,8 @@ export function metadataRoute(ctx: SluiceContext): Route {
         body: {
           clusterId: ctx.clusterId,
           endpoints,
+          // Confluent Schema Registry clients take this as their registry URL.
+          schemaRegistry: `${endpoints.schemas ?? originOf(req)}/schemas`,
           topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })),
         },
       };

@@ -9,6 +9,7 @@ import type { AppendRun } from '../core/append.js';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { initProducer } from '../core/producers.js';
 import { defaultPartition, encodeBatch, type RecordInput, verifyBatch } from '../core/records/index.js';
+import { checkRecordRules } from '../core/topic-rules.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
@@ -98,6 +99,7 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
   body.records.forEach((r, index) => {
     const field = `records.${index}`;
     const key = toBytes(r.key, encoding, `${field}.key`);
+    checkRecordRules(topic.name, topic.config, { key }, field);
     const record: RecordInput = {
       key,
       value: toBytes(r.value, encoding, `${field}.value`),
@@ -112,12 +114,7 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
   const runs: AppendRun[] = [];
   for (const [partition, items] of byPartition) {
     const producer = producerFields(body, partition);
-    const batches = encodeSplit(
-      items.map((i) => i.record),
-      topic.config['max.message.bytes'],
-      producer,
-      now,
-    );
+    const batches = encodeSplit(items, topic.config['max.message.bytes'], producer, now);
     runs.push({ topic: topic.name, partition, batches: batches.map((b) => verifyBatch(b)), trusted: true });
   }
   const results = await ctx.appender.append(runs);
@@ -176,7 +173,7 @@ function producerFields(body: ProduceBody, partition: number) {
 
 /** Encodes records into batches no larger than `limit` bytes, keeping sequences contiguous. */
 function encodeSplit(
-  records: RecordInput[],
+  items: { index: number; record: RecordInput }[],
   limit: number,
   producer: { producerId: bigint; producerEpoch: number; baseSequence: number } | undefined,
   now: number,
@@ -186,6 +183,7 @@ function encodeSplit(
       now,
       ...(producer && { ...producer, baseSequence: (producer.baseSequence + skip) % (MAX_SEQUENCE + 1) }),
     });
+  const records = items.map((i) => i.record);
   const out: Uint8Array[] = [];
   const split = (from: number, to: number) => {
     const batch = encode(records.slice(from, to), from);
@@ -196,7 +194,7 @@ function encodeSplit(
     if (to - from === 1) {
       throw new SluiceError(
         'MESSAGE_TOO_LARGE',
-        `a record of ${batch.length} bytes (as a batch) exceeds the topic's max.message.bytes of ${limit}`,
+        `records.${items[from]!.index}: ${batch.length} bytes as a batch, over the topic's max.message.bytes of ${limit}`,
       );
     }
     const mid = from + Math.ceil((to - from) / 2);

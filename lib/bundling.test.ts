@@ -16,9 +16,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toEvent } from '../lambdas/http.js';
+import { FIXTURE_ENTRY_DIR } from '../test/fixtures/cdk/synth.js';
 import { type HandlerName, SOURCE_ROOT } from './handler-bundles.js';
 import { SluiceFunction } from './sluice-function.js';
-import { FIXTURE_ENTRY_DIR } from './test-fixtures/synth.js';
 
 const ELF_MACHINE = { arm64: 0xb7, x64: 0x3e } as const;
 const HOST = process.arch === 'arm64' ? ('arm64' as const) : ('x64' as const);

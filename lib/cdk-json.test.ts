@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import { App, Stack } from 'aws-cdk-lib';
 import nag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { FIXTURE_ENTRY_DIR } from '../test/fixtures/cdk/synth.js';
 import { SluiceCluster } from './sluice-cluster.js';
-import { FIXTURE_ENTRY_DIR } from './test-fixtures/synth.js';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../cdk.json', import.meta.url), 'utf8')) as {
   context: Record<string, unknown>;

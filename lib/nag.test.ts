@@ -6,8 +6,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import nag from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { type ClusterStackOptions, clusterStack } from '../test/fixtures/cdk/synth.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
-import { type ClusterStackOptions, clusterStack } from './test-fixtures/synth.js';
 
 const CONFIGURATIONS: [string, SluiceClusterProps, ClusterStackOptions?][] = [
   ['defaults with deploy-time topics', { topics: [{ name: 'orders', partitions: 3 }] }],

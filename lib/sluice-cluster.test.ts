@@ -9,8 +9,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { SluiceCluster } from './sluice-cluster.js';
-import type { ISluiceCluster } from './sluice-cluster-ref.js';
 import {
   clusterStack,
   FIXTURE_ENTRY_DIR,
@@ -18,7 +16,9 @@ import {
   resourceOf,
   roleActions,
   roleStatements,
-} from './test-fixtures/synth.js';
+} from '../test/fixtures/cdk/synth.js';
+import { SluiceCluster } from './sluice-cluster.js';
+import type { ISluiceCluster } from './sluice-cluster-ref.js';
 import { InvalidTopicSpecError } from './topic-spec.js';
 
 const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Maintenance'] as const;

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import nag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
+import { fastApp } from '../test/fixtures/cdk/synth.js';
 import { stackOptionsFromContext } from './app-context.js';
 import { HANDLER_SPECS, SOURCE_ROOT } from './handler-bundles.js';
 import { SluiceStack } from './sluice-stack.js';
-import { fastApp } from './test-fixtures/synth.js';
 
 const { stackName, props } = stackOptionsFromContext(() => undefined);
 const stack = new SluiceStack(fastApp(), stackName, props);

@@ -1,10 +1,12 @@
 /**
- * Maps AWS SDK failures that are about capacity or availability onto the retriable errors
- * of the error table: throttling → {@link ThrottledError}, 5xx and network failures →
- * {@link UnavailableError}. Anything else (a bug, a missing table, bad input) is returned
- * as it is. The SDK has already retried by the time an error reaches us.
+ * Maps AWS SDK failures onto the error table: throttling → {@link ThrottledError}, 5xx and
+ * network failures → {@link UnavailableError} (both retriable); faults of the deployment
+ * that no retry fixes (access denied, a missing bucket or table, a KMS key refused) →
+ * {@link StorageMisconfiguredError}, whose message says what to fix. Anything else (a bug,
+ * bad input) is returned as it is. The SDK has already retried by the time an error
+ * reaches us.
  */
-import { ThrottledError, UnavailableError } from '../core/errors.js';
+import { StorageMisconfiguredError, ThrottledError, UnavailableError } from '../core/errors.js';
 
 const THROTTLING = new Set([
   'ThrottlingException',
@@ -41,6 +43,23 @@ const NETWORK = new Set([
   'EHOSTUNREACH',
 ]);
 
+/** Refusals of the caller's identity or policy. */
+const DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'AllAccessDisabled',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+  'MissingAuthenticationTokenException',
+  'AuthorizationHeaderMalformed',
+]);
+
+/** S3 and DynamoDB names for a KMS key they could not use (disabled, deleted, not granted). */
+const KMS = /^KMS|KMS\.|KmsKey|KMSAccessDenied/;
+
 interface SdkErrorShape {
   name?: string;
   code?: string;
@@ -54,13 +73,22 @@ interface SdkErrorShape {
  * @example
  * try { await client.send(cmd); } catch (e) { throw mapAwsError(e, 'GetItem'); }
  */
-export function mapAwsError(error: unknown, operation: string): unknown {
+export function mapAwsError(error: unknown, operation: string, resource?: string): unknown {
   if (error === null || typeof error !== 'object') return error;
   const e = error as SdkErrorShape;
   const name = e.name ?? '';
   const status = e.$metadata?.httpStatusCode;
   if (THROTTLING.has(name) || e.$retryable?.throttling === true || status === 429) {
     return new ThrottledError(`${operation} was throttled (${name || status})`, { cause: error });
+  }
+  const fix = misconfiguration(name, status, (error as Error).message ?? '', resource);
+  if (fix) {
+    return new StorageMisconfiguredError(
+      `${operation}${resource ? ` on ${resource}` : ''} was refused (${name || status}): ${fix}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (
     UNAVAILABLE.has(name) ||
@@ -71,6 +99,29 @@ export function mapAwsError(error: unknown, operation: string): unknown {
     return new UnavailableError(`${operation} failed: ${name || e.code || status}`, { cause: error });
   }
   return error;
+}
+
+/** What to fix, for a failure that is the deployment's and not the moment's; else undefined. */
+function misconfiguration(
+  name: string,
+  status: number | undefined,
+  message: string,
+  resource: string | undefined,
+): string | undefined {
+  const what = resource ?? 'the bucket or table';
+  if (KMS.test(name) || (/\bKMS\b/.test(message) && (status === 400 || status === 403))) {
+    return `the KMS key of ${what} is disabled, deleted or not granted to this function's role: enable the key and allow the role kms:Decrypt and kms:GenerateDataKey`;
+  }
+  if (name === 'NoSuchBucket') {
+    return `${what} does not exist: check SLUICE_BUCKET (the cluster's bucket was deleted or the name is wrong)`;
+  }
+  if (name === 'ResourceNotFoundException') {
+    return `${what} does not exist: check SLUICE_TABLE (the cluster's table was deleted or the name is wrong)`;
+  }
+  if (DENIED.has(name) || status === 403) {
+    return `access to ${what} is denied: grant this function's role access to it (its IAM policy, the bucket policy, SCPs, permission boundaries), or check its credentials`;
+  }
+  return undefined;
 }
 
 /**

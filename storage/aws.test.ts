@@ -176,7 +176,7 @@ describe('AWS adapters on the emulator', () => {
       UnavailableError,
     );
     const other = Object.assign(new Error('x'), {
-      name: 'ResourceNotFoundException',
+      name: 'ValidationException',
       $metadata: { httpStatusCode: 400 },
     });
     expect(mapAwsError(other, 'Query')).toBe(other);

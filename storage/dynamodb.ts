@@ -306,7 +306,7 @@ export class DynamoMetaStore implements MetaStore {
             new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
           );
         } catch (error) {
-          throw mapAwsError(error, 'BatchGetItem');
+          throw mapAwsError(error, 'BatchGetItem', `table ${this.table}`);
         }
         for (const raw of res.Responses?.[this.table] ?? []) {
           const item = toItem(raw);
@@ -345,7 +345,7 @@ export class DynamoMetaStore implements MetaStore {
       try {
         res = await this.doc.send(new QueryCommand(input));
       } catch (error) {
-        throw mapAwsError(error, 'Query');
+        throw mapAwsError(error, 'Query', `table ${this.table}`);
       }
       for (const raw of res.Items ?? []) {
         const item = toItem(raw);
@@ -417,7 +417,7 @@ export class DynamoMetaStore implements MetaStore {
       );
       return res.Item;
     } catch (error) {
-      throw mapAwsError(error, 'GetItem');
+      throw mapAwsError(error, 'GetItem', `table ${this.table}`);
     }
   }
 
@@ -504,7 +504,7 @@ export class DynamoMetaStore implements MetaStore {
         return new InvalidRequestError(`an add targets a non-numeric field: ${message}`, 'add', { cause });
       }
     }
-    return mapAwsError(error, operation);
+    return mapAwsError(error, operation, `table ${this.table}`);
   }
 
   /** Rebuilds the size of the merged items so the error names the item and its bytes. */

@@ -11,6 +11,8 @@
  *   one that overlaps another on an item (`TransactionCanceledException` with reason
  *   `TransactionConflict`): the adapter's own error for it, nothing applied. A serial
  *   emulator never produces it, so tests inject it on every path that commits;
+ * - `denied`: the call fails as an AWS adapter fails on a 403 `AccessDenied` (a wrong
+ *   policy): `StorageMisconfiguredError`, not retriable, nothing happens;
  * - latency: the call waits `latencyMs` on the injected clock first.
  *
  * Each call draws the same number of random numbers, in call order, whatever the outcome,
@@ -31,11 +33,11 @@ import type {
   SortKeyRange,
   TransactOp,
 } from '../core/ports.js';
-import { transactionCancelled } from './aws-errors.js';
+import { mapAwsError, transactionCancelled } from './aws-errors.js';
 
 /** The calls faults apply to: object store calls, then meta store calls. */
 export type OpKind = 'put' | 'get' | 'delete' | 'list' | 'metaGet' | 'batchGet' | 'query' | 'transact';
-export type FaultMode = 'before' | 'after' | 'throttle' | 'conflict';
+export type FaultMode = 'before' | 'after' | 'throttle' | 'conflict' | 'denied';
 
 export interface FaultRates {
   /** Probability of failing before the call. */
@@ -46,6 +48,8 @@ export interface FaultRates {
   throttle?: number;
   /** Probability that a transaction is cancelled for a `TransactionConflict` (`transact` only). */
   conflict?: number;
+  /** Probability of an access-denied refusal (before the call). */
+  denied?: number;
   /** Probability of added latency. @default 1 when latencyMs is set */
   latency?: number;
   /** Latency added, drawn uniformly from [0, latencyMs]. */
@@ -129,11 +133,26 @@ export class FaultInjector {
       rFault < (rates.throttle ?? 0) + (rates.before ?? 0) + (rates.conflict ?? 0)
     )
       mode = 'conflict';
+    else if (
+      rFault >= (rates.throttle ?? 0) + (rates.before ?? 0) + (rates.conflict ?? 0) &&
+      rFault < (rates.throttle ?? 0) + (rates.before ?? 0) + (rates.conflict ?? 0) + (rates.denied ?? 0)
+    )
+      mode = 'denied';
     else if (rAfter < (rates.after ?? 0)) mode = 'after';
     if (mode) this.events.push({ call: n, op, fault: mode });
     if (mode === 'throttle') throw new ThrottledError(`injected throttling of ${op} (call ${n})`);
     if (mode === 'before') throw new UnavailableError(`injected failure before ${op} (call ${n})`);
     if (mode === 'conflict') throw transactionCancelled(['TransactionConflict'], `injected (call ${n})`);
+    if (mode === 'denied') {
+      throw mapAwsError(
+        Object.assign(new Error(`injected AccessDenied of ${op} (call ${n})`), {
+          name: 'AccessDenied',
+          $metadata: { httpStatusCode: 403 },
+        }),
+        op,
+        'the injected store',
+      );
+    }
     const result = await call();
     if (mode === 'after') throw new UnavailableError(`injected failure after ${op} succeeded (call ${n})`);
     return result;

@@ -58,6 +58,8 @@ export function makeS3Client(options: Omit<S3ObjectStoreOptions, 'bucket' | 'cli
 
 function isNotFound(error: unknown): boolean {
   const name = errorName(error);
+  // A missing bucket is a 404 too: a deployment fault, never a missing object.
+  if (name === 'NoSuchBucket') return false;
   return name === 'NoSuchKey' || name === 'NotFound' || httpStatus(error) === 404;
 }
 
@@ -99,7 +101,7 @@ export class S3ObjectStore implements ObjectStore {
         if (await this.carriesToken(key, token)) return;
         throw new ObjectExistsError(key);
       }
-      throw mapAwsError(error, 'PutObject');
+      throw mapAwsError(error, 'PutObject', `bucket ${this.bucket}`);
     }
   }
 
@@ -109,7 +111,7 @@ export class S3ObjectStore implements ObjectStore {
       return head.Metadata?.[TOKEN_META] === token;
     } catch (error) {
       if (isNotFound(error)) return false;
-      throw mapAwsError(error, 'HeadObject');
+      throw mapAwsError(error, 'HeadObject', `bucket ${this.bucket}`);
     }
   }
 
@@ -135,7 +137,7 @@ export class S3ObjectStore implements ObjectStore {
       if (isNotFound(error)) throw new ObjectNotFoundError(key);
       // 416: the range starts at or past the end; the object exists.
       if (httpStatus(error) === 416 || errorName(error) === 'InvalidRange') return new Uint8Array(0);
-      throw mapAwsError(error, 'GetObject');
+      throw mapAwsError(error, 'GetObject', `bucket ${this.bucket}`);
     }
   }
 
@@ -144,7 +146,7 @@ export class S3ObjectStore implements ObjectStore {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       if (isNotFound(error)) throw new ObjectNotFoundError(key);
-      throw mapAwsError(error, 'HeadObject');
+      throw mapAwsError(error, 'HeadObject', `bucket ${this.bucket}`);
     }
   }
 
@@ -162,7 +164,7 @@ export class S3ObjectStore implements ObjectStore {
           }),
         );
       } catch (error) {
-        throw mapAwsError(error, 'DeleteObjects');
+        throw mapAwsError(error, 'DeleteObjects', `bucket ${this.bucket}`);
       }
       const failed = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
       if (failed.length > 0) {
@@ -195,7 +197,7 @@ export class S3ObjectStore implements ObjectStore {
           }),
         );
       } catch (error) {
-        throw mapAwsError(error, 'ListObjectsV2');
+        throw mapAwsError(error, 'ListObjectsV2', `bucket ${this.bucket}`);
       }
       for (const o of res.Contents ?? []) {
         if (o.Key === undefined) continue;

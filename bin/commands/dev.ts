@@ -1,7 +1,8 @@
-/** `sluice dev [--port N] [--host H] [--data-dir DIR]` */
+/** `sluice dev [--port N] [--host H] [--data-dir DIR] [--subscription topic=T,handler=./f.ts#fn]…` */
 import { parseArgs } from 'node:util';
 import { formatReport } from '../../core/maintenance/report.js';
 import { startDevServer } from '../dev.js';
+import { parseSubscriptionFlag } from '../dev-subscriptions.js';
 
 export const devHelp = `Usage: sluice dev [options]
 
@@ -16,6 +17,10 @@ Options:
   --maintenance-interval <ms>
                      run retention, compaction and GC every <ms> (env SLUICE_MAINTENANCE_INTERVAL_MS,
                      default 10000; 0 turns it off)
+  --subscription topic=<topic>,handler=<module>#<export>[,name=<name>][,<setting>=<value>…]
+                     push the topic's records to a local module's function, as a subscription
+                     does to a Lambda function (repeatable; settings as in POST /v1/subscriptions,
+                     e.g. batchSize=10,startingPosition=earliest,onFailure=dlq)
   -h, --help         show this help
 `;
 
@@ -27,6 +32,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       host: { type: 'string' },
       'data-dir': { type: 'string' },
       'maintenance-interval': { type: 'string' },
+      subscription: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -50,6 +56,13 @@ export async function devCommand(argv: string[]): Promise<number> {
     );
     return 2;
   }
+  let definitions: Record<string, unknown>[];
+  try {
+    definitions = (values.subscription ?? []).map(parseSubscriptionFlag);
+  } catch (err) {
+    process.stderr.write(`sluice dev: ${(err as Error).message}\n`);
+    return 2;
+  }
   const env = { ...process.env };
   if (values['data-dir']) env.SLUICE_DATA_DIR = values['data-dir'];
   let server: Awaited<ReturnType<typeof startDevServer>>;
@@ -59,6 +72,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       host: values.host,
       env,
       maintenanceIntervalMs,
+      subscriptions: { definitions },
       onMaintenance: (report) => process.stdout.write(`maintenance: ${formatReport(report)}\n`),
     });
   } catch (err) {
@@ -73,6 +87,7 @@ export async function devCommand(argv: string[]): Promise<number> {
     [
       `Sluice dev server listening on ${server.url}`,
       `  storage: ${server.storage}`,
+      ...definitions.map((d) => `  subscription ${d.name}: ${d.topic} → ${d.target}`),
       '',
       'Try it:',
       `  curl -s -XPOST ${server.url}/v1/topics -H 'content-type: application/json' -d '{"name":"hello","partitions":3}'`,

@@ -4,6 +4,7 @@ import { seededRandom } from '../clock.js';
 import { headFromItem } from '../heads.js';
 import { keys } from '../keys.js';
 import { Compression } from '../records/index.js';
+import type { TopicMeta } from '../topics.js';
 import { resolveMaintenanceOptions } from './options.js';
 import { runMaintenancePass } from './run.js';
 
@@ -16,8 +17,17 @@ interface Written {
   value: string | null;
 }
 
-/** Produces `requests` requests of 5 records over keys k0..k7 (some tombstones, some without key). */
-async function writeLog(e: ReturnType<typeof engine>, topic: string, requests: number, seed: number) {
+/**
+ * Produces `requests` requests of 5 records over keys k0..k7 (some tombstones; with `keyless`,
+ * some without key, which only a topic that is not compacted accepts).
+ */
+async function writeLog(
+  e: ReturnType<typeof engine>,
+  topic: string,
+  requests: number,
+  seed: number,
+  keyless = false,
+) {
   const random = seededRandom(seed);
   const written: Written[] = [];
   let offset = (await e.reader.listOffset(topic, 0, 'latest')).offset;
@@ -25,7 +35,7 @@ async function writeLog(e: ReturnType<typeof engine>, topic: string, requests: n
     const recs: Rec[] = [];
     for (let j = 0; j < 5; j++) {
       const roll = random();
-      const key = roll < 0.05 ? null : `k${Math.floor(random() * 8)}`;
+      const key = keyless && roll < 0.05 ? null : `k${Math.floor(random() * 8)}`;
       const value = roll > 0.9 && key ? null : `v${offset}`;
       recs.push({ key, value });
       written.push({ offset: offset++, key, value });
@@ -33,6 +43,22 @@ async function writeLog(e: ReturnType<typeof engine>, topic: string, requests: n
     await produce(e, topic, { 0: recs }, i % 2 ? Compression.Zstd : Compression.None);
   }
   return written;
+}
+
+/**
+ * Makes a topic compacted in the store, as a log written before produce refused keyless records
+ * on compacted topics (topic-rules.ts) is: it still holds keyless records for compaction to keep.
+ */
+async function switchToCompact(e: ReturnType<typeof engine>, t: TopicMeta): Promise<void> {
+  const config = { ...t.config, 'cleanup.policy': 'compact' as const };
+  await e.meta.transact([
+    {
+      type: 'put',
+      key: keys.topic(t.name),
+      data: { id: t.id, partitions: t.partitions, config, createdAt: t.createdAt },
+    },
+  ]);
+  await e.topics.load(t.name);
 }
 
 function latestByKey(records: readonly { key: string | null; value: string | null; offset: number }[]) {
@@ -44,8 +70,10 @@ function latestByKey(records: readonly { key: string | null; value: string | nul
 describe('compacted topics', () => {
   it('keeps the latest record per key at its original offset', async () => {
     const e = engine();
-    const t = await e.topics.create('ct', 1, { 'cleanup.policy': 'compact', 'delete.retention.ms': HOUR });
-    const written = await writeLog(e, 'ct', 40, 7);
+    // Written before keyless records were refused: as a delete topic, then switched.
+    const t = await e.topics.create('ct', 1, { 'delete.retention.ms': HOUR });
+    const written = await writeLog(e, 'ct', 40, 7, true);
+    await switchToCompact(e, t);
     const byOffset = new Map(written.map((w) => [w.offset, w]));
     const sizeBefore = headFromItem(await e.meta.get(keys.head(t.id, 0))).data.size;
 

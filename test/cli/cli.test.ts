@@ -51,7 +51,7 @@ describe('sluice CLI (built binary)', () => {
   let ep: string[];
 
   beforeAll(async () => {
-    const build = await promisify(execFile)('npm', ['run', 'build'], { timeout: 110_000 }).catch(
+    const build = await promisify(execFile)('npm', ['run', 'build'], { timeout: 280_000 }).catch(
       (err) => err,
     );
     // Type errors still emit (`npm run typecheck` is the gate for those); a missing binary does not.
@@ -62,7 +62,7 @@ describe('sluice CLI (built binary)', () => {
       console.warn(`npm run build reported errors:\n${(build as { stdout?: string }).stdout}`);
     h = await startHarness('sqlite');
     ep = ['--endpoint', h.url];
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     await h?.close();
   });

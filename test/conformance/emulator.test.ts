@@ -120,7 +120,7 @@ describe('the AWS emulator is atomic and linearizable for what Sluice relies on'
     expect(index.Items ?? []).toHaveLength(successes);
     const slots = (index.Items ?? []).map((item) => Number(item.sk?.S));
     expect(slots).toEqual(Array.from({ length: successes }, (_, i) => i));
-  });
+  }, 240_000);
 
   it(`${CLIENTS} clients × ${ROUNDS} conditional puts (read-modify-write): no lost update`, async () => {
     const pk = 'put';
@@ -146,7 +146,7 @@ describe('the AWS emulator is atomic and linearizable for what Sluice relies on'
     };
     await Promise.all(Array.from({ length: CLIENTS }, () => client()));
     expect(await counter(pk)).toBe(successes);
-  });
+  }, 240_000);
 
   it(`exactly one of ${CLIENTS} concurrent create-only puts wins, and the losers see the winner's item`, async () => {
     const pk = 'create';

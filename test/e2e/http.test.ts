@@ -4,9 +4,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDevServer } from '../../bin/dev.js';
-import { Compression, defaultPartition, encodeBatch, splitBatches } from '../../core/records/index.js';
+import { ManualClock, seededRandom } from '../../core/clock.js';
+import {
+  Compression,
+  crc32c,
+  defaultPartition,
+  encodeBatch,
+  splitBatches,
+} from '../../core/records/index.js';
 import { encodeProduceFrames, parseFetchFrames } from '../../core/wire.js';
 import { createContext } from '../../lambdas/context.js';
+import { toEvent } from '../../lambdas/http.js';
+import { createRouter } from '../../lambdas/index.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../../storage/memory.js';
 import { type Api, api } from '../helpers/http.js';
 import { makeStores } from '../helpers/stores.js';
 
@@ -38,7 +48,14 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     const res = await http.get('/v1/metadata');
     expect(res.status).toBe(200);
     expect(res.body.clusterId).toBe('test-cluster');
-    expect(Object.keys(res.body.endpoints).sort()).toEqual(['admin', 'fetch', 'groups', 'produce']);
+    expect(Object.keys(res.body.endpoints).sort()).toEqual([
+      'admin',
+      'fetch',
+      'groups',
+      'produce',
+      'schemas',
+    ]);
+    expect(res.body.schemaRegistry).toBe(`${server.url}/schemas`);
     expect(res.body.endpoints.produce).toBe(server.url);
     expect(res.body.topics).toContainEqual({ name: 'meta-t', partitions: 2 });
   });
@@ -196,6 +213,63 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     });
     expect(many.status).toBe(200);
     expect(many.body.partitions[0]).toMatchObject({ baseOffset: 0, count: 40 });
+  });
+
+  it("enforces the rules of a topic's config on every produce path, naming the record, appending nothing", async () => {
+    await http.post('/v1/topics', {
+      name: 'compacted',
+      partitions: 2,
+      config: { 'cleanup.policy': 'compact' },
+    });
+    const hwms = async () =>
+      (await http.get('/v1/topics/compacted')).body.partitions.map(
+        (p: { highWatermark: number }) => p.highWatermark,
+      );
+    // JSON: a keyless record among keyed ones.
+    const json = await http.post('/v1/produce', {
+      topic: 'compacted',
+      records: [
+        { key: 'a', value: '1', partition: 1 },
+        { key: null, value: 'keyless', partition: 0 },
+      ],
+    });
+    expect([json.status, json.body.error.code]).toEqual([400, 'INVALID_RECORD']);
+    expect(json.body.error.message).toMatch(/^records\.1: .*cleanup\.policy=compact/);
+    // Binary batches: a keyless record in the second frame (compressed); the first frame's partition is untouched too.
+    const keyed = encodeBatch([{ key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 }]);
+    const mixed = encodeBatch(
+      [
+        { key: enc.encode('k'), value: enc.encode('v'), timestamp: 1 },
+        { key: null, value: enc.encode('keyless'), timestamp: 1 },
+      ],
+      { compression: Compression.Gzip },
+    );
+    const bin = await http.post(
+      '/v1/produce',
+      encodeProduceFrames([
+        { topic: 'compacted', partition: 1, batch: keyed },
+        { topic: 'compacted', partition: 0, batch: mixed },
+      ]),
+      BIN,
+    );
+    expect([bin.status, bin.body.error.code]).toEqual([400, 'INVALID_RECORD']);
+    expect(bin.body.error.message).toMatch(/compacted\/0 batch 0 record 1: .*needs a key/);
+    expect(await hwms()).toEqual([0, 0]);
+    // Keyed records and keyed tombstones are accepted.
+    const ok = await http.post('/v1/produce', {
+      topic: 'compacted',
+      records: [
+        { key: 'a', value: '1', partition: 0 },
+        { key: 'a', value: null, partition: 0 },
+      ],
+    });
+    expect(ok.status).toBe(200);
+    expect(await hwms()).toEqual([2, 0]);
+    // A topic with the delete policy takes keyless records.
+    await http.post('/v1/topics', { name: 'deleting' });
+    expect((await http.post('/v1/produce', { topic: 'deleting', records: [{ value: 'x' }] })).status).toBe(
+      200,
+    );
   });
 
   it('deduplicates retries of an idempotent producer and fences bad sequences', async () => {
@@ -412,5 +486,77 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
       Array.from({ length: 96 }, (_, i) => i),
     );
     for (const [offset, value] of acks.flat()) expect(values[offset]).toBe(value);
+  });
+});
+
+function setup(seed = 42) {
+  const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
+  const objects = new MemoryObjectStore({ now: () => clock.now() });
+  const meta = new MemoryMetaStore();
+  const ctx = createContext({ meta, objects }, { env: {}, clock, random: seededRandom(seed) });
+  const route = createRouter(ctx);
+  const call = async (method: string, url: string, body?: unknown, contentType = 'application/json') => {
+    const bytes =
+      body instanceof Uint8Array ? body : body === undefined ? undefined : enc.encode(JSON.stringify(body));
+    const res = await route(toEvent({ method, url, headers: { 'content-type': contentType }, body: bytes }));
+    return { status: res.statusCode ?? 0, body: res.body ? JSON.parse(res.body) : undefined };
+  };
+  return { call, ctx, meta, objects, clock };
+}
+
+async function total(call: ReturnType<typeof setup>['call'], topic: string) {
+  const { body } = await call('GET', `/v1/topics/${topic}`);
+  return body.partitions.reduce((s: number, p: { highWatermark: number }) => s + p.highWatermark, 0);
+}
+
+describe('HTTP handlers in process: JSON produce', () => {
+  it('a retried idempotent request of keyless records appends nothing (API.md: same id, epoch, sequences)', async () => {
+    const s = setup();
+    await s.call('POST', '/v1/topics', { name: 't', partitions: 8 });
+    const { body: producer } = await s.call('POST', '/v1/producers', {});
+    // The client cannot know which partition the server picks for keyless records, so it
+    // names a base sequence for every partition.
+    const sequences = Object.fromEntries(Array.from({ length: 8 }, (_, p) => [String(p), 0]));
+    const req = {
+      topic: 't',
+      records: [{ value: 'a' }, { value: 'b' }],
+      producer: { id: producer.producerId, epoch: 0, sequences },
+    };
+    const first = await s.call('POST', '/v1/produce', req);
+    expect(first.status).toBe(200);
+    // The response is lost; the client retries the very same request.
+    const again = await s.call('POST', '/v1/produce', req);
+    expect(again.status).toBe(200);
+    expect(again.body.records).toEqual(first.body.records);
+    expect(await total(s.call, 't')).toBe(2);
+  });
+});
+
+describe('HTTP handlers in process: binary produce validation', () => {
+  it('refuses a batch whose CRC is right but whose records do not decode (else it poisons the partition)', async () => {
+    const s = setup();
+    await s.call('POST', '/v1/topics', { name: 't' });
+    const batch = encodeBatch([{ key: enc.encode('k'), value: enc.encode('hello'), timestamp: 1 }], {
+      now: 1,
+    });
+    batch[61] = 0x7e; // the record's length varint now says 63 bytes: far past the batch
+    new DataView(batch.buffer, batch.byteOffset).setUint32(17, crc32c(batch.subarray(21)));
+    const frames = encodeProduceFrames([{ topic: 't', partition: 0, batch }]);
+    const res = await s.call('POST', '/v1/produce', frames, 'application/vnd.sluice.batches');
+    const fetched = await s.call('GET', '/v1/fetch?topic=t&partition=0&offset=0');
+    // Either the produce is refused, or what was acked can be read back.
+    expect({ produce: res.status, fetch: fetched.status }).not.toEqual({ produce: 200, fetch: 400 });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('HTTP handlers in process: error codes', () => {
+  it('a topic name over 1 KiB is an unknown (or invalid) topic, not MESSAGE_TOO_LARGE', async () => {
+    const s = setup();
+    const name = 'x'.repeat(1100);
+    const fetched = await s.call('GET', `/v1/fetch?topic=${name}&partition=0&offset=0`);
+    expect([404, 400]).toContain(fetched.status);
+    const produced = await s.call('POST', '/v1/produce', { topic: name, records: [{ value: 'a' }] });
+    expect([404, 400]).toContain(produced.status);
   });
 });

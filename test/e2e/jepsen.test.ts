@@ -257,5 +257,5 @@ describe.each<StoreKind>(['sqlite', 'aws'])('Jepsen-style write path: %s', (kind
     // rarely see a retriable error).
     expect(result.injected.after).toBeGreaterThan(3);
     expect(result.injected.conflict).toBeGreaterThan(3);
-  });
+  }, 240_000);
 });

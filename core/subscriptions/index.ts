@@ -1,0 +1,32 @@
+/**
+ * Subscriptions (DESIGN.md "Subscriptions", API.md "Subscriptions"): Sluice pushes a topic's
+ * records to a function, in order per partition, at least once, built on consumer groups
+ * (committed offsets) and fenced partition leases.
+ */
+export {
+  defaultGroupId,
+  MUTABLE_FIELDS,
+  resolveSubscription,
+  type StartingPosition,
+  SUBSCRIPTION_DEFAULTS,
+  type SubscriptionConfig,
+  type SubscriptionInput,
+  validateChanges,
+} from './config.js';
+export {
+  Dispatcher,
+  type DispatcherDeps,
+  type DispatchOptions,
+  type DispatchResult,
+  type DispatchStatus,
+} from './dispatcher.js';
+export {
+  buildEvent,
+  firstFailedOffset,
+  itemIdentifier,
+  type SubscriptionEvent,
+  type SubscriptionEventRecord,
+} from './event.js';
+export type { FailureDestination, FailureRecord, InvokeOutcome, InvokeTarget } from './ports.js';
+export { type PendingDispatch, type SchedulerDeps, SubscriptionScheduler } from './scheduler.js';
+export { SubscriptionStore, type SubscriptionStoreDeps } from './store.js';

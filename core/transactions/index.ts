@@ -1,0 +1,3 @@
+/** Transactional producers: exactly-once writes across partitions and group offsets. */
+export * from './coordinator.js';
+export * from './state.js';

@@ -1,0 +1,234 @@
+/**
+ * Model-based test of the transaction state machine (fast-check): producer instances of one
+ * transactional id init, send, sendOffsets, commit and abort in random order while time
+ * passes and maintenance runs. After every step the log and the group's offsets must be
+ * exactly what the model committed: aborted, fenced and timed-out work is never visible.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { records, run } from '../../test/helpers/engine.js';
+import { type TxEngine, txEngine } from '../../test/helpers/transactions.js';
+import { SluiceError } from '../errors.js';
+import type { TxProducer } from './coordinator.js';
+
+const ID = 'model';
+const TIMEOUT = 1000;
+
+interface Model {
+  holder: number | undefined;
+  instances: number;
+  open: boolean;
+  deadline: number;
+  pending: string[][];
+  pendingOffset: number | undefined;
+  visible: string[][];
+  committedOffset: number | undefined;
+}
+
+interface Real {
+  e: TxEngine;
+  instances: (TxProducer & { txn: number; seq: number })[];
+  counter: number;
+  offsetCounter: number;
+}
+
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof SluiceError) return err.code;
+    throw err;
+  }
+}
+
+function fence(m: Model): void {
+  m.holder = undefined;
+  m.open = false;
+  m.pending = [[], []];
+  m.pendingOffset = undefined;
+}
+
+/** What the model expects of an operation by instance `i`, applying timeouts first. */
+function expectFor(m: Model, i: number, now: number): 'ok' | 'INVALID_PRODUCER_EPOCH' {
+  if (m.holder !== i) return 'INVALID_PRODUCER_EPOCH';
+  if (m.open && now > m.deadline) {
+    fence(m);
+    return 'INVALID_PRODUCER_EPOCH';
+  }
+  return 'ok';
+}
+
+async function check(m: Model, r: Real): Promise<void> {
+  for (const p of [0, 1]) {
+    expect((await r.e.readAll('out', p)).map((x) => x.value)).toEqual(m.visible[p]);
+  }
+  const offsets = await r.e.groups.fetchOffsets('g').then(
+    (o) => o.offsets,
+    () => [],
+  );
+  expect(offsets[0]?.offset).toBe(m.committedOffset);
+}
+
+class Init implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(m: Model, r: Real) {
+    const p = await r.e.tx.init(ID, { timeoutMs: TIMEOUT });
+    r.instances.push({ ...p, txn: p.transaction, seq: 0 });
+    m.holder = m.instances++;
+    m.open = false;
+    m.pending = [[], []];
+    m.pendingOffset = undefined;
+    await check(m, r);
+  }
+  toString = () => 'init';
+}
+
+abstract class ByInstance implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly which: number) {}
+  check = (m: Readonly<Model>) => m.instances > 0;
+  abstract run(m: Model, r: Real): Promise<void>;
+  protected pick(m: Model, r: Real) {
+    const i = this.which % m.instances;
+    return { i, inst: r.instances[i]! };
+  }
+}
+
+class Send extends ByInstance {
+  constructor(
+    which: number,
+    readonly partition: number,
+    readonly n: number,
+  ) {
+    super(which);
+  }
+  override async run(m: Model, r: Real) {
+    const { i, inst } = this.pick(m, r);
+    const prefix = `r${r.counter++}-`;
+    const want = expectFor(m, i, r.e.clock.now());
+    const got = await outcome(
+      r.e.tx.send(ID, inst, inst.txn, inst.seq++, [run('out', this.partition, records(this.n, { prefix }))]),
+    );
+    expect(got).toBe(want);
+    if (want === 'ok') {
+      if (!m.open) m.deadline = r.e.clock.now() + TIMEOUT;
+      m.open = true;
+      m.pending[this.partition]!.push(...Array.from({ length: this.n }, (_, k) => `${prefix}${k}`));
+    }
+    await check(m, r);
+  }
+  override toString = () => `send(${this.which}, p${this.partition}, ${this.n})`;
+}
+
+class SendOffsets extends ByInstance {
+  override async run(m: Model, r: Real) {
+    const { i, inst } = this.pick(m, r);
+    const offset = ++r.offsetCounter;
+    const want = expectFor(m, i, r.e.clock.now());
+    const got = await outcome(
+      r.e.tx.sendOffsets(ID, inst, inst.txn, inst.seq++, {
+        groupId: 'g',
+        offsets: [{ topic: 'in', partition: 0, offset }],
+      }),
+    );
+    expect(got).toBe(want);
+    if (want === 'ok') {
+      if (!m.open) m.deadline = r.e.clock.now() + TIMEOUT;
+      m.open = true;
+      m.pendingOffset = offset;
+    }
+    await check(m, r);
+  }
+  override toString = () => `sendOffsets(${this.which})`;
+}
+
+class End extends ByInstance {
+  constructor(
+    which: number,
+    readonly commit: boolean,
+  ) {
+    super(which);
+  }
+  override async run(m: Model, r: Real) {
+    const { i, inst } = this.pick(m, r);
+    const want = expectFor(m, i, r.e.clock.now());
+    const got = await outcome(
+      this.commit ? r.e.tx.commit(ID, inst, inst.txn) : r.e.tx.abort(ID, inst, inst.txn),
+    );
+    expect(got).toBe(want);
+    if (want === 'ok') {
+      inst.txn++;
+      inst.seq = 0;
+      if (this.commit) {
+        m.pending.forEach((p, k) => {
+          m.visible[k]!.push(...p);
+        });
+        if (m.pendingOffset !== undefined) m.committedOffset = m.pendingOffset;
+      }
+      m.open = false;
+      m.pending = [[], []];
+      m.pendingOffset = undefined;
+    }
+    await check(m, r);
+  }
+  override toString = () => `${this.commit ? 'commit' : 'abort'}(${this.which})`;
+}
+
+class Advance implements fc.AsyncCommand<Model, Real> {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(_m: Model, r: Real) {
+    r.e.clock.advance(this.ms);
+  }
+  toString = () => `advance(${this.ms})`;
+}
+
+class Maintenance implements fc.AsyncCommand<Model, Real> {
+  check = () => true;
+  async run(m: Model, r: Real) {
+    const aborted = await r.e.tx.abortExpired();
+    const expired = m.open && r.e.clock.now() > m.deadline;
+    expect(aborted).toBe(expired ? 1 : 0);
+    if (expired) fence(m);
+    await check(m, r);
+  }
+  toString = () => 'maintenance';
+}
+
+describe('transaction state machine (model-based)', () => {
+  it('shows exactly the committed transactions, whatever the interleaving of instances, timeouts and maintenance', async () => {
+    const commands = [
+      fc.constant(new Init()),
+      fc
+        .tuple(fc.nat(3), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 3 }))
+        .map(([w, p, n]) => new Send(w, p, n)),
+      fc.nat(3).map((w) => new SendOffsets(w)),
+      fc.tuple(fc.nat(3), fc.boolean()).map(([w, c]) => new End(w, c)),
+      fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
+      fc.constant(new Maintenance()),
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => {
+        const e = txEngine();
+        await e.topics.create('in', 1);
+        await e.topics.create('out', 2);
+        await e.appender.append([run('in', 0, records(200))]);
+        const model: Model = {
+          holder: undefined,
+          instances: 0,
+          open: false,
+          deadline: 0,
+          pending: [[], []],
+          pendingOffset: undefined,
+          visible: [[], []],
+          committedOffset: undefined,
+        };
+        await fc.asyncModelRun(
+          () => ({ model, real: { e, instances: [], counter: 0, offsetCounter: 0 } }),
+          cmds,
+        );
+      }),
+      { numRuns: 200, seed: 15 },
+    );
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * Subscriptions through `sluice dev` on files + SQLite: the HTTP API creates, pauses,
+ * resumes, changes and deletes them; a produce triggers delivery to a local module (no
+ * polling); a failing module's records land in the failure file with their coordinates.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DevServer, startDevServer } from '../../bin/dev.js';
+import { parseSubscriptionFlag } from '../../bin/dev-subscriptions.js';
+import { type Api, api } from '../helpers/http.js';
+
+declare global {
+  // biome-ignore lint/suspicious/noExplicitAny: the handler module reports through a global
+  var __sluiceSubscriptionTest: any[] | undefined;
+}
+
+const HANDLER = `
+export async function main(event) {
+  const records = Object.values(event.records).flat();
+  if (records.some((r) => Buffer.from(r.value, 'base64').toString() === 'poison')) throw new Error('poison pill');
+  (globalThis.__sluiceSubscriptionTest ??= []).push(
+    ...records.map((r) => ({ partition: r.partition, offset: r.offset, value: Buffer.from(r.value, 'base64').toString() })),
+  );
+  return { batchItemFailures: [] };
+}
+`;
+
+describe('subscriptions in sluice dev', () => {
+  let dir: string;
+  let server: DevServer;
+  let http: Api;
+  const received = () => globalThis.__sluiceSubscriptionTest ?? [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-subs-'));
+    await writeFile(join(dir, 'handler.mjs'), HANDLER);
+    server = await startDevServer({
+      port: 0,
+      env: { SLUICE_STORAGE: 'local', SLUICE_DATA_DIR: join(dir, 'data') },
+      subscriptions: { baseDir: dir },
+    });
+    http = api(server.url);
+    await http.post('/v1/topics', { name: 'orders', partitions: 2 });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+    globalThis.__sluiceSubscriptionTest = undefined;
+  });
+
+  const produce = (partition: number, values: string[]) =>
+    http.post('/v1/produce', { topic: 'orders', records: values.map((value) => ({ value, partition })) });
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, 0));
+    await server.subscriptions!.scheduler.idle();
+  };
+
+  it('refuses bad definitions with 4xx naming the field, creating nothing', async () => {
+    const bad = await http.post('/v1/subscriptions', {
+      name: 's',
+      topic: 'orders',
+      target: 'x',
+      batchSize: 0,
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(bad.body.error.message).toMatch(/batchSize/);
+    const missing = await http.post('/v1/subscriptions', { name: 's', topic: 'nope', target: 'x' });
+    expect(missing.status).toBe(404);
+    expect((await http.get('/v1/subscriptions/s')).body.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
+    expect((await http.get('/v1/subscriptions')).body.subscriptions).toEqual([]);
+  });
+
+  it('delivers produced records to the module, pauses, resumes, and reports failures', async () => {
+    await produce(0, ['before']);
+    const created = await http.post('/v1/subscriptions', {
+      name: 'billing',
+      topic: 'orders',
+      target: './handler.mjs#main',
+      onFailure: 'dlq',
+      maxRetryAttempts: 0,
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.subscription).toMatchObject({
+      groupId: 'sluice-subscription-billing',
+      batchSize: 100,
+    });
+    expect(
+      (await http.post('/v1/subscriptions', { name: 'billing', topic: 'orders', target: 'x' })).status,
+    ).toBe(409);
+
+    await produce(0, ['a', 'b']);
+    await produce(1, ['c']);
+    await settle();
+    expect(
+      received()
+        .map((r) => r.value)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']); // 'before' predates it (latest)
+
+    expect((await http.post('/v1/subscriptions/billing/pause')).body.subscription.enabled).toBe(false);
+    await produce(0, ['d']);
+    await settle();
+    expect(received()).toHaveLength(3);
+    expect((await http.post('/v1/subscriptions/billing/resume')).body.subscription.enabled).toBe(true);
+    await settle();
+    expect(received().map((r) => r.value)).toContain('d');
+
+    await produce(1, ['poison', 'e']);
+    await settle();
+    const failures = (await readFile(join(dir, 'data', 'failures', 'dlq.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(failures).toEqual([
+      expect.objectContaining({
+        subscription: 'billing',
+        topic: 'orders',
+        partition: 1,
+        startOffset: 1,
+        endOffset: 2,
+        condition: 'RetryAttemptsExhausted',
+        error: 'Error: poison pill',
+      }),
+    ]);
+
+    const described = await http.get('/v1/subscriptions/billing');
+    expect(described.body.lag).toEqual([
+      expect.objectContaining({ partition: 0, committed: 4, lag: 0 }),
+      expect.objectContaining({ partition: 1, committed: 3, lag: 0 }),
+    ]);
+    const patched = await http.request('PATCH', '/v1/subscriptions/billing', { batchSize: 10 });
+    expect(patched.body.subscription.batchSize).toBe(10);
+    expect((await http.request('PATCH', '/v1/subscriptions/billing', { topic: 'x' })).status).toBe(400);
+    expect((await http.delete('/v1/subscriptions/billing')).status).toBe(204);
+    expect((await http.delete('/v1/subscriptions/billing')).status).toBe(404);
+  });
+
+  it('parses --subscription flags', () => {
+    expect(
+      parseSubscriptionFlag('topic=orders,handler=./handler.ts#main,batchSize=10,startingPosition=earliest'),
+    ).toEqual({
+      name: 'orders-handler.ts-main',
+      topic: 'orders',
+      target: './handler.ts#main',
+      batchSize: 10,
+      startingPosition: 'earliest',
+    });
+    expect(() => parseSubscriptionFlag('topic=orders')).toThrow(/handler/);
+    expect(() => parseSubscriptionFlag('orders')).toThrow(/key=value/);
+  });
+});
