@@ -136,6 +136,21 @@ describe('the packed package in a scratch CDK app', () => {
     expect(figures.ok).toBe(true);
   }, 120_000);
 
+  it('each prebuilt bundle leaves out the AWS clients its function never calls, and has no source map', () => {
+    const bundle = (name: string) => readFileSync(join(ROOT, 'dist', 'handlers', name, 'index.mjs'), 'utf8');
+    // keepNames keeps the clients' class names as strings in the minified code.
+    const clients = (name: string) =>
+      [...new Set(bundle(name).match(/"(?:S3|DynamoDB|SSM|SQS|Lambda)Client"/g))]
+        .map((c) => c.slice(1, -1))
+        .sort();
+    for (const name of ['produce', 'fetch', 'admin', 'groups']) {
+      expect(clients(name), name).toEqual(['DynamoDBClient', 'S3Client', 'SSMClient']);
+    }
+    expect(clients('maintenance')).toEqual(['DynamoDBClient', 'S3Client', 'SQSClient']);
+    expect(clients('topics')).toEqual(['LambdaClient']);
+    expect(readdirSync(join(ROOT, 'dist', 'handlers', 'produce'))).toEqual(['index.mjs']);
+  });
+
   it('declares aws-cdk-lib and constructs as peers, and no server package as a dependency', () => {
     const manifest = JSON.parse(
       readFileSync(join(scratch, 'app', 'node_modules', 'sluice', 'package.json'), 'utf8'),
