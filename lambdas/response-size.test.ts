@@ -151,7 +151,10 @@ describe('fetch responses fit the Lambda response limit', () => {
               toEvent({
                 method: 'POST',
                 url: '/v1/fetch',
-                headers: binary ? { accept: 'application/vnd.sluice.batches' } : {},
+                headers: {
+                  'content-type': 'application/json',
+                  ...(binary ? { accept: 'application/vnd.sluice.batches' } : {}),
+                },
                 body: enc.encode(
                   JSON.stringify({
                     partitions: offsets.map((offset, partition) => ({ topic: 't', partition, offset })),

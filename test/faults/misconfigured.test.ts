@@ -40,7 +40,12 @@ type Handlers = ReturnType<typeof handlers>;
 const requests = (topic: string) => ({
   produce: (h: Handlers) =>
     h.produce(
-      toEvent({ method: 'POST', url: '/v1/produce', body: json({ topic, records: [{ value: 'x' }] }) }),
+      toEvent({
+        method: 'POST',
+        url: '/v1/produce',
+        headers: { 'content-type': 'application/json' },
+        body: json({ topic, records: [{ value: 'x' }] }),
+      }),
     ),
   get: (h: Handlers) =>
     h.fetch(toEvent({ method: 'GET', url: `/v1/fetch?topic=${topic}&partition=0&offset=0` })),
@@ -49,7 +54,7 @@ const requests = (topic: string) => ({
       toEvent({
         method: 'POST',
         url: '/v1/fetch',
-        headers: { accept: 'application/vnd.sluice.batches' },
+        headers: { accept: 'application/vnd.sluice.batches', 'content-type': 'application/json' },
         body: json({ partitions: [{ topic, partition: 0, offset: 0 }] }),
       }),
     ),
