@@ -5,13 +5,13 @@ import { lambdaHandler, parseJson, type Route } from './http.js';
 import { metadataRoute } from './metadata.js';
 import { subscriptionRoutes } from './subscriptions-api.js';
 
-const createTopic = z.object({
+const createTopic = z.strictObject({
   name: z.string(),
   partitions: z.number().optional(),
   config: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
 });
 
-const addPartitions = z.object({ count: z.number() });
+const addPartitions = z.strictObject({ count: z.number() });
 
 export function adminRoutes(ctx: SluiceContext): Route[] {
   return [

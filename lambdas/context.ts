@@ -13,6 +13,7 @@ import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
 import { Topics } from '../core/topics.js';
+import { TransactionCoordinator } from '../core/transactions/index.js';
 import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -34,6 +35,8 @@ export interface SluiceContext {
   topics: Topics;
   appender: Appender;
   reader: Reader;
+  /** Transactional producers (exactly-once). */
+  transactions: TransactionCoordinator;
   telemetry: Telemetry;
   /** The Confluent-compatible schema registry over the same MetaStore. */
   schemas: SchemaRegistry;
@@ -83,6 +86,17 @@ export function createContext(
   );
   const reader = new Reader({ ...stores, topics, clock, cache });
   const endpoints = endpointResolver(env, options.endpoints);
+  const topicView = {
+    async partitionCount(topic: string) {
+      try {
+        return (await topics.get(topic)).partitions;
+      } catch {
+        return undefined;
+      }
+    },
+    highWatermarks: (topic: string, partitions: readonly number[]) =>
+      reader.highWatermarks(topic, partitions),
+  };
   return {
     ...stores,
     clock,
@@ -90,21 +104,13 @@ export function createContext(
     topics,
     appender,
     reader,
+    transactions: new TransactionCoordinator({ meta: stores.meta, appender, topicView, clock, random }),
     schemas: new SchemaRegistry({ meta: stores.meta, clock, random }),
     telemetry: createTelemetry(env),
     groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
     endpoints,
-    topicView: {
-      async partitionCount(topic) {
-        try {
-          return (await topics.get(topic)).partitions;
-        } catch {
-          return undefined;
-        }
-      },
-      highWatermarks: (topic, partitions) => reader.highWatermarks(topic, partitions),
-    },
+    topicView,
   };
 }
 

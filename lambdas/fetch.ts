@@ -44,10 +44,10 @@ const fetchQuery = z.object({
   encoding: z.enum(['utf8', 'base64']).optional(),
 });
 
-const fetchBody = z.object({
+const fetchBody = z.strictObject({
   partitions: z
     .array(
-      z.object({
+      z.strictObject({
         topic: z.string().min(1),
         partition: z.number().int().min(0).max(9_999),
         offset: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),

@@ -13,26 +13,26 @@ import { metadataRoute } from './metadata.js';
 
 const int = () => z.number().int();
 
-const heartbeatBody = z.object({
+const heartbeatBody = z.strictObject({
   memberId: z.string().nullish(),
   memberEpoch: int(),
   topics: z.array(z.string()).nullish(),
-  ownedPartitions: z.array(z.object({ topic: z.string(), partitions: z.array(int()) })).nullish(),
+  ownedPartitions: z.array(z.strictObject({ topic: z.string(), partitions: z.array(int()) })).nullish(),
   sessionTimeoutMs: int().nullish(),
 });
 
-const commitBody = z.object({
+const commitBody = z.strictObject({
   memberId: z.string().nullish(),
   memberEpoch: int().nullish(),
   offsets: z.array(
-    z.object({ topic: z.string(), partition: int(), offset: int(), metadata: z.string().nullish() }),
+    z.strictObject({ topic: z.string(), partition: int(), offset: int(), metadata: z.string().nullish() }),
   ),
 });
 
 /** Body of `POST /v1/groups/{group}/offsets/reset` (an addition to API.md, see the report). */
-const resetBody = z.object({
+const resetBody = z.strictObject({
   topic: z.string(),
-  partitions: z.array(z.object({ partition: int(), offset: int() })),
+  partitions: z.array(z.strictObject({ partition: int(), offset: int() })),
 });
 
 function group(req: HttpRequest): string {

@@ -185,9 +185,17 @@ export function asSluiceError(err: unknown): SluiceError | undefined {
   return undefined;
 }
 
-function zodToInvalid(err: z.ZodError): InvalidRequestError {
+function zodToInvalid(err: z.ZodError, what = 'field'): InvalidRequestError {
   const issue = err.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    // A typo must not pass as "ignored": name the unknown field where it is.
+    const field = [...issue.path.map(String), issue.keys[0]!].join('.');
+    return new InvalidRequestError(`${field}: unknown ${what} (not in the API)`, field, { cause: err });
+  }
   const field = issue?.path.map(String).join('.') || undefined;
+  if (field && issue?.code === 'invalid_type' && issue.input === undefined) {
+    return new InvalidRequestError(`${field}: required ${what} is missing`, field, { cause: err });
+  }
   const message = field ? `${field}: ${issue?.message}` : (issue?.message ?? 'invalid request');
   return new InvalidRequestError(message, field, { cause: err });
 }
@@ -225,7 +233,7 @@ export function parseJson<T extends z.ZodType>(req: HttpRequest, schema: T): z.i
 /** Validates query parameters (all strings) with a schema; errors name the parameter. */
 export function parseQuery<T extends z.ZodType>(req: HttpRequest, schema: T): z.infer<T> {
   const result = schema.safeParse(req.query);
-  if (!result.success) throw zodToInvalid(result.error);
+  if (!result.success) throw zodToInvalid(result.error, 'query parameter');
   return result.data;
 }
 

@@ -19,7 +19,12 @@ export type FunctionUrlHandler = (
 
 /** The function that owns a path (metadata is served by all; admin answers it here). */
 export function functionFor(path: string): FunctionName {
-  if (path.startsWith('/v1/produce') || path.startsWith('/v1/producers')) return 'produce';
+  if (
+    path.startsWith('/v1/produce') ||
+    path.startsWith('/v1/producers') ||
+    path.startsWith('/v1/transactions')
+  )
+    return 'produce';
   if (path.startsWith('/v1/fetch') || path.startsWith('/v1/offsets')) return 'fetch';
   if (path.startsWith('/v1/groups')) return 'groups';
   if (path === SCHEMAS_PREFIX || path.startsWith(`${SCHEMAS_PREFIX}/`)) return 'schemas';

@@ -31,27 +31,48 @@ export function fromBytes(bytes: Uint8Array | null, encoding: Encoding): string 
   );
 }
 
+/**
+ * Headers as JSON: an object `{name: value}` (a value may be an array for a repeated header:
+ * `{"dup": ["1", "2"]}`), or a list `[{"key", "value"}]` that keeps the order across keys.
+ * A `null` value is a null header (not an empty one).
+ */
+export type JsonHeaders =
+  | Record<string, string | null | (string | null)[]>
+  | { key: string; value: string | null }[];
+
+/** Record headers of a JSON request, in order, repeated keys kept; `field` names them in errors. */
 export function headersFromJson(
-  headers: Record<string, string | null> | undefined,
+  headers: JsonHeaders | undefined,
   encoding: Encoding,
   field: string,
 ): RecordHeader[] {
   if (!headers) return [];
-  return Object.entries(headers).map(([key, value]) => ({
-    key,
-    value: toBytes(value, encoding, `${field}.${key}`),
-  }));
+  if (Array.isArray(headers)) {
+    return headers.map((h, i) => ({ key: h.key, value: toBytes(h.value, encoding, `${field}.${i}.value`) }));
+  }
+  return Object.entries(headers).flatMap(([key, value]) =>
+    (Array.isArray(value) ? value : [value]).map((one, i) => ({
+      key,
+      value: toBytes(one, encoding, Array.isArray(value) ? `${field}.${key}.${i}` : `${field}.${key}`),
+    })),
+  );
 }
 
 /** A fetched record as API.md's JSON. */
+/**
+ * A fetched record as API.md's JSON: `headers` is the object form (for a repeated key, its
+ * last value, as Kafka's `lastHeader`); `headerList` is every header in order, exactly.
+ */
 export function recordToJson(r: KafkaRecord, encoding: Encoding) {
   const headers: Record<string, string | null> = {};
-  for (const h of r.headers) headers[h.key] = fromBytes(h.value, encoding);
+  const headerList = r.headers.map((h) => ({ key: h.key, value: fromBytes(h.value, encoding) }));
+  for (const h of headerList) headers[h.key] = h.value;
   return {
     offset: r.offset,
     timestamp: r.timestamp,
     key: fromBytes(r.key, encoding),
     value: fromBytes(r.value, encoding),
     headers,
+    headerList,
   };
 }

@@ -15,23 +15,29 @@ import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
 import { headersFromJson, toBytes } from './json-records.js';
 import { metadataRoute } from './metadata.js';
+import { transactionRoutes } from './transactions.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
-const jsonRecord = z.object({
+const jsonRecord = z.strictObject({
   key: z.string().nullable().optional(),
   value: z.string().nullable(),
-  headers: z.record(z.string(), z.string().nullable()).optional(),
+  headers: z
+    .union([
+      z.record(z.string(), z.union([z.string().nullable(), z.array(z.string().nullable())])),
+      z.array(z.strictObject({ key: z.string(), value: z.string().nullable() })),
+    ])
+    .optional(),
   partition: z.number().int().min(0).optional(),
   timestamp: z.number().int().min(0).max(8.64e15).optional(),
 });
 
-const produceBody = z.object({
+const produceBody = z.strictObject({
   topic: z.string(),
   encoding: z.enum(['utf8', 'base64']).optional(),
   records: z.array(jsonRecord).min(1, 'at least one record is required'),
   producer: z
-    .object({
+    .strictObject({
       id: z.string().regex(/^\d{1,18}$/, 'a producer id from POST /v1/producers'),
       epoch: z.number().int().min(0).max(32767),
       sequences: z.record(z.string().regex(/^\d+$/), z.number().int().min(0).max(MAX_SEQUENCE)),
@@ -59,6 +65,7 @@ export function produceRoutes(ctx: SluiceContext): Route[] {
         return binary ? produceBinary(ctx, req) : produceJson(ctx, req);
       },
     },
+    ...transactionRoutes(ctx),
   ];
 }
 

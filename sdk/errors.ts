@@ -84,6 +84,12 @@ export class OutOfOrderSequenceNumberError extends named(
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'OutOfOrderSequenceNumberError',
 ) {}
+/** A transaction that is over was used again (`INVALID_TXN_STATE`). */
+export class InvalidTxnStateError extends named('INVALID_TXN_STATE', 'InvalidTxnStateError') {}
+
+/** A transaction would commit more than one DynamoDB transaction holds (`TRANSACTION_TOO_LARGE`). */
+export class TransactionTooLargeError extends named('TRANSACTION_TOO_LARGE', 'TransactionTooLargeError') {}
+
 /** A newer epoch of this producer id wrote to the partition (`INVALID_PRODUCER_EPOCH`). */
 export class InvalidProducerEpochError extends named('INVALID_PRODUCER_EPOCH', 'InvalidProducerEpochError') {}
 /** A record, batch or request is larger than allowed (`MESSAGE_TOO_LARGE`). */
@@ -109,6 +115,8 @@ const BY_CODE: Record<
   NON_EMPTY_GROUP: NonEmptyGroupError,
   OUT_OF_ORDER_SEQUENCE_NUMBER: OutOfOrderSequenceNumberError,
   INVALID_PRODUCER_EPOCH: InvalidProducerEpochError,
+  INVALID_TXN_STATE: InvalidTxnStateError,
+  TRANSACTION_TOO_LARGE: TransactionTooLargeError,
   MESSAGE_TOO_LARGE: MessageTooLargeError,
   INVALID_REQUEST: InvalidRequestError,
   AUTHORIZATION_FAILED: AuthorizationFailedError,

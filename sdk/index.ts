@@ -41,6 +41,7 @@ export {
   GroupIdNotFoundError,
   InvalidProducerEpochError,
   InvalidRequestError,
+  InvalidTxnStateError,
   MessageTooLargeError,
   NonEmptyGroupError,
   OffsetOutOfRangeError,
@@ -51,12 +52,19 @@ export {
   SluiceNumberOfRetriesExceededError,
   SluiceProtocolError,
   TopicAlreadyExistsError,
+  TransactionTooLargeError,
   UnknownMemberIdError,
   UnknownTopicOrPartitionError,
 } from './errors.js';
 export { createLogger, type LogCreator, type LogEntry, type Logger, logLevel } from './logger.js';
 export type { Bytes, IHeaders, KafkaMessage, Message } from './messages.js';
 export { Producer } from './producer/producer.js';
+export {
+  type CommittedPartition,
+  type GroupMetadataSource,
+  Transaction,
+  type TransactionOffsets,
+} from './producer/transaction.js';
 export {
   type CompressionOption,
   type CompressionType,

@@ -5,7 +5,7 @@ import type { Deserializer, Serializer } from './serializers.js';
 
 /** Header values as in kafkajs: a repeated header is an array. */
 export interface IHeaders {
-  [key: string]: Buffer | Uint8Array | string | (Buffer | Uint8Array | string)[] | undefined;
+  [key: string]: Buffer | Uint8Array | string | null | (Buffer | Uint8Array | string | null)[] | undefined;
 }
 
 /** Bytes as the SDK accepts them. */
@@ -31,7 +31,11 @@ export interface KafkaMessage<K = Buffer, V = Buffer> {
   timestamp: string;
   attributes: number;
   offset: string;
-  headers: { [key: string]: Buffer | Buffer[] | undefined };
+  /**
+   * As kafkajs: one Buffer per header key, an array for a repeated key (in record order), and
+   * `null` for a header whose value is null (an empty value is an empty Buffer).
+   */
+  headers: { [key: string]: Buffer | null | (Buffer | null)[] | undefined };
   /** Bytes of key + value as stored. */
   size: number;
 }
@@ -116,7 +120,7 @@ export function toMessage<K, V>(
 ): KafkaMessage<K, V> {
   const headers: KafkaMessage['headers'] = {};
   for (const h of r.headers) {
-    const v = h.value === null ? Buffer.alloc(0) : Buffer.from(h.value);
+    const v = h.value === null ? null : Buffer.from(h.value);
     const prev = headers[h.key];
     headers[h.key] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }

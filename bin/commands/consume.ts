@@ -113,10 +113,10 @@ function render(
   printKey: boolean,
 ): string {
   if (format === 'json') {
-    const headers: Record<string, string | string[]> = {};
+    const headers: Record<string, string | null | (string | null)[]> = {};
+    const str = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
     for (const [k, v] of Object.entries(m.headers)) {
-      if (v !== undefined)
-        headers[k] = Array.isArray(v) ? v.map((b) => b.toString('utf8')) : v.toString('utf8');
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.map(str) : str(v);
     }
     return `${JSON.stringify({
       topic,

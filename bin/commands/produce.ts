@@ -172,10 +172,12 @@ function fromJson(line: string, lineNo: number): Message {
   const message: Message = { key: text(o.key), value: text(o.value) };
   if (o.headers !== undefined) {
     if (!o.headers || typeof o.headers !== 'object' || Array.isArray(o.headers)) {
-      throw new Error(`line ${lineNo}: "headers" must be an object of strings`);
+      throw new Error(
+        `line ${lineNo}: "headers" must be an object of strings, nulls or arrays of them (a repeated header)`,
+      );
     }
     const headers: IHeaders = {};
-    for (const [k, v] of Object.entries(o.headers)) headers[k] = text(v) ?? '';
+    for (const [k, v] of Object.entries(o.headers)) headers[k] = Array.isArray(v) ? v.map(text) : text(v);
     message.headers = headers;
   }
   if (o.partition !== undefined) {

@@ -22,8 +22,8 @@ export interface SchedulerDeps {
   /** Every subscription (called at most once per `cacheMs`, and after a definition changed). */
   listSubscriptions(): Promise<SubscriptionConfig[]>;
   clock: Clock;
-  /** A run's deadline from its start (ms); none by default (`sluice dev`). */
-  runBudgetMs?: number;
+  /** No run starts an invocation after this instant (ms since the epoch); none by default (`sluice dev`). */
+  deadline?: number;
   /** How long the list of subscriptions is reused (ms). @default 1000 */
   cacheMs?: number;
   /** Called with a run that failed (a storage error); the next change retries. */
@@ -114,11 +114,11 @@ export class SubscriptionScheduler {
       try {
         while (state.again) {
           state.again = false;
-          const budget = this.deps.runBudgetMs;
+          const deadline = this.deps.deadline;
           const result = await this.deps.dispatcher.dispatch(
             name,
             partition,
-            budget === undefined ? {} : { deadline: this.deps.clock.now() + budget },
+            deadline === undefined ? {} : { deadline },
           );
           this.deps.onRun?.(name, partition, result);
           if (result.status === 'deadline') this.pending.add(id);

@@ -336,6 +336,18 @@ export class Consumer<K = Buffer, V = Buffer> {
   }
 
   /**
+   * The group membership a transaction's `sendOffsets({ consumer })` is fenced by (Kafka's
+   * KIP-447 `groupMetadata()`); undefined outside a group or before joining.
+   * @example
+   * await tx.sendOffsets({ consumer, topics });
+   */
+  groupMetadata(): { groupId: string; memberId: string; memberEpoch: number } | undefined {
+    const { groupId, membership } = this.rt;
+    if (!groupId || !membership?.memberId || membership.epoch <= 0) return undefined;
+    return { groupId, memberId: membership.memberId, memberEpoch: membership.epoch };
+  }
+
+  /**
    * Describes this consumer's group (members, assignments, lag).
    * @example
    * const { members } = await consumer.describeGroup();

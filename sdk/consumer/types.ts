@@ -31,6 +31,12 @@ export interface ConsumerConfig<K = Buffer, V = Buffer> {
   valueDeserializer?: Deserializer<V>;
   /** How often regular-expression subscriptions look for new topics (ms). @default 30000 */
   metadataMaxAge?: number;
+  /**
+   * kafkajs's isolation switch, accepted and ignored: Sluice has no uncommitted records to
+   * show. A transaction's records get index entries only when it commits, so every read is
+   * read-committed, and no reader ever waits on an open transaction (no last stable offset).
+   */
+  readUncommitted?: boolean;
 }
 
 export interface ConsumerSubscribeTopics {

@@ -40,6 +40,7 @@ import {
   type QueuedRecord,
   tpKey,
 } from './request.js';
+import { Transaction, type TransactionalIdentity } from './transaction.js';
 import type {
   ProducerBatch,
   ProducerConfig,
@@ -86,6 +87,10 @@ export class Producer<K = Bytes, V = Bytes> {
   /** Bumped whenever the producer id changes, so late answers of older requests are ignored. */
   private generation = 0;
   private resetNeeded = false;
+
+  private txIdentity: Promise<TransactionalIdentity> | undefined;
+  private txOpen = false;
+  private txFenced: unknown;
 
   private readonly queue: Job[] = [];
   private queuedBytes = 0;
@@ -247,6 +252,92 @@ export class Producer<K = Bytes, V = Bytes> {
     if (this.state === 'new') await this.connect();
     const compression = compressionOption === undefined ? this.compression : compressionOf(compressionOption);
     const now = Date.now();
+    const records = await this.resolveRecords(topics, atomic, now);
+    if (records.length === 0) return [];
+    const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
+    if (atomic) {
+      const bytes = records.reduce((n, r) => n + r.size, 0);
+      if (bytes > MAX_REQUEST_BYTES) {
+        throw new SluiceProtocolError(
+          'MESSAGE_TOO_LARGE',
+          `sendBatch holds about ${bytes} bytes; one request carries at most ${MAX_REQUEST_BYTES}: split it into several sends`,
+          { status: 413, retriable: false },
+        );
+      }
+    }
+    const results = await Promise.all(chunks.map((c) => this.queueJob(c, compression)));
+    return toMetadata(results.flat());
+  }
+
+  /**
+   * Starts a transaction (the producer needs a `transactionalId`). The first call takes the
+   * transactional id, fencing every earlier producer with it and aborting what one left open.
+   *
+   * @throws SluiceArgumentError without a transactionalId, or while a transaction is open;
+   *   InvalidProducerEpochError once this producer was fenced (create a new producer).
+   * @example
+   * const producer = sluice.producer({ transactionalId: 'copier', maxInFlightRequests: 1, idempotent: true });
+   * const tx = await producer.transaction();
+   * await tx.send({ topic: 'out', messages: [{ value: 'x' }] });
+   * await tx.commit();
+   */
+  async transaction(): Promise<Transaction<K, V>> {
+    const id = this.config.transactionalId;
+    if (typeof id !== 'string' || id.length === 0)
+      throw new SluiceArgumentError('producer.transaction() needs a producer created with a transactionalId');
+    if (this.state === 'closed')
+      throw new SluiceArgumentError('the producer was disconnected; create a new one');
+    if (this.txFenced) throw this.txFenced;
+    if (this.txOpen) throw new SluiceArgumentError('a transaction is already open: commit or abort it first');
+    this.txOpen = true;
+    try {
+      this.txIdentity ??= this.api
+        .call(
+          'produce',
+          {
+            method: 'POST',
+            path: `/v1/transactions/${encodeURIComponent(id)}/init`,
+            json:
+              this.config.transactionTimeout === undefined
+                ? {}
+                : { transactionTimeoutMs: this.config.transactionTimeout },
+          },
+          this.retry,
+        )
+        .then((res) => parseJson(res) as TransactionalIdentity);
+      const identity = await this.txIdentity.catch((err: unknown) => {
+        this.txIdentity = undefined;
+        throw err;
+      });
+      return new Transaction<K, V>(
+        {
+          resolveRecords: (topics, atomic, now) => this.resolveRecords(topics, atomic, now),
+          ended: (error) => {
+            this.txOpen = false;
+            const code = (error as { code?: unknown } | undefined)?.code;
+            if (code === 'INVALID_PRODUCER_EPOCH') this.txFenced = error;
+          },
+        },
+        this.api,
+        id,
+        identity,
+        this.retry,
+      );
+    } catch (err) {
+      this.txOpen = false;
+      throw err;
+    }
+  }
+
+  /**
+   * Serialises and places messages: one queued record per message, with its partition.
+   * @internal also used by {@link Transaction}
+   */
+  async resolveRecords(
+    topics: readonly TopicMessages<K, V>[],
+    atomic: boolean,
+    now: number,
+  ): Promise<QueuedRecord[]> {
     const records: QueuedRecord[] = [];
     for (const [t, tm] of topics.entries()) {
       if (!tm || typeof tm.topic !== 'string' || !Array.isArray(tm.messages)) {
@@ -279,20 +370,7 @@ export class Producer<K = Bytes, V = Bytes> {
         records.push({ topic: tm.topic, partition, record, size: recordSize(record) });
       }
     }
-    if (records.length === 0) return [];
-    const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
-    if (atomic) {
-      const bytes = records.reduce((n, r) => n + r.size, 0);
-      if (bytes > MAX_REQUEST_BYTES) {
-        throw new SluiceProtocolError(
-          'MESSAGE_TOO_LARGE',
-          `sendBatch holds about ${bytes} bytes; one request carries at most ${MAX_REQUEST_BYTES}: split it into several sends`,
-          { status: 413, retriable: false },
-        );
-      }
-    }
-    const results = await Promise.all(chunks.map((c) => this.queueJob(c, compression)));
-    return toMetadata(results.flat());
+    return records;
   }
 
   private queueJob(records: QueuedRecord[], compression: Compression): Promise<PartitionResult[]> {

@@ -67,6 +67,15 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
   valueSerializer?: Serializer<V>;
   /** Topic metadata older than this is refreshed (ms). @default 300000 */
   metadataMaxAge?: number;
+  /**
+   * Makes the producer transactional (exactly-once): `producer.transaction()` starts
+   * transactions. The first transaction fences every earlier producer with the same id.
+   */
+  transactionalId?: string;
+  /** An open transaction idle this long is aborted by the server (ms, ≤ 900000). @default 60000 */
+  transactionTimeout?: number;
+  /** kafkajs's name; accepted. Transactions send one request at a time whatever it says. */
+  maxInFlightRequests?: number;
 }
 
 export interface ProducerRecord<K = Bytes, V = Bytes> {

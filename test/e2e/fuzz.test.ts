@@ -227,6 +227,75 @@ describe('malformed requests', () => {
     expect(counter.writes).toBe(0);
   });
 
+  it('refuses an unknown field anywhere in a JSON body, naming it (typos do not pass)', async () => {
+    const bodies: [string, string, Record<string, unknown>, string[]][] = [
+      ['POST', '/v1/produce', { topic: 't', records: [{ value: 'v', partition: 0 }] }, ['', 'records.0']],
+      ['POST', '/v1/topics', { name: 'typo', partitions: 3 }, ['']],
+      ['POST', '/v1/fetch', { partitions: [{ topic: 't', partition: 0, offset: 0 }] }, ['', 'partitions.0']],
+      ['POST', '/v1/topics/t/partitions', { count: 3 }, ['']],
+      [
+        'POST',
+        '/v1/groups/g/offsets',
+        { offsets: [{ topic: 't', partition: 0, offset: 0 }] },
+        ['', 'offsets.0'],
+      ],
+      ['POST', '/v1/groups/g/heartbeat', { memberEpoch: 0, topics: ['t'] }, ['']],
+    ];
+    const known = new Set([
+      'topic',
+      'records',
+      'value',
+      'partition',
+      'name',
+      'partitions',
+      'offset',
+      'count',
+    ]);
+    const name = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !known.has(k) && k !== '__proto__');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(bodies.length - 1),
+        fc.nat(),
+        name,
+        fc.jsonValue(),
+        async (which, where, key, value) => {
+          const [method, url, valid, places] = bodies[which]!;
+          const body = structuredClone(valid);
+          const place = places[where % places.length]!;
+          let target = body as Record<string, unknown>;
+          for (const p of place ? place.split('.') : []) target = target[p] as Record<string, unknown>;
+          if (Object.hasOwn(target, key)) return;
+          target[key] = value;
+          const res = await call(method, url, JSON.stringify(body));
+          const err = JSON.parse(res.body ?? '{}').error;
+          const field = place ? `${place}.${key}` : key;
+          expect([res.statusCode, err?.code, err?.message]).toEqual([
+            400,
+            'INVALID_REQUEST',
+            `${field}: unknown field (not in the API)`,
+          ]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    expect(counter.writes).toBe(0);
+    // The reported typos, by name.
+    const typo = await call(
+      'POST',
+      '/v1/produce',
+      JSON.stringify({ topic: 't', records: [{ value: 'v', partiton: 0 }] }),
+    );
+    expect(JSON.parse(typo.body!).error.message).toBe('records.0.partiton: unknown field (not in the API)');
+    const create = await call('POST', '/v1/topics', JSON.stringify({ name: 'x', partition: 3 }));
+    expect(JSON.parse(create.body!).error.message).toBe('partition: unknown field (not in the API)');
+    // A missing query parameter says which one.
+    const missing = await call('GET', '/v1/fetch?topic=t&partition=0');
+    expect([missing.statusCode, JSON.parse(missing.body!).error.message]).toEqual([
+      400,
+      'offset: required query parameter is missing',
+    ]);
+  });
+
   it('rejects corrupted binary batches', async () => {
     // Bytes of the batch the CRC does not cover (baseOffset, partitionLeaderEpoch) may
     // legitimately change, and so may the frame's partition: mutations avoid them.
@@ -299,5 +368,51 @@ describe('malformed requests', () => {
       { numRuns: 300 },
     );
     expect(counter.writes).toBe(0);
+  });
+});
+
+describe('generated headers', () => {
+  it('round-trip exactly through JSON produce and JSON fetch (list and object forms)', async () => {
+    const ctx = createContext({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() }, { env: {} });
+    const route = createRouter(ctx);
+    const call = async (method: string, url: string, body?: unknown) => {
+      const res = await route(
+        toEvent({
+          method,
+          url,
+          headers: { 'content-type': 'application/json' },
+          body: body === undefined ? undefined : enc.encode(JSON.stringify(body)),
+        }),
+      );
+      return { status: res.statusCode ?? 0, body: JSON.parse(res.body ?? '{}') };
+    };
+    expect((await call('POST', '/v1/topics', { name: 'h' })).status).toBe(201);
+    const header = fc.record({
+      key: fc.string({ maxLength: 8 }),
+      value: fc.option(fc.string({ maxLength: 8 }), { nil: null }),
+    });
+    let offset = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(header, { maxLength: 8 }), fc.boolean(), async (list, asObject) => {
+        // The object form keeps order within a key only (and JavaScript puts integer-like keys
+        // first): what is stored is the object's entries in order; the list form is exact.
+        const byKey = new Map<string, (string | null)[]>();
+        for (const h of list) byKey.set(h.key, [...(byKey.get(h.key) ?? []), h.value]);
+        const headers = asObject ? Object.fromEntries(byKey) : list;
+        const sent = asObject
+          ? Object.entries(headers).flatMap(([key, values]) =>
+              (values as (string | null)[]).map((value) => ({ key, value })),
+            )
+          : list;
+        const produced = await call('POST', '/v1/produce', {
+          topic: 'h',
+          records: [{ value: 'v', headers }],
+        });
+        expect(produced.status).toBe(200);
+        const fetched = await call('GET', `/v1/fetch?topic=h&partition=0&offset=${offset++}&maxRecords=1`);
+        expect(fetched.body.records[0].headerList).toEqual(sent);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -84,6 +84,39 @@ describe.each(['sqlite', 'aws'] as const)('SDK against sluice dev (%s)', (kind) 
     expect(byKey('user-3')[0]!.message.value!.toString()).toBe('uint8');
   });
 
+  it('carries headers exactly from producer to consumer and to JSON fetch: repeats, null vs empty, binary', async () => {
+    const topic = topicName('headers');
+    await h.sluice.admin().createTopics({ topics: [{ topic, numPartitions: 1 }] });
+    const producer = h.sluice.producer();
+    const headers = { dup: ['1', '2'], nul: null, empty: '', bin: Buffer.from([0, 255]) };
+    await producer.send({ topic, messages: [{ value: 'x', headers }] });
+    await producer.disconnect();
+    const consumer = h.sluice.consumer({ maxWaitTimeInMs: 200 });
+    const got: KafkaMessage[] = [];
+    consumer.assign([{ topic, partitions: [0] }]);
+    consumer.seek({ topic, partition: 0, offset: '0' });
+    await consumer.run({ eachMessage: async ({ message }) => void got.push(message) });
+    await waitFor(() => got.length === 1, 15_000, 'the message');
+    await consumer.disconnect();
+    // As kafkajs: a repeated key is an array, a null header is null, an empty one an empty Buffer.
+    expect(got[0]!.headers).toEqual({
+      dup: [Buffer.from('1'), Buffer.from('2')],
+      nul: null,
+      empty: Buffer.alloc(0),
+      bin: Buffer.from([0, 255]),
+    });
+    // The JSON API sees every header, in order.
+    const res = await fetch(`${h.url}/v1/fetch?topic=${topic}&partition=0&offset=0`);
+    const body = (await res.json()) as { records: { headerList: unknown }[] };
+    expect(body.records[0]!.headerList).toEqual([
+      { key: 'dup', value: '1' },
+      { key: 'dup', value: '2' },
+      { key: 'nul', value: null },
+      { key: 'empty', value: '' },
+      { key: 'bin', value: Buffer.from([0, 255]).toString('utf8') },
+    ]);
+  });
+
   it('sends each compression codec as such and reads it back', async () => {
     const topic = topicName('codecs');
     await h.sluice.admin().createTopics({ topics: [{ topic, numPartitions: 1 }] });
