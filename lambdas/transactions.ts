@@ -24,15 +24,15 @@ const producerFields = {
 };
 const sequenced = { ...producerFields, sequence: int().min(0) };
 
-const initBody = z.object({ transactionTimeoutMs: int().nullish() }).nullish();
-const endBody = z.object(producerFields);
-const offsetsBody = z.object({
+const initBody = z.strictObject({ transactionTimeoutMs: int().nullish() }).nullish();
+const endBody = z.strictObject(producerFields);
+const offsetsBody = z.strictObject({
   ...sequenced,
   groupId: z.string(),
   memberId: z.string().nullish(),
   memberEpoch: int().nullish(),
   offsets: z.array(
-    z.object({ topic: z.string(), partition: int(), offset: int(), metadata: z.string().nullish() }),
+    z.strictObject({ topic: z.string(), partition: int(), offset: int(), metadata: z.string().nullish() }),
   ),
 });
 const numeric = z.string().regex(/^\d{1,18}$/, 'a non-negative integer');
@@ -42,13 +42,13 @@ const sendQuery = z.object({
   transaction: numeric.transform(Number),
   sequence: numeric.transform(Number),
 });
-const sendJson = z.object({
+const sendJson = z.strictObject({
   ...sequenced,
   topic: z.string(),
   encoding: z.enum(['utf8', 'base64']).optional(),
   records: z
     .array(
-      z.object({
+      z.strictObject({
         key: z.string().nullable().optional(),
         value: z.string().nullable(),
         headers: z.record(z.string(), z.string().nullable()).optional(),

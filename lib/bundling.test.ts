@@ -182,7 +182,12 @@ describe("bundled real fetch handler (this machine's CPU)", () => {
       SLUICE_ENDPOINTS: JSON.stringify(endpoints),
     });
     expect(result.statusCode).toBe(200);
-    expect(JSON.parse(result.body)).toMatchObject({ clusterId: 'bundle-test', endpoints, topics: [] });
+    expect(JSON.parse(result.body)).toEqual({
+      clusterId: 'bundle-test',
+      endpoints,
+      schemaRegistry: expect.stringMatching(/\/schemas$/),
+      topics: [],
+    });
   });
 });
 

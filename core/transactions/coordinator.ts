@@ -151,7 +151,7 @@ export class TransactionCoordinator {
     const read = await this.current(id, producer, transaction);
     if (read.state.sends.some((s) => s.sequence === sequence)) return { duplicate: true };
     const staged = await this.deps.appender.stage(runs);
-    return this.record(id, producer, transaction, {
+    return this.record(id, producer, transaction, read, {
       kind: 'records',
       sequence,
       objectKey: staged.objectKey,
@@ -190,7 +190,7 @@ export class TransactionCoordinator {
       offsets: input.offsets,
     });
     if (req.offsets.length === 0) throw new InvalidRequestError('offsets: at least one', 'offsets');
-    return this.record(id, producer, transaction, {
+    return this.record(id, producer, transaction, undefined, {
       kind: 'offsets',
       sequence,
       group: input.groupId,
@@ -363,17 +363,21 @@ export class TransactionCoordinator {
     };
   }
 
-  /** Records a send in the transaction item (CAS on its version). */
+  /**
+   * Records a send in the transaction item (CAS on its version), first against `read` when
+   * given (the item as read before the object was PUT: a conflict re-reads).
+   */
   private async record(
     id: string,
     producer: TxProducer,
     transaction: number,
+    read: { item: Item; state: TxState } | undefined,
     send: StagedSend,
   ): Promise<{ duplicate: boolean }> {
     const maxAttempts = this.deps.maxAttempts ?? 50;
     let lastError: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const { item, state } = await this.current(id, producer, transaction);
+      const { item, state } = attempt === 0 && read ? read : await this.current(id, producer, transaction);
       if (state.sends.some((s) => s.sequence === send.sequence)) return { duplicate: true };
       const now = this.deps.clock.now();
       const next = afterSend(state, send, now);

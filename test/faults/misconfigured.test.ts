@@ -19,6 +19,7 @@ import { S3ObjectStore } from '../../storage/s3.js';
 import { denyAccess } from '../helpers/deny.js';
 import { awsEndpoint, EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 
+const JSON_TYPE = { 'content-type': 'application/json' };
 const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
 const endpoints = { produce: 'p', fetch: 'f', admin: 'a', groups: 'g' };
 
@@ -43,7 +44,7 @@ const requests = (topic: string) => ({
       toEvent({
         method: 'POST',
         url: '/v1/produce',
-        headers: { 'content-type': 'application/json' },
+        headers: JSON_TYPE,
         body: json({ topic, records: [{ value: 'x' }] }),
       }),
     ),
@@ -54,7 +55,7 @@ const requests = (topic: string) => ({
       toEvent({
         method: 'POST',
         url: '/v1/fetch',
-        headers: { accept: 'application/vnd.sluice.batches', 'content-type': 'application/json' },
+        headers: { ...JSON_TYPE, accept: 'application/vnd.sluice.batches' },
         body: json({ partitions: [{ topic, partition: 0, offset: 0 }] }),
       }),
     ),

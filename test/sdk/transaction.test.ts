@@ -125,4 +125,67 @@ describe('transactional producer', () => {
     expect(await highs(output)).toEqual([1]);
     await consumer.disconnect();
   });
+
+  it("runs the README's copy loop: the output equals the input, partition by partition", async () => {
+    const { sluice } = h;
+    await sluice.admin().createTopics({
+      topics: [
+        { topic: 'input', numPartitions: 2 },
+        { topic: 'output', numPartitions: 2 },
+      ],
+    });
+    const source = sluice.producer();
+    const sent = Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, partition: i % 2 }));
+    for (let i = 0; i < sent.length; i += 50)
+      await source.send({ topic: 'input', messages: sent.slice(i, i + 50) });
+
+    // --- README "Exactly-once", verbatim ---
+    const consumer = sluice.consumer({ groupId: 'copier' });
+    const producer = sluice.producer({ transactionalId: 'copier', maxInFlightRequests: 1, idempotent: true });
+    await consumer.subscribe({ topics: ['input'], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const tx = await producer.transaction();
+        try {
+          await tx.send({
+            topic: 'output',
+            messages: batch.messages.map((m) => ({ key: m.key, value: m.value, partition: batch.partition })),
+          });
+          await tx.sendOffsets({
+            consumer, // its membership fences the commit: a consumer that lost the partition cannot commit
+            topics: [
+              {
+                topic: batch.topic,
+                partitions: [{ partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }],
+              },
+            ],
+          });
+          await tx.commit();
+        } catch (err) {
+          if (tx.isActive()) await tx.abort();
+          throw err;
+        }
+      },
+    });
+    // --- end ---
+
+    await waitFor(async () => (await highs('output')).reduce((a, b) => a + b, 0) === 300, 30_000, 'the copy');
+    await consumer.disconnect();
+    const reader = sluice.consumer({ groupId: 'check', maxWaitTimeInMs: 100 });
+    await reader.subscribe({ topics: ['output'], fromBeginning: true });
+    const got: string[][] = [[], []];
+    await reader.run({
+      eachMessage: async ({ partition, message }) => {
+        got[partition]!.push(message.value!.toString());
+      },
+    });
+    await waitFor(() => got[0]!.length + got[1]!.length === 300, 30_000, 'the output');
+    await reader.disconnect();
+    for (const p of [0, 1]) expect(got[p]).toEqual(sent.filter((m) => m.partition === p).map((m) => m.value));
+    const offsets = await sluice.admin().fetchOffsets({ groupId: 'copier', topics: ['input'] });
+    expect(offsets[0]!.partitions.map((o) => o.offset).sort()).toEqual(['150', '150']);
+    await source.disconnect();
+    await producer.disconnect();
+  });
 });
