@@ -23,6 +23,13 @@ export interface TopicConfig {
   'max.message.bytes': number;
   /** How long tombstones survive compaction, in ms. Default 1 day. */
   'delete.retention.ms': number;
+  /**
+   * Produce refuses a record whose value does not carry (in the schema registry's wire
+   * format) the id of a schema registered under `<topic>-value`. Default false.
+   */
+  'value.schema.validation': boolean;
+  /** The same for keys, under `<topic>-key`. Default false. */
+  'key.schema.validation': boolean;
 }
 
 export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
@@ -31,6 +38,8 @@ export const DEFAULT_TOPIC_CONFIG: TopicConfig = {
   'cleanup.policy': 'delete',
   'max.message.bytes': 1_048_588,
   'delete.retention.ms': 24 * 3600 * 1000,
+  'value.schema.validation': false,
+  'key.schema.validation': false,
 };
 
 /**
@@ -79,15 +88,22 @@ const configSchema = z
     'cleanup.policy': z.enum(['delete', 'compact']),
     'max.message.bytes': z.number().int().min(1024).max(MAX_MESSAGE_BYTES_LIMIT),
     'delete.retention.ms': z.number().int().min(0),
+    'value.schema.validation': z.boolean(),
+    'key.schema.validation': z.boolean(),
   })
   .partial()
   .strict();
 
-/** Numbers may come as strings, as Kafka's tools send them. */
+/** Numbers and booleans may come as strings, as Kafka's tools send them. */
 function coerce(raw: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
-    out[k] = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
+    out[k] =
+      typeof v === 'string' && /^-?\d+$/.test(v)
+        ? Number(v)
+        : v === 'true' || v === 'false'
+          ? v === 'true'
+          : v;
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { subscriptionRoutes } from './subscriptions-api.js';
 const createTopic = z.strictObject({
   name: z.string(),
   partitions: z.number().optional(),
-  config: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  config: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });
 
 const addPartitions = z.strictObject({ count: z.number() });

@@ -12,6 +12,7 @@ import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
+import { SchemaValidator } from '../core/schemas/validation.js';
 import { Topics } from '../core/topics.js';
 import { TransactionCoordinator } from '../core/transactions/index.js';
 import { groupConfigFromEnv } from './group-config.js';
@@ -40,6 +41,8 @@ export interface SluiceContext {
   telemetry: Telemetry;
   /** The Confluent-compatible schema registry over the same MetaStore. */
   schemas: SchemaRegistry;
+  /** Checks records of topics with `value.schema.validation` / `key.schema.validation` on. */
+  schemaValidator: SchemaValidator;
   clusterId: string;
   /** The function URLs; `origin` is the URL this request came to (used when unset). */
   endpoints(origin: string): Promise<Endpoints>;
@@ -86,6 +89,7 @@ export function createContext(
   );
   const reader = new Reader({ ...stores, topics, clock, cache });
   const endpoints = endpointResolver(env, options.endpoints);
+  const schemas = new SchemaRegistry({ meta: stores.meta, clock, random });
   const topicView = {
     async partitionCount(topic: string) {
       try {
@@ -105,7 +109,8 @@ export function createContext(
     appender,
     reader,
     transactions: new TransactionCoordinator({ meta: stores.meta, appender, topicView, clock, random }),
-    schemas: new SchemaRegistry({ meta: stores.meta, clock, random }),
+    schemas,
+    schemaValidator: new SchemaValidator(schemas, clock),
     telemetry: createTelemetry(env),
     groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
@@ -137,7 +142,8 @@ function endpointResolver(env: NodeJS.ProcessEnv, fixed?: Endpoints): (origin: s
         fetch: e.fetch ?? origin,
         admin: e.admin ?? origin,
         groups: e.groups ?? origin,
-        schemas: e.schemas ?? origin,
+        // Absent in deployments without the schema registry function.
+        ...(e.schemas ? { schemas: e.schemas } : {}),
       }));
     };
   }

@@ -22,8 +22,10 @@ export function metadataRoute(ctx: SluiceContext): Route {
         body: {
           clusterId: ctx.clusterId,
           endpoints,
-          // Confluent Schema Registry clients take this as their registry URL.
-          schemaRegistry: `${endpoints.schemas ?? originOf(req)}/schemas`,
+          // Confluent Schema Registry clients take this as their registry URL (when there is one).
+          ...(endpoints.schemas
+            ? { schemaRegistry: `${endpoints.schemas.replace(/\/+$/, '')}/schemas` }
+            : {}),
           topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })),
         },
       };

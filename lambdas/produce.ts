@@ -8,7 +8,14 @@ import { z } from 'zod';
 import type { AppendRun } from '../core/append.js';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { initProducer } from '../core/producers.js';
-import { defaultPartition, encodeBatch, type RecordInput, verifyBatch } from '../core/records/index.js';
+import {
+  decodeBatch,
+  defaultPartition,
+  encodeBatch,
+  type RecordInput,
+  verifyBatch,
+} from '../core/records/index.js';
+import { SchemaValidator } from '../core/schemas/validation.js';
 import { checkRecordRules } from '../core/topic-rules.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
@@ -71,6 +78,17 @@ export function produceRoutes(ctx: SluiceContext): Route[] {
 
 async function produceBinary(ctx: SluiceContext, req: HttpRequest) {
   const frames = parseProduceFrames(req.body);
+  // Topics that validate schema ids: every record is checked before anything is appended.
+  for (const [i, f] of frames.entries()) {
+    const topic = await ctx.topics.get(f.topic);
+    if (!SchemaValidator.enabled(topic)) continue;
+    const records = decodeBatch(f.batch).records;
+    await ctx.schemaValidator.check(
+      topic,
+      records,
+      (r) => `batch ${i} (topic '${f.topic}', partition ${f.partition}) record ${records[r]?.offset ?? r}`,
+    );
+  }
   const runs: AppendRun[] = frames.map((f) => ({
     topic: f.topic,
     partition: f.partition,
@@ -118,6 +136,14 @@ async function produceJson(ctx: SluiceContext, req: HttpRequest) {
     if (list) list.push({ index, record });
     else byPartition.set(partition, [{ index, record }]);
   });
+  if (SchemaValidator.enabled(topic)) {
+    const all = [...byPartition.values()].flat().sort((a, b) => a.index - b.index);
+    await ctx.schemaValidator.check(
+      topic,
+      all.map((i) => i.record),
+      (r) => `records.${all[r]!.index}`,
+    );
+  }
   const runs: AppendRun[] = [];
   for (const [partition, items] of byPartition) {
     const producer = producerFields(body, partition);

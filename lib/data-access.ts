@@ -28,7 +28,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { objectKeys } from '../core/keys.js';
 import { acknowledge, wildcardActionFinding, wildcardResourceFinding } from './nag.js';
 
-export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'maintenance';
+export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas' | 'maintenance';
 
 const ITEM_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 const ITEM_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
@@ -49,6 +49,8 @@ export const DATA_ACCESS: Readonly<Record<FunctionRole, Access>> = {
   fetch: { objects: ['s3:GetObject'], listBucket: true, items: ITEM_READ },
   admin: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
   groups: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
+  // The schema registry keeps its items in the table (core/schemas/keys.ts), no objects.
+  schemas: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
   maintenance: {
     objects: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
     listBucket: true,

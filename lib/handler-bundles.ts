@@ -69,6 +69,8 @@ export const HANDLER_SPECS = {
   // needed, has a portable fallback (core/records/crc32c.ts).
   admin: { source: 'lambdas/admin.ts', native: [], unused: API_UNUSED },
   groups: { source: 'lambdas/groups.ts', native: [], unused: API_UNUSED },
+  // The schema registry reads and writes table items only.
+  schemas: { source: 'lambdas/schemas.ts', native: [], unused: API_UNUSED },
   maintenance: {
     source: 'lambdas/maintenance.ts',
     native: ALL_NATIVE,

@@ -54,6 +54,11 @@ export interface SluiceClusterProps {
    */
   readonly groupsMemorySize?: number;
   /**
+   * Memory of the schema registry function, in MB.
+   * @default 512
+   */
+  readonly schemasMemorySize?: number;
+  /**
    * Memory of the maintenance function, in MB (compaction rewrites objects in memory).
    * @default 1024
    */
@@ -79,6 +84,11 @@ export interface SluiceClusterProps {
    * @default none: the function shares the account's unreserved concurrency
    */
   readonly groupsReservedConcurrency?: number;
+  /**
+   * Concurrency reserved for (and capping) the schema registry function.
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly schemasReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the maintenance function.
    * @default none: the function shares the account's unreserved concurrency

@@ -127,7 +127,7 @@ export abstract class SluiceClusterBase extends Construct implements ISluiceClus
     return this.metric('ConsumerLag', options);
   }
 
-  private grantUrls(grantee: iam.IGrantable, fns: readonly lambda.IFunction[]): iam.Grant {
+  protected grantUrls(grantee: iam.IGrantable, fns: readonly lambda.IFunction[]): iam.Grant {
     // grantInvokeUrl grants lambda:InvokeFunctionUrl (AuthType AWS_IAM) and
     // lambda:InvokeFunction (InvokedViaFunctionUrl), which Function URLs now both require.
     return fns.map((fn) => fn.grantInvokeUrl(grantee)).reduce((a, b) => a.combine(b));

@@ -21,7 +21,7 @@ import { SluiceCluster } from './sluice-cluster.js';
 import type { ISluiceCluster } from './sluice-cluster-ref.js';
 import { InvalidTopicSpecError } from './topic-spec.js';
 
-const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Maintenance'] as const;
+const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Schemas', 'Maintenance'] as const;
 
 // One synthesis shared by every default-configuration assertion.
 const base = clusterStack({
@@ -144,6 +144,7 @@ describe('functions', () => {
       Fetch: [1024, 30],
       Admin: [256, 30],
       Groups: [256, 30],
+      Schemas: [512, 30],
       Maintenance: [1024, 120],
     };
     for (const role of ROLES) {
@@ -166,19 +167,21 @@ describe('functions', () => {
 describe('Function URLs', () => {
   const urls = Object.values(template.findResources('AWS::Lambda::Url'));
 
-  it('exist for the four API functions only, with AWS_IAM auth', () => {
-    expect(urls).toHaveLength(4);
+  it('exist for the five API functions only, with AWS_IAM auth', () => {
+    expect(urls).toHaveLength(5);
     const targets = urls.map(
       (u) => (u.Properties.TargetFunctionArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
     );
-    expect(targets.sort()).toEqual(['Produce', 'Fetch', 'Admin', 'Groups'].map((r) => fn(r).id).sort());
+    expect(targets.sort()).toEqual(
+      ['Produce', 'Fetch', 'Admin', 'Groups', 'Schemas'].map((r) => fn(r).id).sort(),
+    );
     for (const url of urls) expect(url.Properties.AuthType).toBe('AWS_IAM');
   });
 
   it('are published in the endpoints parameter, which the API functions may read', () => {
     const parameter = resourceOf(template, 'AWS::SSM::Parameter', 'ClusterEndpoints');
     const value = JSON.stringify(parameter.props.Value);
-    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups']) {
+    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups', 'Schemas']) {
       const url = resourceOf(template, 'AWS::Lambda::Url', `Cluster${role}FunctionFunctionUrl`);
       expect(value).toContain(`"${role.toLowerCase()}\\":\\"`);
       expect(value).toContain(url.id);
@@ -361,7 +364,7 @@ describe('maintenance', () => {
 describe('monitoring', () => {
   it('alarms on errors and throttles of every function and on dead-lettered work', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    expect(alarms).toHaveLength(11);
+    expect(alarms).toHaveLength(13);
     for (const role of ROLES) {
       for (const metric of ['Errors', 'Throttles']) {
         expect(alarms).toContainEqual(

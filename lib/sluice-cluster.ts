@@ -33,8 +33,8 @@ import {
 import { FUNCTION_TIMEOUTS, SluiceFunction } from './sluice-function.js';
 import { validateTopicSpecs } from './topic-spec.js';
 
-/** The four functions behind a Function URL, in the order of the endpoints document. */
-export const API_FUNCTIONS = ['produce', 'fetch', 'admin', 'groups'] as const;
+/** The functions behind a Function URL, in the order of the endpoints document. */
+export const API_FUNCTIONS = ['produce', 'fetch', 'admin', 'groups', 'schemas'] as const;
 export type ApiFunction = (typeof API_FUNCTIONS)[number];
 
 /** The DynamoDB layout every Sluice table has (core/keys.ts). */
@@ -63,11 +63,16 @@ export class SluiceCluster extends SluiceClusterBase {
   readonly fetchFunction: lambda.Function;
   readonly adminFunction: lambda.Function;
   readonly groupsFunction: lambda.Function;
+  /** The Confluent-compatible schema registry (its API under `/schemas` of its URL). */
+  readonly schemasFunction: lambda.Function;
   readonly maintenanceFunction: lambda.Function;
   readonly produceUrl: lambda.FunctionUrl;
   readonly fetchUrl: lambda.FunctionUrl;
   readonly adminUrl: lambda.FunctionUrl;
   readonly groupsUrl: lambda.FunctionUrl;
+  readonly schemasUrl: lambda.FunctionUrl;
+  /** The schema registry URL to give Confluent clients: `<schemas function URL>schemas`. */
+  readonly schemaRegistryUrl: string;
   /**
    * The URL to give a client first (SLUICE_ENDPOINT): the admin function's. Every function
    * answers `GET /v1/metadata` with all four URLs, so a principal allowed only to produce or
@@ -159,6 +164,7 @@ export class SluiceCluster extends SluiceClusterBase {
       fetch: props.fetchMemorySize ?? 1024,
       admin: props.adminMemorySize ?? 256,
       groups: props.groupsMemorySize ?? 256,
+      schemas: props.schemasMemorySize ?? 512,
       maintenance: props.maintenanceMemorySize ?? 1024,
     };
     const reserved: Record<FunctionRole, number | undefined> = {
@@ -166,6 +172,7 @@ export class SluiceCluster extends SluiceClusterBase {
       fetch: props.fetchReservedConcurrency,
       admin: props.adminReservedConcurrency,
       groups: props.groupsReservedConcurrency,
+      schemas: props.schemasReservedConcurrency,
       maintenance: props.maintenanceReservedConcurrency,
     };
     const describe: Record<FunctionRole, string> = {
@@ -173,6 +180,7 @@ export class SluiceCluster extends SluiceClusterBase {
       fetch: 'fetch API (reads record batches)',
       admin: 'admin API (topics, offsets)',
       groups: 'consumer groups API (membership, assignment, committed offsets)',
+      schemas: 'schema registry API (Confluent-compatible, under /schemas)',
       maintenance: 'maintenance (retention, compaction, orphan GC), fed by SQS',
     };
     const dataResources = {
@@ -213,12 +221,14 @@ export class SluiceCluster extends SluiceClusterBase {
       fetch: make('fetch'),
       admin: make('admin'),
       groups: make('groups'),
+      schemas: make('schemas'),
       maintenance: make('maintenance'),
     };
     this.produceFunction = this.functions.produce.function;
     this.fetchFunction = this.functions.fetch.function;
     this.adminFunction = this.functions.admin.function;
     this.groupsFunction = this.functions.groups.function;
+    this.schemasFunction = this.functions.schemas.function;
     this.maintenanceFunction = this.functions.maintenance.function;
 
     const url = (fn: lambda.Function) =>
@@ -230,6 +240,8 @@ export class SluiceCluster extends SluiceClusterBase {
     this.fetchUrl = url(this.fetchFunction);
     this.adminUrl = url(this.adminFunction);
     this.groupsUrl = url(this.groupsFunction);
+    this.schemasUrl = url(this.schemasFunction);
+    this.schemaRegistryUrl = `${this.schemasUrl.url}schemas`;
     this.bootstrapUrl = this.adminUrl.url;
 
     this.endpointsParameter = new ssm.StringParameter(this, 'Endpoints', {
@@ -240,6 +252,7 @@ export class SluiceCluster extends SluiceClusterBase {
         fetch: this.fetchUrl.url,
         admin: this.adminUrl.url,
         groups: this.groupsUrl.url,
+        schemas: this.schemasUrl.url,
       }),
     });
 
@@ -263,6 +276,7 @@ export class SluiceCluster extends SluiceClusterBase {
         fetch: this.fetchFunction,
         admin: this.adminFunction,
         groups: this.groupsFunction,
+        schemas: this.schemasFunction,
         maintenance: this.maintenanceFunction,
       },
       maintenanceQueue: this.maintenanceQueue,
@@ -273,6 +287,17 @@ export class SluiceCluster extends SluiceClusterBase {
     });
     this.dashboard = monitoring.dashboard;
     this.alarms = monitoring.alarms;
+  }
+
+  /**
+   * Lets `grantee` use the schema registry: register, read, delete schemas and set
+   * compatibility (the schemas URL). Producers and consumers using the schema serdes need it.
+   *
+   * @example
+   * cluster.grantSchemaRegistry(ordersServiceRole);
+   */
+  grantSchemaRegistry(grantee: iam.IGrantable): iam.Grant {
+    return this.grantUrls(grantee, [this.schemasFunction]);
   }
 
   private createBucket(props: SluiceClusterProps, removalPolicy: RemovalPolicy): s3.Bucket {

@@ -106,5 +106,6 @@ export const FUNCTION_TIMEOUTS = {
   fetch: Duration.seconds(30),
   admin: Duration.seconds(30),
   groups: Duration.seconds(30),
+  schemas: Duration.seconds(30),
   maintenance: Duration.minutes(2),
 } as const;

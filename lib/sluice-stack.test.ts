@@ -18,10 +18,10 @@ const template = Template.fromStack(stack);
 
 describe('SluiceStack (the app)', () => {
   it('uses the real handler of every function', () => {
-    for (const role of ['produce', 'fetch', 'admin', 'groups', 'maintenance']) {
+    for (const role of ['produce', 'fetch', 'admin', 'groups', 'schemas', 'maintenance']) {
       expect(existsSync(join(SOURCE_ROOT, HANDLER_SPECS[role as 'produce'].source)), role).toBe(true);
     }
-    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(5);
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(6);
   });
 
   it('outputs the bootstrap URL, every function URL and the resource names', () => {
@@ -49,6 +49,8 @@ describe('SluiceStack (the app)', () => {
         'ProduceFunctionName',
         'ServiceName',
         'ProduceUrl',
+        'SchemaRegistryUrl',
+        'SchemasFunctionName',
         'TableName',
       ].sort(),
     );

@@ -38,6 +38,7 @@ export class SluiceStack extends Stack {
     out('FetchUrl', cluster.fetchUrl.url, 'Fetch function URL (bootstrap here with consume-only access)');
     out('AdminUrl', cluster.adminUrl.url, 'Admin function URL');
     out('GroupsUrl', cluster.groupsUrl.url, 'Consumer groups function URL');
+    out('SchemaRegistryUrl', cluster.schemaRegistryUrl, 'Confluent-compatible schema registry URL');
     out('ClusterId', cluster.clusterId, 'Cluster id reported by GET /v1/metadata');
     // What SluiceCluster.fromAttributes takes, for stacks and apps that use this cluster.
     out('ProduceFunctionArn', cluster.produceFunction.functionArn, 'Produce function ARN (fromAttributes)');
@@ -58,6 +59,7 @@ export class SluiceStack extends Stack {
     out('FetchFunctionName', cluster.fetchFunction.functionName, 'Fetch function');
     out('AdminFunctionName', cluster.adminFunction.functionName, 'Admin function');
     out('GroupsFunctionName', cluster.groupsFunction.functionName, 'Groups function');
+    out('SchemasFunctionName', cluster.schemasFunction.functionName, 'Schema registry function');
     out('MaintenanceFunctionName', cluster.maintenanceFunction.functionName, 'Maintenance function');
     if (cluster.dashboard) out('DashboardName', cluster.dashboard.dashboardName, 'CloudWatch dashboard');
   }

@@ -8,11 +8,14 @@ import type { Logger } from './logger.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import type { Transport, TransportResponse } from './transport/types.js';
 
-export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups';
+export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas';
 
 export interface ClusterMetadata {
   clusterId: string;
-  endpoints: Record<FunctionName, string>;
+  /** Function URLs; `schemas` is absent in deployments without a schema registry. */
+  endpoints: Partial<Record<FunctionName, string>> & Record<Exclude<FunctionName, 'schemas'>, string>;
+  /** The Confluent-compatible schema registry's URL (`<schemas endpoint>/schemas`). */
+  schemaRegistry?: string;
   topics: { name: string; partitions: number }[];
 }
 
@@ -117,7 +120,13 @@ export class SluiceApi {
     return parseJson(await this.call(fn, req, retry)) as T;
   }
 
-  private async once(base: string, req: ApiRequest): Promise<TransportResponse> {
+  /** One request to a function with no retry; any HTTP answer resolves (for non-API.md bodies). */
+  async exchange(fn: FunctionName, req: ApiRequest): Promise<TransportResponse> {
+    const base = (await this.metadata()).endpoints[fn] ?? this.endpoint;
+    return this.once(base, req, false);
+  }
+
+  private async once(base: string, req: ApiRequest, throwOnError = true): Promise<TransportResponse> {
     const url = new URL(`${base.replace(/\/+$/, '')}${req.path}`);
     for (const [k, v] of Object.entries(req.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -134,7 +143,7 @@ export class SluiceApi {
       body,
       signal: req.signal,
     });
-    if (res.status >= 200 && res.status < 300) return res;
+    if (!throwOnError || (res.status >= 200 && res.status < 300)) return res;
     throw errorOf(res, `${req.method} ${req.path}`);
   }
 }

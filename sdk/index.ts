@@ -77,6 +77,24 @@ export {
   type TopicMessages,
 } from './producer/types.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export {
+  SluiceSchemaFormatError,
+  SluiceSchemaRegistryError,
+  SluiceSchemaValidationError,
+} from './serdes/errors.js';
+export type {
+  ProtobufSerializerOptions,
+  SchemaDeserializerOptions,
+  SchemaSerializerOptions,
+  SubjectNameStrategy,
+} from './serdes/index.js';
+export {
+  type RegisteredSchema,
+  type SchemaReference,
+  SchemaRegistryClient,
+  type SchemaRegistryClientOptions,
+  type SchemaType,
+} from './serdes/registry-client.js';
 export { type Deserializer, Deserializers, type Serializer, Serializers } from './serializers.js';
 export { Sluice, type SluiceConfig } from './sluice.js';
 export { createHttpTransport, type HttpTransportOptions } from './transport/http.js';

@@ -13,6 +13,7 @@ import type { Bytes } from './messages.js';
 import { Producer } from './producer/producer.js';
 import type { ProducerConfig } from './producer/types.js';
 import type { RetryOptions } from './retry.js';
+import { SchemaRegistryClient } from './serdes/registry-client.js';
 import { createHttpTransport } from './transport/http.js';
 import type { Credentials } from './transport/sigv4.js';
 import type { Transport } from './transport/types.js';
@@ -92,6 +93,36 @@ export class Sluice {
       retry: config.retry,
       logger,
       metadataMaxAge: config.metadataMaxAge,
+    });
+  }
+
+  /**
+   * The cluster's schema registry (Confluent-compatible, served under `/schemas`), through
+   * this client's transport — signed like every other request — for the schema serdes.
+   *
+   * @example
+   * const registry = sluice.schemaRegistry();
+   * const producer = sluice.producer({ valueSerializer: Serializers.avro({ registry, schema }) });
+   */
+  schemaRegistry(): SchemaRegistryClient {
+    const decoder = new TextDecoder();
+    return new SchemaRegistryClient({
+      requester: async (method, path, body) => {
+        const res = await this.api.exchange('schemas', {
+          method,
+          path: `/schemas${path}`,
+          json: body,
+          headers: { accept: 'application/vnd.schemaregistry.v1+json' },
+        });
+        const text = decoder.decode(res.body);
+        let parsed: unknown;
+        try {
+          parsed = text ? JSON.parse(text) : undefined;
+        } catch {
+          parsed = { message: text.slice(0, 300) };
+        }
+        return { status: res.status, body: parsed };
+      },
     });
   }
 

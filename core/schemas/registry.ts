@@ -135,6 +135,11 @@ export class SchemaRegistry {
     return items.filter((i) => options.deleted || (i.data.live as number) > 0).map((i) => i.sk);
   }
 
+  /** The ids of a subject's live versions (none when the subject has none). */
+  async liveIds(subject: string): Promise<Set<number>> {
+    return new Set((await this.versionRows(subject)).filter((r) => !r.deleted).map((r) => r.id));
+  }
+
   /** Version numbers of a subject, ascending. @throws 40401 when it has none. */
   async versions(subject: string, options: { deleted?: boolean } = {}): Promise<number[]> {
     const rows = (await this.versionRows(subject)).filter((r) => options.deleted || !r.deleted);

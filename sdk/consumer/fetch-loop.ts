@@ -117,10 +117,14 @@ export class FetchLoop<K, V> {
       state.highWatermark = frame.highWatermark;
       // Sought, revoked or reset while the fetch was in flight: drop what it brought.
       if (state.generation !== generation || state.position !== offset || state.revoking) continue;
+      const batches = frame.batches.map((b) => decodeBatch(b.bytes));
+      // Schema deserializers fetch the writers' schemas they have not seen (awaits only then).
+      if (await this.prepareDeserializers(batches)) {
+        if (state.generation !== generation || state.position !== offset || state.revoking) continue;
+      }
       const messages: KafkaMessage<K, V>[] = [];
       let end = offset;
-      for (const b of frame.batches) {
-        const batch = decodeBatch(b.bytes);
+      for (const batch of batches) {
         if (batch.header.isControl) continue;
         for (const r of batch.records) {
           if (r.offset < offset) continue;
@@ -136,6 +140,26 @@ export class FetchLoop<K, V> {
     }
     if (work.length > 0) await this.delivery.processAll(work);
     if (rt.runConfig.autoCommit) await this.commits.commitIfNecessary();
+  }
+
+  /** Runs the deserializers' `prepare` over the records; true when something was awaited. */
+  private async prepareDeserializers(batches: readonly ReturnType<typeof decodeBatch>[]): Promise<boolean> {
+    const key = this.rt.config.keyDeserializer?.prepare;
+    const value = this.rt.config.valueDeserializer?.prepare;
+    if (!key && !value) return false;
+    const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    let waited = false;
+    for (const batch of batches) {
+      if (batch.header.isControl) continue;
+      for (const r of batch.records) {
+        const k = r.key !== null && key ? key(view(r.key)) : undefined;
+        const v = r.value !== null && value ? value(view(r.value)) : undefined;
+        if (k) await k;
+        if (v) await v;
+        waited ||= k !== undefined || v !== undefined;
+      }
+    }
+    return waited;
   }
 
   private partitionError(state: PartitionState | undefined, error: { code: string; message: string }): void {

@@ -344,6 +344,9 @@ export class Producer<K = Bytes, V = Bytes> {
         throw new SluiceArgumentError(`topicMessages[${t}] needs a topic name and an array of messages`);
       }
       let count = await this.api.partitionCount(tm.topic);
+      // Schema serializers register or look up their schema once per topic here.
+      await this.config.keySerializer?.prepare?.({ topic: tm.topic });
+      await this.config.valueSerializer?.prepare?.({ topic: tm.topic });
       for (const [i, m] of tm.messages.entries()) {
         const where = atomic ? `topicMessages[${t}].messages[${i}]` : `messages[${i}]`;
         const record = toRecord(m, tm.topic, this.config, now, where);
