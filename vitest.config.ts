@@ -16,7 +16,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // The JSON report lets CI print a plain 'N passed, N failed' summary line.
-    reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
+    // The JSON report lets CI print a plain 'N passed, N failed' summary line (CI's Node 22
+    // run writes its own, SLUICE_VITEST_JSON).
+    reporters: [
+      'default',
+      ['json', { outputFile: process.env.SLUICE_VITEST_JSON ?? '.vitest/results.json' }],
+    ],
   },
 });

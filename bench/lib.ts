@@ -91,3 +91,55 @@ export function writeResults(name: string, metrics: Record<string, number>): str
   writeFileSync(path, `${JSON.stringify({ name, metrics }, null, 2)}\n`);
   return path;
 }
+
+/** Value at quantile `q` (0..1) of `values`, nearest rank. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) throw new RangeError('quantile of nothing');
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * Discrete-event virtual time for benches over the modelled stores: `sleep` registers a
+ * timer, and {@link VirtualClock.run} jumps to the next timer whenever every runnable task
+ * has run (the event loop is idle). Modelled latencies then cost no wall time, and the
+ * figures do not depend on how loaded the machine is; CPU work takes no virtual time.
+ */
+export class VirtualClock {
+  private t = 0;
+  private seq = 0;
+  private timers: { at: number; seq: number; resolve: () => void }[] = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.timers.push({ at: this.t + Math.max(0, ms), seq: this.seq++, resolve });
+    });
+  }
+
+  /** Settles `promise`, moving time to each next timer whenever nothing else can run. */
+  async run<T>(promise: Promise<T>): Promise<T> {
+    let done = false;
+    const settled = promise.finally(() => {
+      done = true;
+    });
+    settled.catch(() => {});
+    while (!done) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (done || this.timers.length === 0) continue;
+      let next = 0;
+      for (let i = 1; i < this.timers.length; i++) {
+        const a = this.timers[i]!;
+        const b = this.timers[next]!;
+        if (a.at < b.at || (a.at === b.at && a.seq < b.seq)) next = i;
+      }
+      const timer = this.timers.splice(next, 1)[0]!;
+      this.t = Math.max(this.t, timer.at);
+      timer.resolve();
+    }
+    return settled;
+  }
+}

@@ -7,6 +7,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { InboxBatcher } from '../core/inbox/batcher.js';
+import { drainOnce } from '../core/inbox/drain.js';
 import type { MaintenanceReport } from '../core/maintenance/index.js';
 import { createContext, type SluiceContext } from '../lambdas/context.js';
 import { MAX_REQUEST_BYTES, rawBody, toEvent } from '../lambdas/http.js';
@@ -39,6 +41,11 @@ export interface DevServerOptions {
    * @default {} (on, with no definitions created at start); `false` turns dispatch off.
    */
   subscriptions?: Partial<DevSubscriptionOptions> | false;
+  /**
+   * The acks=1 inbox batcher, drained in-process (the same code the batcher function runs):
+   * the batch window in ms, or `false` for none. @default 200 (none with a provided `context`)
+   */
+  inboxWindowMs?: number | false;
 }
 
 export interface DevServer {
@@ -130,6 +137,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     server.listen(options.port ?? 8092, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const inbox =
+    options.inboxWindowMs === false ? undefined : await startInboxLoop(ctx, options.inboxWindowMs ?? 200);
   const maintenance =
     (options.maintenanceIntervalMs ?? 0) > 0
       ? startMaintenanceTimer(ctx, {
@@ -147,12 +156,54 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     subscriptions,
     async close() {
       await maintenance?.stop();
+      await inbox?.stop();
       await subscriptions?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
       await close();
+    },
+  };
+}
+
+/** Drains the inbox in a loop until stopped: `drainOnce` every `windowMs` while there is work. */
+async function startInboxLoop(
+  ctx: SluiceContext,
+  windowMs: number,
+): Promise<{ stop(): Promise<void> } | undefined> {
+  const queue = await ctx.inbox();
+  if (!queue) return undefined;
+  const batcher = new InboxBatcher(ctx);
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const outcome = await drainOnce(queue, batcher, { windowMs, holdBackMs: windowMs });
+        if (!outcome) await sleep(Math.max(20, windowMs));
+      } catch (err) {
+        ctx.telemetry.logger.warn(
+          'inbox batch failed; its messages come back after the visibility timeout',
+          err as Error,
+        );
+        await sleep(1000);
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
     },
   };
 }

@@ -44,6 +44,13 @@ const commands: Record<string, Command> = {
       return { run: m.consumeCommand, help: m.consumeHelp };
     },
   },
+  subscriptions: {
+    summary: 'push a topic to a function: create, list, describe, pause, resume, delete',
+    load: async () => {
+      const m = await import('./commands/subscriptions.js');
+      return { run: m.subscriptionsCommand, help: m.subscriptionsHelp };
+    },
+  },
   groups: {
     summary: 'list consumer groups, describe one with its lag',
     load: async () => {

@@ -10,6 +10,10 @@
  *   4. on conflict, take the winners' heads from the error and commit again;
  *   5. ack only after the commit.
  *
+ * Concurrent requests of one instance for the same partitions share step 3 (group
+ * commit, docs/design.md "Contention and group commit"): one transaction advances each head past all of them, in order,
+ * with each request's own index and registry items; each PUTs its own object first.
+ *
  * Offsets are assigned at commit, never before the data is durable. A commit whose
  * outcome is unknown (a timeout, or "failed" after it succeeded) is retried: if it had
  * landed, the registry item tells so, with the offsets it assigned, and nothing is
@@ -18,12 +22,14 @@
  */
 import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
+import { GroupCommitter } from './group-commit.js';
 import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
   ConflictError,
   type ItemData,
+  type ItemKey,
   type MetaStore,
   ObjectExistsError,
   type ObjectStore,
@@ -36,6 +42,7 @@ import {
   nextState,
   type Placement,
   type ProducerAppend,
+  type ProducerItem,
   type ProducerState,
   type ProducerStateLimits,
   placeProducer,
@@ -93,6 +100,22 @@ export interface IndexEntry {
   abs?: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * Extra items written in the transaction of each chunk (at most
+   * {@link AppendOptions.extraItems} of them), given the runs of that chunk: what a caller
+   * must record atomically with the append (the inbox batcher's ledger of event ids).
+   */
+  chunkOps?: (runs: readonly AppendRun[], chunk: number, now: number) => TransactOp[];
+  /** Items `chunkOps` may return per chunk. Default 1. */
+  extraItems?: number;
+  /**
+   * A conflict on which the append stops (rethrowing it) instead of committing again: for
+   * conditions of `chunkOps` that only the caller can re-decide.
+   */
+  abortOn?: (err: ConflictError) => boolean;
+}
+
 /** A segment written by {@link Appender.stage}: where each run lies and what it holds. */
 export interface StagedSegment {
   objectKey: string;
@@ -122,6 +145,50 @@ export interface AppenderDeps {
   maxCommitAttempts?: number;
   /** Time spent committing one chunk before giving up with UNAVAILABLE, in ms. Default 20000. */
   commitTimeoutMs?: number;
+  /**
+   * Concurrent requests for the same partitions share one commit (group commit; see
+   * the design). Default true; false commits one transaction per request.
+   */
+  groupCommit?: boolean;
+}
+
+/** One request's chunk, committed alone or in a group with others on the same partitions. */
+interface CommitMember {
+  chunk: Prepared[];
+  objectKey: string;
+  /** Chunk number within its request. */
+  index: number;
+  /** The request's object registry item version as last known (0: absent). */
+  registry: { version: number };
+  /** Where the member's results go (shared by the request's chunks). */
+  results: Map<Prepared, AppendResult>;
+  /** The request's options: extra ops per chunk, conflicts that stop the append. */
+  options: AppendOptions;
+}
+
+/** One attempt at committing a group. */
+interface GroupPlan {
+  ops: TransactOp[];
+  /** Members that append something in this attempt, with the runs they append. */
+  writers: { member: CommitMember; appends: Prepared[] }[];
+  /** Members in this attempt (others wait for the next), with their results if it lands. */
+  results: Map<CommitMember, Map<Prepared, AppendResult>>;
+  /** Heads after this attempt lands, by partition pk. */
+  newHeads: Map<string, Head>;
+  /** Producer items after this attempt lands, by producer cache key. */
+  newItems: Map<string, ProducerItem>;
+  headKeys: Map<string, ItemKey>;
+  /** Producer item keys of the producers in this attempt, by producer cache key. */
+  producerKeys: Map<string, ItemKey>;
+}
+
+/**
+ * Members in one group commit on `partitions` partitions: one head item per partition,
+ * plus per member one index item and at most one producer item per partition, and its
+ * registry item, within 100 items.
+ */
+export function groupCapacity(partitions: number): number {
+  return Math.max(1, Math.floor((100 - partitions) / (2 * partitions + 1)));
 }
 
 /**
@@ -135,12 +202,15 @@ export const PARTITIONS_PER_COMMIT = 49;
 const ITEMS_PER_COMMIT = 2 * PARTITIONS_PER_COMMIT + 1;
 
 /** Splits prepared runs into transactions of at most 100 items, in order. */
-function commitChunks<T extends { producer: ProducerAppend | undefined }>(prepared: T[]): T[][] {
+function commitChunks<T extends { producer: ProducerAppend | undefined }>(
+  prepared: T[],
+  reserved = 0,
+): T[][] {
   const chunks: T[][] = [];
   let items = Number.POSITIVE_INFINITY;
   for (const p of prepared) {
     const cost = p.producer ? 3 : 2;
-    if (items + cost > ITEMS_PER_COMMIT) {
+    if (items + cost > ITEMS_PER_COMMIT - reserved) {
       chunks.push([]);
       items = 0;
     }
@@ -165,7 +235,9 @@ interface Prepared {
 export class Appender {
   readonly heads = new HeadCache();
   readonly producers = new ProducerItemCache();
-  private readonly locks = new KeyedMutex();
+  private readonly committer = new GroupCommitter<CommitMember>(new KeyedMutex(), (members) =>
+    this.commitGroup(members),
+  );
   private readonly limits: ProducerStateLimits;
 
   constructor(private readonly deps: AppenderDeps) {
@@ -176,7 +248,7 @@ export class Appender {
    * Appends runs atomically (per chunk of {@link PARTITIONS_PER_COMMIT} partitions) and
    * returns one result per distinct topic-partition, in order of first appearance.
    */
-  async append(input: readonly AppendRun[]): Promise<AppendResult[]> {
+  async append(input: readonly AppendRun[], options: AppendOptions = {}): Promise<AppendResult[]> {
     const runs = mergeRuns(input);
     if (runs.length === 0)
       throw new SluiceError('INVALID_REQUEST', 'a produce request needs at least one record');
@@ -194,13 +266,15 @@ export class Appender {
 
     const objectKey = await this.writeSegment(prepared);
 
-    const chunks = commitChunks(prepared);
+    const chunks = commitChunks(prepared, options.chunkOps ? (options.extraItems ?? 1) : 0);
     if (chunks.length > 1) await this.precheckSequences(prepared);
     const registry = { version: 0 };
     for (const [index, chunk] of chunks.entries()) {
-      await this.locks.run(
+      await this.committer.submit(
         chunk.map((p) => p.pk),
-        () => this.commitChunk(chunk, objectKey, index, registry, results),
+        { chunk, objectKey, index, registry, results, options },
+        // A request with ops of its own (the inbox batcher's ledger) commits alone.
+        this.deps.groupCommit === false || options.chunkOps ? 1 : groupCapacity(chunk.length),
       );
     }
     return prepared.map((p) => results.get(p)!);
@@ -329,40 +403,193 @@ export class Appender {
   }
 
   /**
-   * Commits chunk number `index`; `registry.version` is the object registry item's version
-   * as last known (0: absent), updated as commits land. What the chunk assigned is kept
-   * in the registry under `b<index>`/`t<index>`, so an ambiguous commit is recognised on
-   * retry, whatever else (maintenance releasing references) changed the item meanwhile.
+   * Commits a group of chunks (one chunk per request, on the same partitions) in one
+   * transaction: per partition one head CAS covering every member's records, in order; per
+   * member its index items, producer-state ops and its object's registry update.
+   * `registry.version` is the object registry item's version as last known (0: absent),
+   * updated as commits land. What a member's chunk `index` assigned is kept in its registry
+   * under `b<index>` / `t<index>`, so an ambiguous commit is recognised on retry, whatever
+   * else (maintenance releasing references) changed the item meanwhile. A member whose
+   * producer sequence or epoch is refused (against items read just now) fails alone; a
+   * member whose producer already appends to a partition in this transaction waits for
+   * the next one (one op per item). Returns, per member, its error or `undefined` once its
+   * results are set.
    */
-  private async commitChunk(
-    chunk: Prepared[],
-    objectKey: string,
-    index: number,
-    registry: { version: number },
-    results: Map<Prepared, AppendResult>,
-  ): Promise<void> {
+  private async commitGroup(members: CommitMember[]): Promise<(unknown | undefined)[]> {
     const { clock, random, meta } = this.deps;
     const maxAttempts = this.deps.maxCommitAttempts ?? 200;
     const deadline = clock.now() + (this.deps.commitTimeoutMs ?? 20_000);
-    const registryKey = keys.objectRef(objectKey);
+    const errors = new Map<CommitMember, unknown>();
+    const landed = new Set<CommitMember>();
+    const fresh = new Set<string>();
     let lastError: unknown;
+    let backoff = false;
     for (let attempt = 0; attempt < maxAttempts && (attempt < 2 || clock.now() < deadline); attempt++) {
       // Full jitter, capped low: contention here is short-lived (one round trip per winner).
-      if (attempt > 0) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
+      if (backoff) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
+      backoff = true;
       const now = clock.now();
-      const appends: { p: Prepared; head: Head; placement: Placement | undefined }[] = [];
-      for (const p of chunk) {
-        const { head, placement } = await this.stateFor(p, now);
-        const dup = this.duplicateOf(p, placement?.state);
-        if (dup) results.set(p, dup);
-        else appends.push({ p, head, placement });
+      let plan: GroupPlan | undefined;
+      while (!plan) {
+        const live = members.filter((m) => !errors.has(m) && !landed.has(m));
+        if (live.length === 0) break;
+        plan = await this.planGroup(live, now, fresh, errors);
       }
-      if (appends.length === 0) return;
+      if (!plan) break;
+      if (plan.ops.length === 0) {
+        for (const [m, results] of plan.results) this.settle(m, results, landed);
+        backoff = false;
+        continue;
+      }
 
+      try {
+        await meta.transact(plan.ops);
+      } catch (err) {
+        lastError = err;
+        if (!(err instanceof ConflictError)) {
+          // Only transient failures (throttling, timeouts: retriable errors) have an unknown
+          // outcome worth another attempt; anything else is final.
+          if (!(err instanceof SluiceError && err.retriable)) throw err;
+          // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
+          // landed, the registry condition says so.
+          continue;
+        }
+        for (const { member, appends } of plan.writers) {
+          const registryKey = keys.objectRef(member.objectKey);
+          if (!err.failed(registryKey)) continue;
+          const current = err.currentOf(registryKey);
+          const bases = current?.data[`b${member.index}`] as number[] | undefined;
+          const time = current?.data[`t${member.index}`] as number | undefined;
+          if (current && bases && time !== undefined && bases.length === appends.length) {
+            // An earlier attempt of this chunk landed: answer with what it assigned.
+            member.registry.version = current.version;
+            appends.forEach((p, i) => {
+              this.heads.delete(p.pk);
+              if (p.producer) this.producers.delete(ProducerItemCache.key(p.pk, p.producer.producerId));
+              member.results.set(p, this.result(p, bases[i]!, time));
+            });
+            landed.add(member);
+          } else member.registry.version = current?.version ?? 0;
+        }
+        for (const { member } of plan.writers) {
+          if (!landed.has(member) && member.options.abortOn?.(err)) throw err;
+        }
+        let learned = false;
+        for (const [pk, key] of plan.headKeys) {
+          if (err.failed(key)) {
+            this.heads.set(pk, headFromItem(err.currentOf(key)));
+            learned = true;
+          }
+        }
+        for (const [cacheKey, key] of plan.producerKeys) {
+          if (err.failed(key)) {
+            this.producers.set(cacheKey, producerItemFrom(err.currentOf(key)));
+            learned = true;
+          }
+        }
+        // Only index items conflicted (or the store said nothing useful): our heads are
+        // stale in a way the error does not show. Forget them; the next attempt reads.
+        const registries = new Set(plan.writers.map((w) => keys.objectRef(w.member.objectKey).pk));
+        const onlyRegistry = err.failures.every((f) => registries.has(f.key.pk));
+        if (!learned && !onlyRegistry) for (const pk of plan.headKeys.keys()) this.heads.delete(pk);
+        continue;
+      }
+      for (const [pk, head] of plan.newHeads) this.heads.set(pk, head);
+      for (const [cacheKey, item] of plan.newItems) this.producers.set(cacheKey, item);
+      for (const { member } of plan.writers) member.registry.version += 1;
+      for (const [m, results] of plan.results) this.settle(m, results, landed);
+      // Members left out of this transaction (their producer was in it already) go next.
+      backoff = false;
+    }
+    return members.map((m) => {
+      if (errors.has(m)) return errors.get(m);
+      if (landed.has(m)) return undefined;
+      return new UnavailableError(
+        'could not commit the append: too much contention on its partitions; retry',
+        {
+          cause: lastError,
+        },
+      );
+    });
+  }
+
+  private settle(
+    member: CommitMember,
+    results: Map<Prepared, AppendResult>,
+    landed: Set<CommitMember>,
+  ): void {
+    for (const [p, r] of results) member.results.set(p, r);
+    landed.add(member);
+  }
+
+  /**
+   * Builds one attempt's transaction for the live members, each partition's head advanced
+   * member after member. Returns `undefined` when it must be planned again: items were read
+   * fresh (a sequence or epoch error is only believed from items read just now, since
+   * cached ones may be behind), or a member was refused (its error is in `errors`).
+   */
+  private async planGroup(
+    live: CommitMember[],
+    now: number,
+    fresh: Set<string>,
+    errors: Map<CommitMember, unknown>,
+  ): Promise<GroupPlan | undefined> {
+    const start = new Map<string, Head>();
+    const running = new Map<string, Head>();
+    const headKeys = new Map<string, ItemKey>();
+    const plan: GroupPlan = {
+      ops: [],
+      writers: [],
+      results: new Map(),
+      newHeads: new Map(),
+      newItems: new Map(),
+      headKeys,
+      producerKeys: new Map(),
+    };
+    members: for (const member of live) {
+      // One op per item: a producer already appending to a partition here waits its turn.
+      for (const p of member.chunk) {
+        if (p.producer && plan.producerKeys.has(ProducerItemCache.key(p.pk, p.producer.producerId)))
+          continue members;
+      }
+      const results = new Map<Prepared, AppendResult>();
+      const appends: Prepared[] = [];
+      const bases: number[] = [];
       const ops: TransactOp[] = [];
-      const newHeads: Head[] = [];
-      const newItems: (ProducerState | undefined)[] = [];
-      for (const { p, head, placement } of appends) {
+      const items = new Map<string, ProducerItem>();
+      const heads = new Map<string, Head>();
+      for (const p of member.chunk) {
+        if (!start.has(p.pk)) {
+          const head = this.heads.get(p.pk) ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
+          start.set(p.pk, head);
+          running.set(p.pk, head);
+          headKeys.set(p.pk, keys.head(p.topic.id, p.run.partition));
+        }
+        const head = heads.get(p.pk) ?? running.get(p.pk)!;
+        const placement = this.placementOf(p, head, now);
+        if (p.producer) {
+          try {
+            checkSequence(placement!.state, p.producer);
+          } catch (err) {
+            const cacheKey = ProducerItemCache.key(p.pk, p.producer.producerId);
+            if (fresh.has(cacheKey)) errors.set(member, err);
+            else {
+              fresh.add(cacheKey);
+              const [headItem, producerItem] = await this.deps.meta.batchGet([
+                headKeys.get(p.pk)!,
+                keys.producer(p.topic.id, p.run.partition, p.producer.producerId),
+              ]);
+              this.heads.set(p.pk, headFromItem(headItem));
+              this.producers.set(cacheKey, producerItemFrom(producerItem));
+            }
+            return undefined;
+          }
+        }
+        const dup = this.duplicateOf(p, placement?.state);
+        if (dup) {
+          results.set(p, dup);
+          continue;
+        }
         const base = head.data.next;
         const state = p.producer && nextState(placement?.state, p.producer, base, now);
         const data: HeadData = {
@@ -372,16 +599,14 @@ export class Appender {
           p: pruneExpired(head.data.p, now, this.limits),
         };
         if (placement?.at === 'head') data.p[p.producer!.producerId] = state!;
-        newItems.push(placement?.at === 'item' ? state : undefined);
-        newHeads.push({ version: head.version + 1, data });
-        ops.push({
-          type: 'put',
-          key: keys.head(p.topic.id, p.run.partition),
-          data: headToData(data),
-          condition: head.version === 0 ? { absent: true } : { version: head.version },
-        });
+        heads.set(p.pk, { version: head.version, data });
+        if (p.producer) {
+          const cacheKey = ProducerItemCache.key(p.pk, p.producer.producerId);
+          plan.producerKeys.set(cacheKey, keys.producer(p.topic.id, p.run.partition, p.producer.producerId));
+          if (placement?.at === 'item') items.set(cacheKey, { version: placement.version + 1, state });
+        }
         const entry: IndexEntry = {
-          o: objectKey,
+          o: member.objectKey,
           pos: p.position,
           len: p.length,
           base,
@@ -398,12 +623,31 @@ export class Appender {
           condition: { absent: true },
         });
         ops.push(...this.producerOps(p, placement, state, now));
+        appends.push(p);
+        bases.push(base);
+        results.set(p, this.result(p, base, now));
       }
+      for (const [pk, head] of heads) running.set(pk, head);
+      for (const [k, item] of items) plan.newItems.set(k, item);
+      plan.results.set(member, results);
+      if (appends.length === 0) continue;
+      plan.ops.push(...ops);
+      if (member.options.chunkOps) {
+        plan.ops.push(
+          ...member.options.chunkOps(
+            member.chunk.map((p) => p.run),
+            member.index,
+            now,
+          ),
+        );
+      }
+      plan.writers.push({ member, appends });
       // The registry remembers what each chunk assigned, so an ambiguous commit can be
       // recognised and answered on retry without appending twice.
-      const assigned = { [`b${index}`]: appends.map((a) => a.head.data.next), [`t${index}`]: now };
-      ops.push(
-        registry.version === 0
+      const assigned = { [`b${member.index}`]: bases, [`t${member.index}`]: now };
+      const registryKey = keys.objectRef(member.objectKey);
+      plan.ops.push(
+        member.registry.version === 0
           ? {
               type: 'put',
               key: registryKey,
@@ -415,106 +659,22 @@ export class Appender {
               key: registryKey,
               add: { refs: appends.length },
               set: assigned,
-              condition: { version: registry.version },
+              condition: { version: member.registry.version },
             },
       );
-
-      try {
-        await meta.transact(ops);
-      } catch (err) {
-        lastError = err;
-        if (!(err instanceof ConflictError)) {
-          // Only transient failures (throttling, timeouts: retriable errors) have an unknown
-          // outcome worth another attempt; anything else is final.
-          if (!(err instanceof SluiceError && err.retriable)) throw err;
-          // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
-          // landed, the registry condition says so.
-          continue;
-        }
-        if (err.failed(registryKey)) {
-          const current = err.currentOf(registryKey);
-          const bases = current?.data[`b${index}`] as number[] | undefined;
-          const time = current?.data[`t${index}`] as number | undefined;
-          if (current && bases && time !== undefined && bases.length === appends.length) {
-            // An earlier attempt of this chunk landed: answer with what it assigned.
-            registry.version = current.version;
-            appends.forEach(({ p }, i) => {
-              this.heads.delete(p.pk);
-              if (p.producer) this.producers.delete(ProducerItemCache.key(p.pk, p.producer.producerId));
-              results.set(p, this.result(p, bases[i]!, time));
-            });
-            return;
-          }
-          registry.version = current?.version ?? 0;
-        }
-        let learned = false;
-        for (const { p } of appends) {
-          const key = keys.head(p.topic.id, p.run.partition);
-          if (err.failed(key)) {
-            this.heads.set(p.pk, headFromItem(err.currentOf(key)));
-            learned = true;
-          }
-          const itemKey = p.producer && keys.producer(p.topic.id, p.run.partition, p.producer.producerId);
-          if (itemKey && err.failed(itemKey)) {
-            this.producers.set(
-              ProducerItemCache.key(p.pk, p.producer!.producerId),
-              producerItemFrom(err.currentOf(itemKey)),
-            );
-            learned = true;
-          }
-        }
-        // Only index items conflicted (or the store said nothing useful): our heads are
-        // stale in a way the error does not show. Forget them; the next attempt reads.
-        const onlyRegistry = err.failures.every((f) => f.key.pk === registryKey.pk);
-        if (!learned && !onlyRegistry) for (const { p } of appends) this.heads.delete(p.pk);
-        continue;
-      }
-      appends.forEach(({ p, head, placement }, i) => {
-        this.heads.set(p.pk, newHeads[i]!);
-        if (placement?.at === 'item') {
-          this.producers.set(ProducerItemCache.key(p.pk, p.producer!.producerId), {
-            version: placement.version + 1,
-            state: newItems[i],
-          });
-        }
-        results.set(p, this.result(p, head.data.next, now));
+    }
+    for (const [pk, head] of running) {
+      const before = start.get(pk)!;
+      if (head === before) continue;
+      plan.ops.push({
+        type: 'put',
+        key: headKeys.get(pk)!,
+        data: headToData(head.data),
+        condition: before.version === 0 ? { absent: true } : { version: before.version },
       });
-      registry.version += 1;
-      return;
+      plan.newHeads.set(pk, { version: before.version + 1, data: head.data });
     }
-    throw new UnavailableError('could not commit the append: too much contention on its partitions; retry', {
-      cause: lastError,
-    });
-  }
-
-  /**
-   * The head to commit against — the cached one, or "absent" for a partition never seen
-   * (a wrong guess costs one conflict, which returns the real head) — and where the
-   * producer's state is. A sequence or epoch error is only believed from items read just
-   * now, since cached ones may be behind.
-   */
-  private async stateFor(
-    p: Prepared,
-    now: number,
-  ): Promise<{ head: Head; placement: Placement | undefined }> {
-    const head = this.heads.get(p.pk) ?? { version: 0, data: { ...EMPTY_HEAD, p: {} } };
-    if (!p.producer) return { head, placement: undefined };
-    const placement = this.placementOf(p, head, now)!;
-    try {
-      checkSequence(placement.state, p.producer);
-      return { head, placement };
-    } catch {
-      const [headItem, producerItem] = await this.deps.meta.batchGet([
-        keys.head(p.topic.id, p.run.partition),
-        keys.producer(p.topic.id, p.run.partition, p.producer.producerId),
-      ]);
-      const fresh = headFromItem(headItem);
-      this.heads.set(p.pk, fresh);
-      this.producers.set(ProducerItemCache.key(p.pk, p.producer.producerId), producerItemFrom(producerItem));
-      const placed = this.placementOf(p, fresh, now)!;
-      checkSequence(placed.state, p.producer);
-      return { head: fresh, placement: placed };
-    }
+    return plan;
   }
 
   /**

@@ -9,7 +9,7 @@
  * | `p#<topicId>#<partition>`  | `i#<lastOffset>`    | batch index entry (object, position)   |
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
  * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
- * | `p#<topicId>#<partition>`  | `s#<producerId>`    | a producer's dedup state (not on head) |
+ * | `p#<topicId>#<partition>`  | `pr#<producerId>`   | a producer's dedup state (not on head) |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
@@ -17,6 +17,8 @@
  * | `groups`                   | `<group>`           | group catalog entry                    |
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
+ * | `inbox`                    | `tail`              | inbox batcher commit counter (CAS)     |
+ * | `inbox`                    | `l#<time>#<n>`      | inbox ledger: ids committed by a batch |
  * | `t#<transactionalId>`      | `tx`                | transaction: epoch, state, staged sends |
  * | `transactions`             | `<transactionalId>` | transaction catalog entry              |
  * | `subscriptions`            | `<name>`            | subscription definition                |
@@ -51,8 +53,12 @@ export const keys = {
   }),
   producer: (topicId: string, partition: number, producerId: string): ItemKey => ({
     pk: `p#${topicId}#${partition}`,
-    sk: `s#${producerId}`,
+    sk: `pr#${producerId}`,
   }),
+  inboxPk: 'inbox',
+  inboxTail: { pk: 'inbox', sk: 'tail' } as ItemKey,
+  inboxLedgerPrefix: 'l#',
+  inboxLedgerSk: (time: number, n: number): string => `l#${padOffset(time)}#${padOffset(n)}`,
   orphanGc: { pk: 'maintenance', sk: 'gc' } as ItemKey,
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
   producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,

@@ -13,7 +13,7 @@
  * - on the partition's head item, for at most `headSlots` producers (the busy producer
  *   of a partition pays nothing extra: its state rides on the head the commit writes
  *   anyway);
- * - otherwise in an item of its own beside the head (`s#<producerId>`, with a TTL), which
+ * - otherwise in an item of its own beside the head (`pr#<producerId>`, with a TTL), which
  *   only that producer's commits write: one more small item in its transaction.
  * A producer's state never moves: it enters the head only when it has no item (checked
  * in the same transaction) and leaves it only by expiring.

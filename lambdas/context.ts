@@ -10,6 +10,7 @@ import { ByteLru } from '../core/cache.js';
 import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
 import type { GroupConfig } from '../core/groups/index.js';
+import type { InboxQueue } from '../core/inbox/queue.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
 import { SchemaValidator } from '../core/schemas/validation.js';
@@ -48,6 +49,8 @@ export interface SluiceContext {
   endpoints(origin: string): Promise<Endpoints>;
   /** Consumer-group settings (assignor, heartbeat interval) from the environment. */
   groupConfig: Partial<GroupConfig>;
+  /** The acks=1 inbox (`storage/inbox-config.ts`), opened on first use; `undefined` when there is none. */
+  inbox(): Promise<InboxQueue | undefined>;
   /** A view of topics for the group coordinator: partition counts and high watermarks. */
   topicView: {
     partitionCount(topic: string): Promise<number | undefined>;
@@ -71,6 +74,8 @@ export interface ContextOptions {
   groupConfig?: Partial<GroupConfig>;
   /** Topic metadata cache lifetime (ms). */
   topicCacheTtlMs?: number;
+  /** The acks=1 inbox; otherwise chosen from the environment on first use. */
+  inbox?: InboxQueue;
 }
 
 /** Builds a context over given stores (tests, `sluice dev`, the in-process SDK transport). */
@@ -89,6 +94,7 @@ export function createContext(
   );
   const reader = new Reader({ ...stores, topics, clock, cache });
   const endpoints = endpointResolver(env, options.endpoints);
+  let inbox: Promise<InboxQueue | undefined> | undefined = options.inbox && Promise.resolve(options.inbox);
   const schemas = new SchemaRegistry({ meta: stores.meta, clock, random });
   const topicView = {
     async partitionCount(topic: string) {
@@ -102,6 +108,16 @@ export function createContext(
       reader.highWatermarks(topic, partitions),
   };
   return {
+    inbox: () => {
+      inbox ??= import('../storage/inbox-config.js')
+        .then(({ inboxFromEnv }) => inboxFromEnv(env))
+        .then((i) => i?.queue)
+        .catch((err) => {
+          inbox = undefined;
+          throw err;
+        });
+      return inbox;
+    },
     ...stores,
     clock,
     random,

@@ -5,13 +5,58 @@
 import { z } from 'zod';
 import { SluiceError } from '../core/errors.js';
 import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches } from '../core/fetch.js';
+import { readHeads } from '../core/heads.js';
 import type { DeflatedBatch } from '../core/records/index.js';
+import type { TopicMeta } from '../core/topics.js';
 import { BATCHES_CONTENT_TYPE, encodeFetchFrames } from '../core/wire.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { asSluiceError, errorBody, lambdaHandler, parseJson, parseQuery, type Route } from './http.js';
 import { type Encoding, recordToJson } from './json-records.js';
 import { metadataRoute } from './metadata.js';
 import { bodyJsonBytes, escapedBytes, MAX_RESPONSE_BYTES, ResponseBudget } from './response-size.js';
+
+/**
+ * The partitions whose requested offset is their high watermark, answered without data:
+ * one BatchGetItem of their heads (strongly consistent) instead of a read per partition,
+ * and each topic looked up once. An idle consumer's poll costs this and nothing more.
+ * Anything else (data to read, an unknown topic, an offset out of range, a failed read)
+ * is left to the full path, which answers it as before.
+ */
+async function atHighWatermark(
+  ctx: SluiceContext,
+  partitions: readonly { topic: string; partition: number; offset: number }[],
+): Promise<(PartitionBatches | undefined)[]> {
+  try {
+    const topics = new Map<string, TopicMeta | undefined>();
+    for (const p of partitions) {
+      if (topics.has(p.topic)) continue;
+      topics.set(p.topic, await ctx.topics.get(p.topic).catch(() => undefined));
+    }
+    const known = partitions.filter((p) => {
+      const t = topics.get(p.topic);
+      return t !== undefined && p.partition < t.partitions;
+    });
+    if (known.length === 0) return partitions.map(() => undefined);
+    const heads = await readHeads(
+      ctx.meta,
+      known.map((p) => ({ topicId: topics.get(p.topic)!.id, partition: p.partition })),
+    );
+    const byPartition = new Map(known.map((p, i) => [p, heads[i]!]));
+    return partitions.map((p) => {
+      const head = byPartition.get(p);
+      if (!head || p.offset !== head.data.next) return undefined;
+      return {
+        topic: p.topic,
+        partition: p.partition,
+        highWatermark: head.data.next,
+        logStartOffset: head.data.start,
+        batches: [],
+      };
+    });
+  } catch {
+    return partitions.map(() => undefined);
+  }
+}
 
 /** Fits a fetch response in Lambda's 6 MB response limit, base64 included. */
 export const MAX_FETCH_BYTES = 4 * 1024 * 1024;
@@ -25,6 +70,8 @@ export interface FetchRouteOptions {
    * binary ones stop adding batches. Default {@link MAX_RESPONSE_BYTES}; tests shrink it.
    */
   maxResponseBytes?: number;
+  /** The longest a fetch waits for data (ms); a request's `maxWaitMs` is cut to it. Default MAX_WAIT_MS. */
+  maxWaitMs?: number;
 }
 
 const int = (name: string, min: number, max: number) =>
@@ -69,6 +116,7 @@ const offsetsQuery = z.object({
 
 export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {}): Route[] {
   const limit = (options.maxResponseBytes ?? MAX_RESPONSE_BYTES) - ENVELOPE_BYTES;
+  const waitCap = options.maxWaitMs ?? MAX_WAIT_MS;
   return [
     metadataRoute(ctx),
     {
@@ -76,7 +124,10 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
       path: '/v1/fetch',
       async handle(req) {
         const q = parseQuery(req, fetchQuery);
-        const result = await ctx.reader.fetchRecords(q.topic, q.partition, q.offset, q);
+        const result = await ctx.reader.fetchRecords(q.topic, q.partition, q.offset, {
+          ...q,
+          maxWaitMs: Math.min(q.maxWaitMs ?? 0, waitCap),
+        });
         const budget = new ResponseBudget(limit - envelopeBytes(result));
         return { status: 200, body: recordsJson(ctx, result, q.offset, q.encoding ?? 'utf8', budget) };
       },
@@ -89,10 +140,13 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
         const binary = (req.headers.accept ?? '').includes(BATCHES_CONTENT_TYPE);
         const maxBytes = body.maxBytes ?? DEFAULT_MAX_BYTES;
         const perPartition = Math.max(1, Math.ceil(maxBytes / body.partitions.length));
-        const deadline = ctx.clock.now() + (body.maxWaitMs ?? 0);
+        const deadline = ctx.clock.now() + Math.min(body.maxWaitMs ?? 0, waitCap);
         for (;;) {
+          const idle = await atHighWatermark(ctx, body.partitions);
           const results = await Promise.all(
-            body.partitions.map(async (p) => {
+            body.partitions.map(async (p, i) => {
+              const empty = idle[i];
+              if (empty) return empty;
               try {
                 return await ctx.reader.fetchBatches(p.topic, p.partition, p.offset, {
                   maxBytes: perPartition,
@@ -311,4 +365,13 @@ function recordsJson(
 }
 
 /** The Lambda entry point. */
-export const handler = lambdaHandler(async () => fetchRoutes(await getContext()), contextHooks);
+export const handler = lambdaHandler(
+  async () => fetchRoutes(await getContext(), { maxWaitMs: maxWaitFromEnv(process.env) }),
+  contextHooks,
+);
+
+/** SLUICE_FETCH_MAX_WAIT_MS (the construct sets 0); unset or invalid: MAX_WAIT_MS. */
+export function maxWaitFromEnv(env: NodeJS.ProcessEnv): number {
+  const ms = Number(env.SLUICE_FETCH_MAX_WAIT_MS ?? Number.NaN);
+  return Number.isInteger(ms) && ms >= 0 ? Math.min(ms, MAX_WAIT_MS) : MAX_WAIT_MS;
+}

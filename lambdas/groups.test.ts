@@ -45,9 +45,17 @@ describe('group routes', () => {
       memberId,
       memberEpoch: 1,
       offsets: [{ topic: 'orders', partition: 1, offset: 4, metadata: 'x' }],
-      unknownField: true,
     });
     expect(commit).toEqual({ status: 200, body: {} });
+    // An unknown field is refused, naming it, and changes nothing (issue 12: typos never pass).
+    const typo = await call('POST', '/v1/groups/g1/offsets', {
+      memberId,
+      memberEpoch: 1,
+      offsets: [{ topic: 'orders', partition: 1, offset: 9 }],
+      unknownField: true,
+    });
+    expect(typo.status).toBe(400);
+    expect(typo.body.error.message).toBe('unknownField: unknown field (not in the API)');
     expect((await call('GET', '/v1/groups/g1/offsets')).body).toEqual({
       group: 'g1',
       offsets: [{ topic: 'orders', partition: 1, offset: 4, metadata: 'x' }],

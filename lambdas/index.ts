@@ -5,7 +5,7 @@
 import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { adminRoutes } from './admin.js';
 import type { SluiceContext } from './context.js';
-import { fetchRoutes } from './fetch.js';
+import { fetchRoutes, maxWaitFromEnv } from './fetch.js';
 import { groupRoutes, lagMetrics } from './groups.js';
 import { type HandlerHooks, lambdaHandler } from './http.js';
 import { metadataRoute } from './metadata.js';
@@ -22,7 +22,8 @@ export function functionFor(path: string): FunctionName {
   if (
     path.startsWith('/v1/produce') ||
     path.startsWith('/v1/producers') ||
-    path.startsWith('/v1/transactions')
+    path.startsWith('/v1/transactions') ||
+    path === '/v1/inbox'
   )
     return 'produce';
   if (path.startsWith('/v1/fetch') || path.startsWith('/v1/offsets')) return 'fetch';
@@ -40,7 +41,8 @@ export function createHandlers(ctx: SluiceContext): Record<FunctionName, Functio
   };
   return {
     produce: lambdaHandler(produceRoutes(ctx), hooks),
-    fetch: lambdaHandler(fetchRoutes(ctx), hooks),
+    // SLUICE_FETCH_MAX_WAIT_MS as in Lambda: `sluice dev` can answer fetches as a deployment does.
+    fetch: lambdaHandler(fetchRoutes(ctx, { maxWaitMs: maxWaitFromEnv(process.env) }), hooks),
     admin: lambdaHandler(adminRoutes(ctx), hooks),
     groups: lambdaHandler(
       [

@@ -20,6 +20,7 @@ import { checkRecordRules } from '../core/topic-rules.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
+import { inboxRoute } from './inbox.js';
 import { headersFromJson, toBytes } from './json-records.js';
 import { metadataRoute } from './metadata.js';
 import { transactionRoutes } from './transactions.js';
@@ -57,6 +58,7 @@ type ProduceBody = z.infer<typeof produceBody>;
 export function produceRoutes(ctx: SluiceContext): Route[] {
   return [
     metadataRoute(ctx),
+    inboxRoute(ctx),
     {
       method: 'POST',
       path: '/v1/producers',

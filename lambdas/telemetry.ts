@@ -7,7 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 
 export type MetricName = 'BytesIn' | 'RecordsIn' | 'BytesOut' | 'RecordsOut';
-export type GaugeName = 'ConsumerLag';
+export type GaugeName = 'ConsumerLag' | 'InboxAge';
 
 export interface Telemetry {
   logger: Logger;
@@ -31,7 +31,15 @@ export function createTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry
     const [topic, name] = key.split('\u0000') as [string, MetricName | GaugeName];
     const m = new Metrics({ namespace, serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'sluice' });
     m.addDimension('topic', topic);
-    m.addMetric(name, name.startsWith('Bytes') ? MetricUnit.Bytes : MetricUnit.Count, value);
+    m.addMetric(
+      name,
+      name.startsWith('Bytes')
+        ? MetricUnit.Bytes
+        : name === 'InboxAge'
+          ? MetricUnit.Milliseconds
+          : MetricUnit.Count,
+      value,
+    );
     m.publishStoredMetrics();
   };
   return {

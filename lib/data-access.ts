@@ -10,6 +10,7 @@
  * | admin       |                        |             | read, put, update, delete  |
  * | groups      |                        |             | read, put, update, delete  |
  * | maintenance | get, put, delete       | yes         | read, put, update, delete  |
+ * | subscriptions | get                  | yes         | read, put, update          |
  *
  * Why produce may read: a create-only PUT (`If-None-Match: *`) that the SDK retried after a
  * lost response fails with 412, and the S3 adapter then HEADs the object (s3:GetObject) to
@@ -29,6 +30,8 @@ import { objectKeys } from '../core/keys.js';
 import { acknowledge, wildcardActionFinding, wildcardResourceFinding } from './nag.js';
 
 export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas' | 'maintenance';
+/** Roles of functions created on demand (the subscriptions trigger, with the first subscription). */
+export type OptionalFunctionRole = 'subscriptions';
 
 const ITEM_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 const ITEM_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
@@ -40,7 +43,7 @@ interface Access {
   items: string[];
 }
 
-export const DATA_ACCESS: Readonly<Record<FunctionRole, Access>> = {
+export const DATA_ACCESS: Readonly<Record<FunctionRole | OptionalFunctionRole, Access>> = {
   produce: {
     objects: ['s3:GetObject', 's3:PutObject'],
     listBucket: false,
@@ -56,6 +59,8 @@ export const DATA_ACCESS: Readonly<Record<FunctionRole, Access>> = {
     listBucket: true,
     items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
   },
+  // Reads records like fetch; writes only leases and committed offsets.
+  subscriptions: { objects: ['s3:GetObject'], listBucket: true, items: [...ITEM_READ, ...ITEM_WRITE] },
 };
 
 export interface DataResources {
@@ -66,7 +71,11 @@ export interface DataResources {
 }
 
 /** Adds to `role` the statements of {@link DATA_ACCESS} for `fn`, and the key use they imply. */
-export function grantDataAccess(role: iam.IRole, fn: FunctionRole, data: DataResources): void {
+export function grantDataAccess(
+  role: iam.IRole,
+  fn: FunctionRole | OptionalFunctionRole,
+  data: DataResources,
+): void {
   const access = DATA_ACCESS[fn];
   const statements: iam.PolicyStatement[] = [];
   if (access.objects.length > 0) {

@@ -81,6 +81,13 @@ export const HANDLER_SPECS = {
     native: [],
     unused: ['@aws-sdk/client-sqs', '@aws-sdk/client-ssm'],
   },
+  // Reads records (decompression) and invokes targets, sends failures to SQS.
+  subscriptions: { source: 'lambdas/subscriptions.ts', native: ALL_NATIVE, unused: ['@aws-sdk/client-ssm'] },
+  'subscriptions-provider': {
+    source: 'lib/subscriptions-handler.ts',
+    native: [],
+    unused: ['@aws-sdk/client-sqs', '@aws-sdk/client-ssm'],
+  },
 } as const satisfies Record<string, HandlerSpec>;
 
 export type HandlerName = keyof typeof HANDLER_SPECS;

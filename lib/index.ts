@@ -12,4 +12,5 @@ export {
   SluiceClusterBase,
 } from './sluice-cluster-ref.js';
 export { SluiceStack, type SluiceStackProps } from './sluice-stack.js';
+export { SluiceSubscription, type SluiceSubscriptionProps } from './sluice-subscription.js';
 export { InvalidTopicSpecError, type TopicSpec, validateTopicSpecs } from './topic-spec.js';

@@ -1,7 +1,9 @@
 /**
  * A cluster's CloudWatch dashboard and alarms. Alarms watch what needs a person: functions
- * failing (unhandled errors, timeouts), functions throttled, and maintenance work that
- * failed for good (messages in the dead-letter queue).
+ * failing (unhandled errors, timeouts), functions answering server errors through their
+ * URL (STORAGE_MISCONFIGURED, INTERNAL_ERROR, RESPONSE_TOO_LARGE, and UNAVAILABLE when it
+ * persists: Lambda's `Errors` metric does not count answered errors), functions
+ * throttled, and maintenance work that failed for good (messages in the dead-letter queue).
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -14,6 +16,8 @@ export interface SluiceMonitoringProps {
   readonly serviceName: string;
   /** The cluster's functions by role: produce, fetch, admin, groups, maintenance. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
+  /** The roles served through a Function URL (their 5xx answers are alarmed on). */
+  readonly urlRoles: readonly string[];
   readonly maintenanceQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
   readonly dashboard: boolean;
@@ -22,6 +26,12 @@ export interface SluiceMonitoringProps {
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * 5xx answers in five minutes that raise the server-error alarm: a misconfiguration fails
+ * every request, while a lone UNAVAILABLE (a storage blip the SDK retries) does not page.
+ */
+export const SERVER_ERROR_THRESHOLD = 5;
 
 export class SluiceMonitoring extends Construct {
   readonly dashboard?: cloudwatch.Dashboard;
@@ -41,6 +51,19 @@ export class SluiceMonitoring extends Construct {
         threshold: 1,
         alarmDescription: `Sluice ${stackName}: the ${role} function failed (unhandled error or timeout) in the last 5 minutes. Its log group has the stack trace.`,
       });
+      if (props.urlRoles.includes(role)) {
+        this.addAlarm(`${role}ServerErrors`, {
+          metric: new cloudwatch.Metric({
+            namespace: 'AWS/Lambda',
+            metricName: 'Url5xxCount',
+            dimensionsMap: { FunctionName: fn.functionName },
+            period: FIVE_MINUTES,
+            statistic: 'Sum',
+          }),
+          threshold: SERVER_ERROR_THRESHOLD,
+          alarmDescription: `Sluice ${stackName}: the ${role} function answered ${SERVER_ERROR_THRESHOLD} or more server errors (HTTP 5xx) in the last 5 minutes. STORAGE_MISCONFIGURED in its log says what to fix (access denied, missing bucket or table, KMS key); UNAVAILABLE means storage kept failing.`,
+        });
+      }
       this.addAlarm(`${role}Throttles`, {
         metric: fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
         threshold: 1,

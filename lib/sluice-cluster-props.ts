@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { TopicSpec } from './topic-spec.js';
 
 /** Properties of {@link SluiceCluster}. Every one is optional. */
@@ -64,6 +65,14 @@ export interface SluiceClusterProps {
    */
   readonly maintenanceMemorySize?: number;
 
+  /**
+   * The longest a fetch may wait for data (SLUICE_FETCH_MAX_WAIT_MS; a request's
+   * `maxWaitMs` above it is cut to it). An idle long poll holds the function, billed, and
+   * a unit of concurrency for its whole wait: the SDK instead polls without waiting and
+   * backs off while a partition stays empty.
+   * @default Duration.millis(0): fetches answer at once
+   */
+  readonly fetchMaxWait?: Duration;
   /**
    * Concurrency reserved for (and capping) the produce function.
    * @default none: the function shares the account's unreserved concurrency
@@ -169,6 +178,14 @@ export interface SluiceClusterProps {
    * @default none: alarms show on the dashboard and in the console only
    */
   readonly alarmActions?: readonly cloudwatch.IAlarmAction[];
+  /**
+   * An SNS topic every alarm notifies (in addition to `alarmActions`): subscribe a
+   * person, a pager or a chat integration to it.
+   * @example
+   * new SluiceCluster(stack, 'Cluster', { alarmTopic: new sns.Topic(stack, 'Ops') });
+   * @default none
+   */
+  readonly alarmTopic?: sns.ITopic;
   /**
    * X-Ray tracing of the functions.
    * @default lambda.Tracing.DISABLED (X-Ray is billed per trace)

@@ -8,6 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import {
   clusterStack,
@@ -364,8 +365,26 @@ describe('maintenance', () => {
 describe('monitoring', () => {
   it('alarms on errors and throttles of every function and on dead-lettered work', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    expect(alarms).toHaveLength(13);
+    // 6 functions × (errors, throttles), 5 URL functions × server errors, dead letters.
+    expect(alarms).toHaveLength(18);
     for (const role of ROLES) {
+      // Answered server errors (STORAGE_MISCONFIGURED…) are not in Lambda's Errors metric.
+      const url = alarms.filter(
+        (a) => a.MetricName === 'Url5xxCount' && JSON.stringify(a.Dimensions).includes(fn(role).id),
+      );
+      expect(url).toEqual(
+        role === 'Maintenance'
+          ? []
+          : [
+              expect.objectContaining({
+                Namespace: 'AWS/Lambda',
+                Statistic: 'Sum',
+                Period: 300,
+                Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn(role).id } }],
+                Threshold: 5,
+              }),
+            ],
+      );
       for (const metric of ['Errors', 'Throttles']) {
         expect(alarms).toContainEqual(
           expect.objectContaining({
@@ -394,6 +413,17 @@ describe('monitoring', () => {
         ],
       }),
     );
+  });
+
+  it('notifies an alarm topic from every alarm', () => {
+    const { template: t } = clusterStack(
+      { dashboard: false },
+      { before: (stack) => ({ alarmTopic: new sns.Topic(stack, 'Ops') }) },
+    );
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    const topic = resourceOf(t, 'AWS::SNS::Topic', 'Ops').id;
+    expect(alarms).toHaveLength(18);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
   });
 
   it('has a dashboard with traffic, lag, errors, throttles and duration', () => {

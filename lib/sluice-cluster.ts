@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -14,7 +15,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -23,7 +24,7 @@ import type { Construct } from 'constructs';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import { SluiceMonitoring } from './monitoring.js';
-import { acknowledge } from './nag.js';
+import { acknowledge, wildcardResourceFinding } from './nag.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
 import {
   type ISluiceCluster,
@@ -31,6 +32,11 @@ import {
   SluiceClusterBase,
 } from './sluice-cluster-ref.js';
 import { FUNCTION_TIMEOUTS, SluiceFunction } from './sluice-function.js';
+import {
+  SluiceSubscription,
+  type SluiceSubscriptionProps,
+  type SluiceSubscriptionRuntime,
+} from './sluice-subscription.js';
 import { validateTopicSpecs } from './topic-spec.js';
 
 /** The functions behind a Function URL, in the order of the endpoints document. */
@@ -88,6 +94,18 @@ export class SluiceCluster extends SluiceClusterBase {
   readonly alarms: readonly cloudwatch.Alarm[];
 
   private readonly functions: Record<FunctionRole, SluiceFunction>;
+  /** What the subscriptions trigger is built from, on the first {@link addSubscription}. */
+  private readonly runtime: {
+    entryDir: string | undefined;
+    architecture: lambda.Architecture;
+    logRetention: logs.RetentionDays;
+    removalPolicy: RemovalPolicy;
+    tracing: lambda.Tracing;
+    environment: Record<string, string>;
+    data: Parameters<typeof grantDataAccess>[2];
+    importedTable: boolean;
+  };
+  private subscriptionRuntime: SluiceSubscriptionRuntime | undefined;
 
   /**
    * A cluster deployed by another stack or app, for grants and metrics.
@@ -189,11 +207,24 @@ export class SluiceCluster extends SluiceClusterBase {
       bucketKey: props.bucket ? (props.encryptionKey ?? bucket.encryptionKey) : props.encryptionKey,
       tableKey: props.table ? (props.encryptionKey ?? table.encryptionKey) : props.encryptionKey,
     };
+    this.runtime = {
+      entryDir,
+      architecture,
+      logRetention,
+      removalPolicy,
+      tracing: props.tracing ?? lambda.Tracing.DISABLED,
+      environment: common,
+      data: dataResources,
+      importedTable: props.table !== undefined,
+    };
     const make = (role: FunctionRole): SluiceFunction => {
       const environment: Record<string, string> =
         role === 'maintenance'
           ? { ...common, SLUICE_MAINTENANCE_QUEUE_URL: this.maintenanceQueue.queueUrl }
           : { ...common, SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName };
+      // An idle long poll would hold a function (and a unit of concurrency) all the time.
+      if (role === 'fetch')
+        environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
         handler: role,
         ...(entryDir ? { entry: join(entryDir, `${role}.ts`) } : {}),
@@ -283,10 +314,134 @@ export class SluiceCluster extends SluiceClusterBase {
       deadLetterQueue: this.deadLetterQueue,
       dashboard: props.dashboard ?? true,
       alarms: props.alarms ?? true,
-      alarmActions: props.alarmActions ?? [],
+      urlRoles: ['produce', 'fetch', 'admin', 'groups', 'schemas'],
+      alarmActions: [
+        ...(props.alarmActions ?? []),
+        ...(props.alarmTopic ? [new cloudwatchActions.SnsAction(props.alarmTopic)] : []),
+      ],
     });
     this.dashboard = monitoring.dashboard;
     this.alarms = monitoring.alarms;
+  }
+
+  /**
+   * Declares a subscription: Sluice invokes `props.target` with batches of the topic's
+   * records, in order per partition, at least once (README "Consume from Lambda"). The first
+   * call adds the subscriptions trigger: a KEYS_ONLY stream on the table and a function fed
+   * by it (filtered to partition heads and subscription definitions, so an idle cluster
+   * invokes nothing). The definition is created at deploy time and deleted with the stack.
+   *
+   * @throws Error when the cluster uses an imported table without a stream.
+   *
+   * @example
+   * cluster.addSubscription('Billing', { topic: 'orders', target: billingFn, batchSize: 50,
+   *   reportBatchItemFailures: true, onFailure: billingDlq });
+   */
+  addSubscription(id: string, props: SluiceSubscriptionProps): SluiceSubscription {
+    const sub = new SluiceSubscription(this, id, props, this.subscriptionTrigger());
+    const topics = this.node.tryFindChild('Topics');
+    if (topics) sub.node.addDependency(topics);
+    return sub;
+  }
+
+  private subscriptionTrigger(): SluiceSubscriptionRuntime {
+    if (this.subscriptionRuntime) return this.subscriptionRuntime;
+    const rt = this.runtime;
+    const stack = Stack.of(this);
+    let streamArn: string;
+    if (rt.importedTable) {
+      if (!this.table.tableStreamArn) {
+        throw new Error(
+          'addSubscription needs a DynamoDB stream on the imported table (KEYS_ONLY or more): import it with its stream ARN',
+        );
+      }
+      streamArn = this.table.tableStreamArn;
+    } else {
+      const cfn = this.table.node.defaultChild as dynamodb.CfnTable;
+      cfn.streamSpecification = { streamViewType: dynamodb.StreamViewType.KEYS_ONLY };
+      streamArn = cfn.attrStreamArn;
+    }
+    const leaseMs = 120_000;
+    const trigger = new SluiceFunction(this, 'Subscriptions', {
+      handler: 'subscriptions',
+      ...(rt.entryDir ? { entry: join(rt.entryDir, 'subscriptions.ts') } : {}),
+      description: `Sluice ${stack.stackName}: subscriptions (pushes records to functions), fed by the table's stream`,
+      architecture: rt.architecture,
+      memorySize: 1024,
+      timeout: Duration.minutes(15),
+      environment: { ...rt.environment, SLUICE_SUBSCRIPTION_LEASE_MS: String(leaseMs) },
+      logRetention: rt.logRetention,
+      removalPolicy: rt.removalPolicy,
+      tracing: rt.tracing,
+      invokedBy: 'dynamodb-stream',
+    });
+    grantDataAccess(trigger.role, 'subscriptions', rt.data);
+    trigger.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: [streamArn],
+      }),
+    );
+    const streams = `${this.table.tableArn}/stream/*`;
+    trigger.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:ListStreams'], resources: [streams] }),
+    );
+    acknowledge(
+      trigger.role,
+      wildcardResourceFinding(trigger.role, streams),
+      "The event source mapping lists the table's streams to find the current one; the grant covers only this table's streams.",
+    );
+    // Its own continuation (`{"dispatch": …}`): a separate policy, so the function does not
+    // depend on a statement that names it.
+    new iam.Policy(this, 'SubscriptionsSelfInvoke', {
+      roles: [trigger.role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [trigger.function.functionArn],
+        }),
+      ],
+    });
+    new lambda.EventSourceMapping(this, 'SubscriptionsTrigger', {
+      target: trigger.function,
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.LATEST,
+      batchSize: 1000,
+      retryAttempts: 10,
+      // A trigger batch that keeps failing (storage errors) is recorded in the cluster's
+      // dead-letter queue, which has an alarm; the records themselves stay in the log.
+      onFailure: new SqsDlq(this.deadLetterQueue),
+      filters: [
+        lambda.FilterCriteria.filter({
+          dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('head') } } },
+        }),
+        lambda.FilterCriteria.filter({
+          dynamodb: { Keys: { pk: { S: lambda.FilterRule.isEqual('subscriptions') } } },
+        }),
+      ],
+    });
+    const provider = new SluiceFunction(this, 'SubscriptionsProvider', {
+      handler: 'subscriptions-provider',
+      description: `Sluice ${stack.stackName}: creates declared subscriptions at deploy time`,
+      architecture: rt.architecture,
+      memorySize: 256,
+      timeout: Duration.minutes(5),
+      environment: {
+        SLUICE_ADMIN_FUNCTION: this.adminFunction.functionName,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      logRetention: rt.logRetention,
+      removalPolicy: rt.removalPolicy,
+      invokedBy: 'cloudformation',
+    });
+    provider.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.adminFunction.functionArn],
+      }),
+    );
+    this.subscriptionRuntime = { trigger: trigger.function, provider: provider.function };
+    return this.subscriptionRuntime;
   }
 
   /**

@@ -29,10 +29,12 @@ export interface SluiceFunctionProps {
   /** @default lambda.Tracing.DISABLED */
   readonly tracing?: lambda.Tracing;
   /** Who calls it; decides where failures go (a Function URL caller, CloudFormation, a dead-letter queue). */
-  readonly invokedBy: 'function-url' | 'cloudformation' | 'schedule-and-sqs';
+  readonly invokedBy: 'function-url' | 'cloudformation' | 'schedule-and-sqs' | 'dynamodb-stream';
 }
 
 const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
+  'dynamodb-stream':
+    "Invoked by a DynamoDB stream event source mapping, which retries a failed batch; it only triggers dispatch, and records a subscription gives up on go to that subscription's onFailure queue.",
   'function-url':
     'Invoked synchronously through its Function URL: a failure is returned to the caller, which retries; there is no asynchronous event to dead-letter.',
   'schedule-and-sqs':

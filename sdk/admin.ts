@@ -2,6 +2,7 @@
  * The admin client: topics, offsets and groups, with kafkajs' method names and shapes
  * where kafkajs has the method.
  */
+import type { SubscriptionConfig, SubscriptionInput } from '../core/subscriptions/config.js';
 import type { SluiceApi } from './api.js';
 import {
   SluiceArgumentError,
@@ -49,7 +50,7 @@ export interface SeekEntry {
 export interface GroupOverview {
   groupId: string;
   protocolType: string;
-  /** Sluice's state: `empty`, `stable` or `reconciling`. */
+  /** kafkajs' names, as `describeGroups`: `Empty`, `Stable`, `PreparingRebalance`. */
   state: string;
   members: number;
 }
@@ -330,7 +331,7 @@ export class Admin {
       groups: res.groups.map((g) => ({
         groupId: g.group,
         protocolType: 'consumer',
-        state: g.state,
+        state: STATES[g.state] ?? 'Dead',
         members: g.members,
       })),
     };
@@ -433,6 +434,74 @@ export class Admin {
   }
 
   /**
+   * Sluice: creates a subscription — the cluster pushes the topic's records to `target` (a
+   * Lambda function name or ARN; a module `./handler.ts#main` under `sluice dev`). Fields and
+   * defaults: API.md "Subscriptions".
+   * @throws SubscriptionAlreadyExistsError, UnknownTopicOrPartitionError, InvalidRequestError
+   * @example
+   * await admin.createSubscription({ name: 'billing', topic: 'orders', target: 'billing-fn', onFailure: dlqArn });
+   */
+  async createSubscription(input: SubscriptionInput): Promise<Subscription> {
+    const res = await this.api.json<{ subscription: Subscription }>('admin', {
+      method: 'POST',
+      path: '/v1/subscriptions',
+      json: input,
+    });
+    return res.subscription;
+  }
+
+  /** Sluice: every subscription. */
+  async listSubscriptions(): Promise<Subscription[]> {
+    return (
+      await this.api.json<{ subscriptions: Subscription[] }>('admin', {
+        method: 'GET',
+        path: '/v1/subscriptions',
+      })
+    ).subscriptions;
+  }
+
+  /**
+   * Sluice: a subscription and its group's lag per partition.
+   * @throws SubscriptionNotFoundError
+   */
+  async describeSubscription(name: string): Promise<{ subscription: Subscription; lag: SubscriptionLag[] }> {
+    return this.api.json('admin', { method: 'GET', path: `/v1/subscriptions/${encodeURIComponent(name)}` });
+  }
+
+  /** Sluice: changes a subscription's mutable settings (target, batching, retries, onFailure, enabled). */
+  async updateSubscription(name: string, changes: Partial<SubscriptionInput>): Promise<Subscription> {
+    const res = await this.api.json<{ subscription: Subscription }>('admin', {
+      method: 'PATCH',
+      path: `/v1/subscriptions/${encodeURIComponent(name)}`,
+      json: changes,
+    });
+    return res.subscription;
+  }
+
+  /** Sluice: stops delivering (offsets are kept). */
+  async pauseSubscription(name: string): Promise<Subscription> {
+    return this.enableSubscription(name, 'pause');
+  }
+
+  /** Sluice: delivers again from where it stopped. */
+  async resumeSubscription(name: string): Promise<Subscription> {
+    return this.enableSubscription(name, 'resume');
+  }
+
+  /** Sluice: deletes a subscription (its group and offsets stay). */
+  async deleteSubscription(name: string): Promise<void> {
+    await this.api.call('admin', { method: 'DELETE', path: `/v1/subscriptions/${encodeURIComponent(name)}` });
+  }
+
+  private async enableSubscription(name: string, action: 'pause' | 'resume'): Promise<Subscription> {
+    const res = await this.api.json<{ subscription: Subscription }>('admin', {
+      method: 'POST',
+      path: `/v1/subscriptions/${encodeURIComponent(name)}/${action}`,
+    });
+    return res.subscription;
+  }
+
+  /**
    * Deletes groups and their committed offsets; a group with members fails with
    * `NonEmptyGroupError` in its result entry (as kafkajs reports per group).
    * @example
@@ -457,6 +526,19 @@ export class Admin {
       }),
     );
   }
+}
+
+/** A subscription as the API returns it (API.md "Subscriptions"). */
+export type Subscription = SubscriptionConfig;
+/** What `createSubscription` takes: name, topic and target, the rest optional. */
+export type { SubscriptionInput };
+/** Lag of a subscription's group on one partition. */
+export interface SubscriptionLag {
+  topic: string;
+  partition: number;
+  committed: number | null;
+  highWatermark: number | null;
+  lag: number | null;
 }
 
 function toOffset(value: string | number): number {

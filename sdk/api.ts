@@ -20,7 +20,7 @@ export interface ClusterMetadata {
 }
 
 export interface ApiRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   path: string;
   query?: Record<string, string | number | undefined>;
   json?: unknown;

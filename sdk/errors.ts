@@ -75,6 +75,13 @@ export class TopicAlreadyExistsError extends named('TOPIC_ALREADY_EXISTS', 'Topi
 export class FencedMemberEpochError extends named('FENCED_MEMBER_EPOCH', 'FencedMemberEpochError') {}
 /** The member left or its session expired: it must rejoin (`UNKNOWN_MEMBER_ID`). */
 export class UnknownMemberIdError extends named('UNKNOWN_MEMBER_ID', 'UnknownMemberIdError') {}
+/** `SUBSCRIPTION_NOT_FOUND` */
+export class SubscriptionNotFoundError extends named('SUBSCRIPTION_NOT_FOUND', 'SubscriptionNotFoundError') {}
+/** `SUBSCRIPTION_ALREADY_EXISTS` */
+export class SubscriptionAlreadyExistsError extends named(
+  'SUBSCRIPTION_ALREADY_EXISTS',
+  'SubscriptionAlreadyExistsError',
+) {}
 /** `GROUP_ID_NOT_FOUND` */
 export class GroupIdNotFoundError extends named('GROUP_ID_NOT_FOUND', 'GroupIdNotFoundError') {}
 /** The group still has members (`NON_EMPTY_GROUP`). */
@@ -113,6 +120,8 @@ const BY_CODE: Record<
   UNKNOWN_MEMBER_ID: UnknownMemberIdError,
   GROUP_ID_NOT_FOUND: GroupIdNotFoundError,
   NON_EMPTY_GROUP: NonEmptyGroupError,
+  SUBSCRIPTION_NOT_FOUND: SubscriptionNotFoundError,
+  SUBSCRIPTION_ALREADY_EXISTS: SubscriptionAlreadyExistsError,
   OUT_OF_ORDER_SEQUENCE_NUMBER: OutOfOrderSequenceNumberError,
   INVALID_PRODUCER_EPOCH: InvalidProducerEpochError,
   INVALID_TXN_STATE: InvalidTxnStateError,

@@ -14,7 +14,7 @@ export type {
   SeekEntry,
   TopicDescription,
 } from './admin.js';
-export { Admin } from './admin.js';
+export { Admin, type Subscription, type SubscriptionInput, type SubscriptionLag } from './admin.js';
 export type { ClusterMetadata, FunctionName } from './api.js';
 export { Consumer } from './consumer/consumer.js';
 export {
@@ -51,6 +51,8 @@ export {
   SluiceConnectionError,
   SluiceNumberOfRetriesExceededError,
   SluiceProtocolError,
+  SubscriptionAlreadyExistsError,
+  SubscriptionNotFoundError,
   TopicAlreadyExistsError,
   TransactionTooLargeError,
   UnknownMemberIdError,

@@ -16,6 +16,12 @@ export interface RetryOptions {
   multiplier?: number;
   /** Jitter: each delay is randomised by ± this fraction. @default 0.2 */
   factor?: number;
+  /**
+   * kafkajs: asked whether a crashed consumer restarts. Accepted for compatibility and not
+   * called: a Sluice consumer never stops on a handler failure — the partition retries from
+   * the failed offset with backoff (a `consumer.crash` event with `restart: true` each time).
+   */
+  restartOnFailure?: (error: Error) => Promise<boolean>;
 }
 
 export const DEFAULT_RETRY: Required<RetryOptions> = {
@@ -24,6 +30,7 @@ export const DEFAULT_RETRY: Required<RetryOptions> = {
   maxRetryTime: 30_000,
   multiplier: 2,
   factor: 0.2,
+  restartOnFailure: async () => true,
 };
 
 /** The delay before retry number `attempt` (0-based). */

@@ -43,6 +43,8 @@ export interface SluiceConfig {
   transport?: Transport;
   /** Topic metadata older than this is re-read (ms). @default 300000 */
   metadataMaxAge?: number;
+  /** kafkajs: accepted and ignored (requests are not tagged with a client id). */
+  clientId?: string;
 }
 
 /**

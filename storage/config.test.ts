@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../core/errors.js';
 import { awsEndpoint, EMULATOR_CREDENTIALS } from '../test/helpers/stores.js';
-import { storesFromEnv } from './config.js';
+import { isLocalEndpoint, storesFromEnv } from './config.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -48,6 +48,35 @@ describe('storesFromEnv', () => {
     expect((await stores.meta.get({ pk: 'p', sk: 's' }))?.data).toEqual({ ok: true });
     expect(stores.describe).toContain(`cfg-${id}`);
     await stores.close();
+  });
+
+  it('gives a local emulator dummy credentials when none are configured (never to a remote endpoint)', async () => {
+    expect(
+      ['http://127.0.0.1:5000', 'http://localhost:4566', 'http://[::1]:5000', 'http://moto.localhost'].map(
+        isLocalEndpoint,
+      ),
+    ).toEqual([true, true, true, true]);
+    expect(
+      ['https://s3.eu-west-1.amazonaws.com', 'http://10.0.0.5:5000', 'not a url'].map(isLocalEndpoint),
+    ).toEqual([false, false, false]);
+    const id = Math.random().toString(36).slice(2, 10);
+    const saved = { ...process.env };
+    // No keys anywhere: neither in the configuration nor in the process environment.
+    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+      delete process.env[k];
+    try {
+      const stores = await storesFromEnv({
+        SLUICE_STORAGE: 'aws',
+        SLUICE_BUCKET: `cred-${id}`,
+        SLUICE_TABLE: `cred-${id}`,
+        AWS_ENDPOINT_URL: awsEndpoint(),
+      });
+      await stores.objects.put('k', new Uint8Array([1]));
+      expect([...(await stores.objects.get('k'))]).toEqual([1]);
+      await stores.close();
+    } finally {
+      Object.assign(process.env, saved);
+    }
   });
 
   it('refuses incomplete or unknown configurations, naming the variable', async () => {

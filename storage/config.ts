@@ -66,7 +66,8 @@ export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
       const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
       const { S3ObjectStore, makeS3Client } = await import('./s3.js');
       const { DynamoMetaStore, makeDynamoClient } = await import('./dynamodb.js');
-      // Keys given in `env` itself win; otherwise the SDK's default chain finds them.
+      // Keys given in `env` itself win; an emulator on this machine gets dummy keys (it checks
+      // none); otherwise the SDK's default chain finds them.
       const credentials =
         env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
           ? {
@@ -74,7 +75,9 @@ export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
               secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
               ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
             }
-          : undefined;
+          : endpoint && isLocalEndpoint(endpoint) && !env.AWS_PROFILE
+            ? LOCAL_EMULATOR_CREDENTIALS
+            : undefined;
       const s3 = makeS3Client({ endpoint, region, credentials });
       const dynamo = makeDynamoClient({ endpoint, region, credentials });
       // Only on an emulator: in AWS the CDK stack owns the bucket and the table.
@@ -98,4 +101,20 @@ export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
         'SLUICE_STORAGE',
       );
   }
+}
+
+/** What an emulator on this machine is given when no keys are configured: it checks none. */
+export const LOCAL_EMULATOR_CREDENTIALS = { accessKeyId: 'sluice-local', secretAccessKey: 'sluice-local' };
+
+/** True when `endpoint` names this machine (localhost, 127.0.0.0/8, ::1, *.localhost). */
+export function isLocalEndpoint(endpoint: string): boolean {
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return (
+    host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+  );
 }

@@ -44,17 +44,18 @@
  */
 import type { Clock, Random } from '../core/clock.js';
 import { ThrottledError } from '../core/errors.js';
-import type {
-  ByteRange,
-  Item,
-  ItemKey,
-  ListPage,
-  MetaStore,
-  ObjectStore,
-  QueryOptions,
-  QueryPage,
-  SortKeyRange,
-  TransactOp,
+import {
+  type ByteRange,
+  ConflictError,
+  type Item,
+  type ItemKey,
+  type ListPage,
+  type MetaStore,
+  type ObjectStore,
+  type QueryOptions,
+  type QueryPage,
+  type SortKeyRange,
+  type TransactOp,
 } from '../core/ports.js';
 import { transactionCancelled } from './aws-errors.js';
 import { itemBytes, keyId } from './limits.js';
@@ -121,9 +122,16 @@ export interface ModelledOptions {
 
 /** What the meta model did, for benches and tests. */
 export interface ModelStats {
+  /** Transactions asked for. */
   transactions: number;
+  /** Transactions applied. */
+  committed: number;
+  /** Cancelled for `TransactionConflict`. */
   conflicts: number;
+  /** Refused for the item write rate. */
   throttles: number;
+  /** Reached the items, then failed a condition (ConflictError). */
+  conditionFailures: number;
 }
 
 /**
@@ -135,7 +143,13 @@ export interface ModelStats {
  * const meta = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
  */
 export class ModelledMetaStore implements MetaStore {
-  readonly stats: ModelStats = { transactions: 0, conflicts: 0, throttles: 0 };
+  readonly stats: ModelStats = {
+    transactions: 0,
+    committed: 0,
+    conflicts: 0,
+    throttles: 0,
+    conditionFailures: 0,
+  };
   /** Items held by a transaction between its prepare and commit. */
   private readonly held = new Set<string>();
   /** Token bucket per item: units left and when they were counted. */
@@ -190,6 +204,10 @@ export class ModelledMetaStore implements MetaStore {
     try {
       await clock.sleep(half);
       await this.inner.transact(ops);
+      this.stats.committed++;
+    } catch (err) {
+      if (err instanceof ConflictError) this.stats.conditionFailures++;
+      throw err;
     } finally {
       for (const id of ids) this.held.delete(id);
     }

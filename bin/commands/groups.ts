@@ -42,7 +42,7 @@ export async function groupsCommand(argv: string[]): Promise<number> {
       out(
         table(
           ['GROUP', 'STATE', 'MEMBERS'],
-          groups.map((g) => [g.groupId, g.state, g.members]),
+          groups.map((g) => [g.groupId, g.state.toLowerCase(), g.members]),
         ),
       );
     return EXIT.ok;
@@ -53,7 +53,9 @@ export async function groupsCommand(argv: string[]): Promise<number> {
     groups: [d],
   } = await admin.describeGroups([group]);
   if (values.json) {
-    out(`${JSON.stringify(d)}\n`);
+    // The kafkajs Buffers (empty: Sluice has no client-side protocol) carry nothing in JSON.
+    const members = d!.members.map(({ memberMetadata: _m, memberAssignment: _a, ...m }) => m);
+    out(`${JSON.stringify({ ...d, members })}\n`);
     return EXIT.ok;
   }
   const owner = new Map<string, string>();

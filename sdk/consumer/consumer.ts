@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { DEFAULT_RETRY } from '../retry.js';
 import { CommitPolicy } from './commit-policy.js';
 import { Delivery } from './delivery.js';
-import { FetchLoop } from './fetch-loop.js';
+import { DEFAULT_MAX_IDLE_WAIT_MS, FetchLoop } from './fetch-loop.js';
 import { GroupAssignment } from './group-assignment.js';
 import { GroupMembership } from './membership.js';
 import { PartitionTable, toOffset } from './partition-table.js';
@@ -94,6 +94,7 @@ export class Consumer<K = Buffer, V = Buffer> {
       this.commits,
       maxBytes,
       maxWaitMs,
+      Math.max(0, config.maxIdleWaitInMs ?? DEFAULT_MAX_IDLE_WAIT_MS),
     );
     this.group = new GroupAssignment(this.rt, this.commits, config.metadataMaxAge ?? 30_000);
   }
@@ -139,6 +140,8 @@ export class Consumer<K = Buffer, V = Buffer> {
         throw new SluiceArgumentError(`subscribe: '${String(p)}' is neither a topic name nor a RegExp`);
       }
     }
+    // As kafkajs: a topic named outright must exist (UnknownTopicOrPartitionError), never waited on silently.
+    for (const p of patterns) if (typeof p === 'string') await this.rt.api.partitionCount(p);
     this.rt.subscription = {
       patterns: [...(this.rt.subscription?.patterns ?? []), ...patterns],
       fromBeginning: s.fromBeginning ?? this.rt.subscription?.fromBeginning ?? false,
@@ -164,7 +167,12 @@ export class Consumer<K = Buffer, V = Buffer> {
     if (!Array.isArray(assignment))
       throw new SluiceArgumentError('assign([{ topic, partitions }]) needs an array');
     this.manual = assignment.map((a) => ({ topic: a.topic, partitions: a.partitions }));
-    if (this.rt.running) void this.group.applyManual(this.manual);
+    if (this.rt.running) {
+      // Running already: a missing topic or partition is reported as kafkajs reports failures.
+      void this.group
+        .applyManual(this.manual)
+        .catch((error) => this.emit(ConsumerEvents.CRASH, { error, groupId: undefined, restart: false }));
+    }
   }
 
   /**

@@ -4,6 +4,13 @@
  * every partition ready to fetch, whose batches become work for delivery.ts. A wake-up
  * (seek, pause, assignment change, stop) aborts the poll; per-partition errors back off
  * that partition only.
+ *
+ * Idle polling: a deployed fetch function answers at once instead of holding a long poll
+ * (SLUICE_FETCH_MAX_WAIT_MS = 0: a held poll bills the whole wait and holds a unit of
+ * concurrency). When an answer comes back empty sooner than the wait asked for, the loop
+ * waits itself, doubling from {@link IDLE_FIRST_MS} up to `maxIdleWaitInMs` while nothing
+ * arrives; any record resets it, so a busy consumer never waits. Against a server that
+ * holds polls (`sluice dev`) nothing changes.
  */
 import { decodeBatch } from '../../core/records/index.js';
 import { BATCHES_CONTENT_TYPE, parseFetchFrames } from '../../core/wire.js';
@@ -17,9 +24,16 @@ import type { PartitionState } from './partition.js';
 import { partitionKey } from './partition-table.js';
 import type { ConsumerRuntime } from './runtime.js';
 
+/** The first client-side wait after an empty answer (ms); it doubles up to `maxWaitTimeInMs`. */
+export const IDLE_FIRST_MS = 100;
+/** The longest client-side wait between idle fetches by default (ms). */
+export const DEFAULT_MAX_IDLE_WAIT_MS = 10_000;
+
 export class FetchLoop<K, V> {
   private fetchAbort: AbortController | undefined;
   private idleWake: (() => void) | undefined;
+  /** Empty answers in a row that the server did not hold. */
+  private emptyPolls = 0;
 
   constructor(
     private readonly rt: ConsumerRuntime<K, V>,
@@ -27,6 +41,7 @@ export class FetchLoop<K, V> {
     private readonly commits: CommitPolicy<K, V>,
     private readonly maxBytes: number,
     private readonly maxWaitMs: number,
+    private readonly maxIdleWaitMs: number = DEFAULT_MAX_IDLE_WAIT_MS,
   ) {}
 
   /** Interrupts the long poll or the idle wait. */
@@ -80,6 +95,7 @@ export class FetchLoop<K, V> {
     );
     const controller = new AbortController();
     this.fetchAbort = controller;
+    const sentAt = Date.now();
     let res: Awaited<ReturnType<SluiceApi['send']>>;
     try {
       res = await rt.api.send('fetch', {
@@ -110,7 +126,9 @@ export class FetchLoop<K, V> {
     for (const e of errors) this.partitionError(rt.table.get(e.topic, e.partition), e.error);
 
     const work: Work<K, V>[] = [];
+    let gotBatches = false;
     for (const frame of parseFetchFrames(res.body)) {
+      if (frame.batches.length > 0) gotBatches = true;
       const req = requested.get(partitionKey(frame.topic, frame.partition));
       if (!req) continue;
       const { state, offset, generation } = req;
@@ -140,6 +158,19 @@ export class FetchLoop<K, V> {
     }
     if (work.length > 0) await this.delivery.processAll(work);
     if (rt.runConfig.autoCommit) await this.commits.commitIfNecessary();
+    if (gotBatches || errors.length > 0) this.emptyPolls = 0;
+    else await this.idleAfterEmpty(Date.now() - sentAt);
+  }
+
+  /** Backs off after an empty answer the server did not hold for (most of) the wait asked. */
+  private async idleAfterEmpty(heldMs: number): Promise<void> {
+    if (this.maxIdleWaitMs === 0 || heldMs >= this.maxWaitMs / 2) {
+      this.emptyPolls = 0;
+      return;
+    }
+    this.emptyPolls++;
+    const wait = Math.min(this.maxIdleWaitMs, IDLE_FIRST_MS * 2 ** Math.min(this.emptyPolls - 1, 20));
+    await this.idle(wait);
   }
 
   /** Runs the deserializers' `prepare` over the records; true when something was awaited. */

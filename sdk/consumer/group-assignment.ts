@@ -5,6 +5,7 @@
  * what was processed is committed, then the group is told they are released) — and, without
  * a group, the partitions `assign`/`subscribe` name.
  */
+import { UnknownTopicOrPartitionError } from '../errors.js';
 import type { CommitPolicy } from './commit-policy.js';
 import type { MembershipHooks } from './membership.js';
 import type { PartitionState } from './partition.js';
@@ -14,6 +15,8 @@ import { ConsumerEvents, type TopicPartitions } from './types.js';
 
 export class GroupAssignment<K, V> {
   private resolvedTopics: { at: number; topics: string[] } | undefined;
+  /** A join whose GROUP_JOIN waits for its first assignment (the join answer is often empty). */
+  private pendingJoin: { memberId: string; startedAt: number; answers: number } | undefined;
 
   constructor(
     private readonly rt: ConsumerRuntime<K, V>,
@@ -27,16 +30,15 @@ export class GroupAssignment<K, V> {
     return {
       topics: () => this.subscribedTopics(),
       owned: () => rt.table.owned(true),
-      onJoin: (memberId: string, memberEpoch: number, assignment: TopicPartitions[]) =>
-        rt.emit(ConsumerEvents.GROUP_JOIN, {
-          groupId: rt.groupId,
-          memberId,
-          memberEpoch,
-          memberAssignment: assignment,
-        }),
+      onJoin: (memberId: string) => {
+        this.pendingJoin = { memberId, startedAt: Date.now(), answers: 0 };
+      },
       onHeartbeat: (memberId: string, memberEpoch: number) =>
         rt.emit(ConsumerEvents.HEARTBEAT, { groupId: rt.groupId, memberId, memberEpoch }),
-      onAssignment: (assignment: TopicPartitions[]) => this.applyAssignment(assignment),
+      onAssignment: (assignment: TopicPartitions[]) => {
+        this.applyAssignment(assignment);
+        this.joined(assignment);
+      },
       onLost: async () => {
         const states = rt.table.all();
         for (const s of states) s.revoking = true;
@@ -63,6 +65,31 @@ export class GroupAssignment<K, V> {
       this.resolvedTopics = { at: Date.now(), topics: matched };
     }
     return [...new Set([...names, ...this.resolvedTopics.topics])];
+  }
+
+  /**
+   * GROUP_JOIN as kafkajs shapes it (`memberAssignment: {[topic]: partitions}`), once the
+   * member has its first assignment: the join answer's when it has one, else the next
+   * heartbeat's (which may be empty: more members than partitions).
+   */
+  private joined(assignment: TopicPartitions[]): void {
+    const join = this.pendingJoin;
+    if (!join) return;
+    join.answers++;
+    if (assignment.every((a) => a.partitions.length === 0) && join.answers < 2) return;
+    this.pendingJoin = undefined;
+    const memberAssignment: Record<string, number[]> = {};
+    for (const a of assignment) memberAssignment[a.topic] = [...a.partitions].sort((x, y) => x - y);
+    this.rt.emit(ConsumerEvents.GROUP_JOIN, {
+      duration: Date.now() - join.startedAt,
+      groupId: this.rt.groupId,
+      isLeader: false,
+      leaderId: '',
+      groupProtocol: 'uniform',
+      memberId: join.memberId,
+      memberEpoch: this.rt.membership?.epoch,
+      memberAssignment,
+    });
   }
 
   private applyAssignment(assignment: TopicPartitions[]): void {
@@ -121,8 +148,16 @@ export class GroupAssignment<K, V> {
   /** Without a group: consume the partitions `assign` named (all of a topic's when omitted). */
   async applyManual(manual: { topic: string; partitions?: number[] }[]): Promise<void> {
     for (const a of manual) {
-      const partitions =
-        a.partitions ?? Array.from({ length: await this.rt.api.partitionCount(a.topic) }, (_, i) => i);
+      // Throws UnknownTopicOrPartitionError for a missing topic: never wait silently on it.
+      const count = await this.rt.api.partitionCount(a.topic);
+      const missing = a.partitions?.find((p) => !Number.isInteger(p) || p < 0 || p >= count);
+      if (missing !== undefined) {
+        throw new UnknownTopicOrPartitionError(
+          `topic '${a.topic}' has partitions 0-${count - 1}; partition ${missing} does not exist`,
+          { status: 404 },
+        );
+      }
+      const partitions = a.partitions ?? Array.from({ length: count }, (_, i) => i);
       for (const p of partitions) this.rt.table.add(a.topic, p);
     }
     this.rt.wakeUp();

@@ -18,6 +18,14 @@ export interface ConsumerConfig<K = Buffer, V = Buffer> {
   /** A fetch waits up to this long for data when none is available (long poll, ms, ≤ 20000). @default 5000 */
   maxWaitTimeInMs?: number;
   /**
+   * While the partitions stay empty and the server answers at once (a deployed cluster
+   * holds no long polls), the consumer waits between fetches itself: 100 ms, doubling up
+   * to this (ms). It bounds how late the first record after a quiet spell is seen, and
+   * an idle consumer's cost (docs/deploy.md: about 2 × 10⁵ fetches a month at 10 s).
+   * @default 10000
+   */
+  maxIdleWaitInMs?: number;
+  /**
    * Where a partition with no committed offset (or whose offset fell out of the log)
    * starts; `subscribe({ fromBeginning: true })` selects `earliest`.
    * @default 'latest'
@@ -31,12 +39,26 @@ export interface ConsumerConfig<K = Buffer, V = Buffer> {
   valueDeserializer?: Deserializer<V>;
   /** How often regular-expression subscriptions look for new topics (ms). @default 30000 */
   metadataMaxAge?: number;
+  /** kafkajs: accepted and ignored — the server assigns partitions (no client-side rebalance). */
+  rebalanceTimeout?: number;
+  /** kafkajs: accepted and ignored — the server assigns partitions (`SLUICE_GROUP_ASSIGNOR`). */
+  partitionAssigners?: unknown[];
+  /** kafkajs: accepted and ignored — a fetch returns as soon as any data is available. */
+  minBytes?: number;
+  /** kafkajs: accepted and ignored — `maxBytes` bounds the whole fetch. */
+  maxBytesPerPartition?: number;
   /**
    * kafkajs's isolation switch, accepted and ignored: Sluice has no uncommitted records to
    * show. A transaction's records get index entries only when it commits, so every read is
    * read-committed, and no reader ever waits on an open transaction (no last stable offset).
    */
   readUncommitted?: boolean;
+  /** kafkajs: accepted and ignored (no racks). */
+  rackId?: string;
+  /** kafkajs: accepted and ignored — a subscription never creates topics. */
+  allowAutoTopicCreation?: boolean;
+  /** kafkajs: accepted and ignored. */
+  maxInFlightRequests?: number | null;
 }
 
 export interface ConsumerSubscribeTopics {

@@ -29,6 +29,7 @@ import {
 import type { Logger } from '../logger.js';
 import { type Bytes, type Message, recordSize, toRecord } from '../messages.js';
 import { backoff, DEFAULT_RETRY, isRetriable, sleep } from '../retry.js';
+import { InboxSender } from './inbox.js';
 import {
   type BuiltRequest,
   buildRequest,
@@ -64,6 +65,9 @@ const RESET_CODES = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_E
  * await producer.send({ topic: 'orders', messages: [{ key: 'o-1', value: '{"total":42}' }] });
  * await producer.disconnect();
  */
+/** An acks=0 send pending longer than this at the next send is reported as late (ms). */
+const LATE_BACKGROUND_MS = 2000;
+
 export class Producer<K = Bytes, V = Bytes> {
   private readonly api: SluiceApi;
   private readonly logger: Logger;
@@ -100,6 +104,12 @@ export class Producer<K = Bytes, V = Bytes> {
   private drainScheduled = false;
   private flushing = 0;
   private idleWaiters: (() => void)[] = [];
+  private inbox: InboxSender | undefined;
+  /** acks=0 sends not answered yet: when each started and how many records it carries. */
+  private readonly background = new Map<Promise<void>, { at: number; records: number }>();
+  private lost = { sends: 0, records: 0 };
+  private lostTotal = 0;
+  private lateReported = new WeakSet<Promise<void>>();
 
   constructor(
     api: SluiceApi,
@@ -187,6 +197,10 @@ export class Producer<K = Bytes, V = Bytes> {
     if (!record || typeof record.topic !== 'string' || !Array.isArray(record.messages)) {
       throw new SluiceArgumentError('send({ topic, messages }) needs a topic name and an array of messages');
     }
+    const acks = record.acks ?? this.config.acks ?? -1;
+    this.reportBackground();
+    if (acks === 0) return this.sendInBackground(record);
+    if (acks === 1) return this.sendToInbox(record);
     return this.enqueue([{ topic: record.topic, messages: record.messages }], record.compression, false);
   }
 
@@ -220,6 +234,8 @@ export class Producer<K = Bytes, V = Bytes> {
   async flush(): Promise<void> {
     this.flushing++;
     try {
+      while (this.background.size > 0) await Promise.allSettled([...this.background.keys()]);
+      await this.inbox?.flush();
       this.schedule();
       while (this.queue.length > 0 || this.inFlight > 0) {
         await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -242,6 +258,95 @@ export class Producer<K = Bytes, V = Bytes> {
     if (this.timer) clearTimeout(this.timer);
   }
 
+  /** Records of acks=0 sends that failed for good since the producer was created (they were logged). */
+  get backgroundFailures(): number {
+    return this.lostTotal;
+  }
+
+  /**
+   * acks=0: resolves at once with no metadata; the records go through the inbox (the cheapest
+   * path) in the background. Failures are logged and counted ({@link backgroundFailures}).
+   * Inside Lambda, `await producer.flush()` before the handler returns: a frozen environment
+   * sends nothing, and the next invocation warns about what was late or lost.
+   */
+  private sendInBackground(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
+    const records = record.messages.length;
+    const promise: Promise<void> = this.sendToInbox({ ...record, acks: 1 })
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        this.lost.sends++;
+        this.lost.records += records;
+        this.lostTotal += records;
+        this.logger.error('acks=0 send failed; its records are lost', {
+          topic: record.topic,
+          records,
+          error: String(err),
+        });
+      })
+      .finally(() => this.background.delete(promise));
+    this.background.set(promise, { at: Date.now(), records });
+    return Promise.resolve([]);
+  }
+
+  /**
+   * Warns, once per send, about acks=0 sends of an earlier invocation still pending (the
+   * handler returned without `await producer.flush()`) and about those lost since the last warning.
+   */
+  private reportBackground(): void {
+    const now = Date.now();
+    const late = [...this.background.entries()].filter(
+      ([p, b]) => now - b.at > LATE_BACKGROUND_MS && !this.lateReported.has(p),
+    );
+    if (late.length > 0) {
+      for (const [p] of late) this.lateReported.add(p);
+      this.logger.warn(
+        'acks=0 sends of an earlier invocation are still pending: await producer.flush() before the handler returns',
+        {
+          sends: late.length,
+          records: late.reduce((n, [, b]) => n + b.records, 0),
+          oldestMs: now - Math.min(...late.map(([, b]) => b.at)),
+        },
+      );
+    }
+    if (this.lost.sends > 0) {
+      this.logger.warn('acks=0 sends were lost since the last send', { ...this.lost });
+      this.lost = { sends: 0, records: 0 };
+    }
+  }
+
+  /** acks=1: through the inbox (`inbox.ts`); offsets are not known yet ('-1'). */
+  private async sendToInbox(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
+    if (this.state === 'closed')
+      throw new SluiceArgumentError('the producer was disconnected; create a new one');
+    if (this.state === 'new') await this.connect();
+    const records = await this.resolveRecords(
+      [{ topic: record.topic, messages: record.messages }],
+      false,
+      Date.now(),
+    );
+    if (records.length === 0) return [];
+    this.inbox ??= new InboxSender(
+      this.api,
+      this.retry,
+      this.idempotent
+        ? async () =>
+            parseJson(
+              await this.api.call('produce', { method: 'POST', path: '/v1/producers', json: {} }, this.retry),
+            ) as { producerId: string; epoch: number }
+        : undefined,
+    );
+    const receipts = await this.inbox.send(records);
+    return receipts.map((r) => ({
+      topicName: r.topic,
+      partition: r.partition,
+      errorCode: 0,
+      baseOffset: '-1',
+      logAppendTime: '-1',
+      logStartOffset: '-1',
+      inboxMessageId: r.messageId,
+    }));
+  }
+
   private async enqueue(
     topics: readonly TopicMessages<K, V>[],
     compressionOption: ProducerRecord['compression'],
@@ -251,8 +356,7 @@ export class Producer<K = Bytes, V = Bytes> {
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     if (this.state === 'new') await this.connect();
     const compression = compressionOption === undefined ? this.compression : compressionOf(compressionOption);
-    const now = Date.now();
-    const records = await this.resolveRecords(topics, atomic, now);
+    const records = await this.resolveRecords(topics, atomic, Date.now());
     if (records.length === 0) return [];
     const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
     if (atomic) {

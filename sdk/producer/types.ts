@@ -38,6 +38,13 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
    * @default true
    */
   idempotent?: boolean;
+  /**
+   * Acknowledgement level of every send unless a send names another: -1 ("all": after the
+   * commit, with offsets), 1 (once the durable inbox holds the records; docs/api.md,
+   * "acks=1: the inbox") or 0 (at once; sent in the background through the inbox — await
+   * `flush()` before a Lambda handler returns). @default -1
+   */
+  acks?: -1 | 0 | 1;
   /** Codec of every batch unless a send names another. @default 'none' */
   compression?: CompressionOption;
   /**
@@ -67,6 +74,8 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
   valueSerializer?: Serializer<V>;
   /** Topic metadata older than this is refreshed (ms). @default 300000 */
   metadataMaxAge?: number;
+  /** kafkajs: accepted and ignored — topics are never created implicitly (a send to a missing topic fails). */
+  allowAutoTopicCreation?: boolean;
   /**
    * Makes the producer transactional (exactly-once): `producer.transaction()` starts
    * transactions. The first transaction fences every earlier producer with the same id.
@@ -81,7 +90,11 @@ export interface ProducerConfig<K = Bytes, V = Bytes> {
 export interface ProducerRecord<K = Bytes, V = Bytes> {
   topic: string;
   messages: Message<K, V>[];
-  /** Accepted for kafkajs compatibility: Sluice always acknowledges after the durable commit (acks = -1). */
+  /**
+   * -1 (default, "all"): acknowledged after the durable commit, with offsets. 1: acknowledged
+   * once the cluster's durable inbox holds the records (`baseOffset` '-1'; the batcher appends
+   * them within its batch window). Overrides the producer's `acks`.
+   */
   acks?: number;
   /** Accepted for kafkajs compatibility; use `retry` to bound a send. */
   timeout?: number;
@@ -112,4 +125,6 @@ export interface RecordMetadata {
   logAppendTime: string;
   /** Not tracked by Sluice's produce answer: always '-1'. */
   logStartOffset: string;
+  /** acks=1: the inbox's id of the message holding the records (a receipt); offsets come with consumption. */
+  inboxMessageId?: string;
 }

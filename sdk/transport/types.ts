@@ -4,7 +4,7 @@
  */
 
 export interface TransportRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   /** Absolute URL, e.g. `https://abc.lambda-url.eu-west-1.on.aws/v1/produce?x=1`. */
   url: string;
   /** Lower-case header names. */

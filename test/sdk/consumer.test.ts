@@ -10,6 +10,7 @@ import {
   Deserializers,
   Serializers,
   type Transport,
+  UnknownTopicOrPartitionError,
 } from '../../sdk/index.js';
 import { type Harness, startHarness, topicName, waitFor } from './harness.js';
 
@@ -38,6 +39,45 @@ describe('consumer against sluice dev', () => {
 
   const consumerOf = (groupId?: string) =>
     h.sluice.consumer({ groupId, maxWaitTimeInMs: 100, heartbeatInterval: 200, sessionTimeout: 6000 });
+
+  it('shapes group_join and group states as kafkajs: memberAssignment by topic, listGroups as describeGroups', async () => {
+    const topic = await topicWith('join-shape', 0, 2);
+    const groupId = topicName('join-shape-group');
+    const consumer = consumerOf(groupId);
+    const joins: Record<string, unknown>[] = [];
+    consumer.on(ConsumerEvents.GROUP_JOIN, (e) => void joins.push(e.payload));
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async () => {} });
+    await waitFor(() => joins.length === 1, 10_000, 'the join event');
+    expect(joins[0]).toMatchObject({ groupId, memberAssignment: { [topic]: [0, 1] } });
+    const admin = h.sluice.admin();
+    const listed = (await admin.listGroups()).groups.find((g) => g.groupId === groupId)!;
+    const described = (await admin.describeGroups([groupId])).groups[0]!;
+    expect(listed.state).toBe(described.state);
+    await consumer.disconnect();
+    const after = (await admin.listGroups()).groups.find((g) => g.groupId === groupId)!;
+    expect(after.state).toBe('Empty');
+  });
+
+  it('never waits silently on a missing topic or partition: subscribe, run and assign fail', async () => {
+    const topic = await topicWith('missing', 0, 3);
+    await expect(
+      consumerOf(topicName('g')).subscribe({ topics: [topicName('nope')] }),
+    ).rejects.toBeInstanceOf(UnknownTopicOrPartitionError);
+    const reader = consumerOf();
+    reader.assign([{ topic, partitions: [9] }]);
+    await expect(reader.run({ eachMessage: async () => {} })).rejects.toThrow(/partition 9 does not exist/);
+    // Assigned while running: a crash event names it.
+    const running = consumerOf();
+    running.assign([{ topic, partitions: [0] }]);
+    const crashes: unknown[] = [];
+    running.on(ConsumerEvents.CRASH, (e) => void crashes.push((e.payload as { error: unknown }).error));
+    await running.run({ eachMessage: async () => {} });
+    running.assign([{ topic: topicName('gone'), partitions: [0] }]);
+    await waitFor(() => crashes.length === 1, 10_000, 'the crash event');
+    expect(crashes[0]).toBeInstanceOf(UnknownTopicOrPartitionError);
+    await running.disconnect();
+  });
 
   it('pauses and resumes a partition, from inside eachMessage too', async () => {
     const topic = await topicWith('pause', 20);

@@ -234,3 +234,26 @@ describe('in-process transport', () => {
     expect(committed.reduce((a, b) => a + b, 0)).toBe(2);
   });
 });
+
+describe('kafkajs options', () => {
+  it('type-check as kafkajs code writes them', () => {
+    // Compiles (npm run typecheck): the options the migration guide calls accepted and ignored.
+    const sluice = new Sluice({ endpoint: 'http://127.0.0.1:1', clientId: 'shop' });
+    const consumer = sluice.consumer({
+      groupId: 'g',
+      rebalanceTimeout: 60_000,
+      partitionAssigners: [],
+      minBytes: 1,
+      maxBytesPerPartition: 1_048_576,
+      readUncommitted: false,
+      rackId: 'az-1',
+      allowAutoTopicCreation: false,
+      maxInFlightRequests: null,
+      retry: { retries: 3, restartOnFailure: async () => true },
+    });
+    expect(consumer).toBeDefined();
+    expect(
+      sluice.producer({ allowAutoTopicCreation: false, maxInFlightRequests: 1, idempotent: true }),
+    ).toBeDefined();
+  });
+});

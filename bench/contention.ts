@@ -1,0 +1,127 @@
+/**
+ * `npm run bench -- contention [--seconds=N]`: many writers on one partition, over the
+ * modelled DynamoDB and S3 (storage/modelled.ts: published latencies, overlapping
+ * transactions cancelled with TransactionConflict, 1,000 WCU/s per item), in virtual time.
+ *
+ * - `instances`: 1, 4, 16, 64 separate engines (separate Topics, Appender, caches and
+ *   randomness: separate Lambda instances), one small request at a time each.
+ * - `group`: one engine with 1, 4, 16, 64 concurrent requests (a busy `sluice dev`, a
+ *   gateway, a Lambda with many concurrent invocations), with group commit (concurrent
+ *   requests for one partition share one transaction) and without (one transaction each,
+ *   queued on the instance's partition lock).
+ *
+ * Per run: requests acked per second, records per second, transactions per request,
+ * retries per commit (transactions that did not apply per transaction that did), request
+ * latency p50/p99 (virtual ms) and requests failed. Writes bench/results/contention.json.
+ */
+import { Appender } from '../core/append.js';
+import { seededRandom } from '../core/clock.js';
+import { encodeBatch, verifyBatch } from '../core/records/index.js';
+import { Topics } from '../core/topics.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
+import { ModelledMetaStore, ModelledObjectStore } from '../storage/modelled.js';
+import { numberArg, printTable, quantile, round, VirtualClock, writeResults } from './lib.js';
+
+const RECORDS_PER_REQUEST = 10;
+const RECORD_BYTES = 100;
+const COUNTS = [1, 4, 16, 64];
+
+interface Outcome {
+  requestsPerSecond: number;
+  recordsPerSecond: number;
+  transactionsPerRequest: number;
+  retriesPerCommit: number;
+  p50Ms: number;
+  p99Ms: number;
+  failed: number;
+}
+
+/** `instances` engines, each keeping `concurrency` requests in flight, for `seconds`. */
+async function measure(
+  instances: number,
+  concurrency: number,
+  seconds: number,
+  groupCommit: boolean,
+): Promise<Outcome> {
+  const clock = new VirtualClock();
+  const random = seededRandom(instances * 1000 + concurrency);
+  const meta = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
+  const objects = new ModelledObjectStore(new MemoryObjectStore(), { clock, random });
+  await clock.run(new Topics(meta, { clock, random }).create('t', 1));
+  const value = new Uint8Array(RECORD_BYTES).fill(7);
+  const batch = () =>
+    verifyBatch(
+      encodeBatch(
+        Array.from({ length: RECORDS_PER_REQUEST }, (_, i) => ({ value, timestamp: i })),
+        { now: 0 },
+      ),
+    );
+  const engines = Array.from({ length: instances }, (_, i) => {
+    const r = seededRandom(7919 * (i + 1));
+    const topics = new Topics(meta, { clock, random: r });
+    return new Appender({ meta, objects, topics, clock, random: r, groupCommit });
+  });
+  const start = clock.now();
+  const end = start + seconds * 1000;
+  const latencies: number[] = [];
+  let failed = 0;
+  const before = { ...meta.stats };
+  const loop = async (appender: Appender) => {
+    while (clock.now() < end) {
+      const t0 = clock.now();
+      try {
+        await appender.append([{ topic: 't', partition: 0, batches: [batch()], trusted: true }]);
+        latencies.push(clock.now() - t0);
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await clock.run(Promise.all(engines.flatMap((a) => Array.from({ length: concurrency }, () => loop(a)))));
+  const elapsed = (clock.now() - start) / 1000;
+  const transactions = meta.stats.transactions - before.transactions;
+  const committed = meta.stats.committed - before.committed;
+  return {
+    requestsPerSecond: latencies.length / elapsed,
+    recordsPerSecond: (latencies.length * RECORDS_PER_REQUEST) / elapsed,
+    transactionsPerRequest: transactions / Math.max(1, latencies.length),
+    retriesPerCommit: (transactions - committed) / Math.max(1, committed),
+    p50Ms: latencies.length ? quantile(latencies, 0.5) : 0,
+    p99Ms: latencies.length ? quantile(latencies, 0.99) : 0,
+    failed,
+  };
+}
+
+export async function run(args: string[]): Promise<void> {
+  const seconds = numberArg(args, 'seconds', 10);
+  const metrics: Record<string, number> = { seconds, records_per_request: RECORDS_PER_REQUEST };
+  const rows: (string | number)[][] = [
+    ['scenario', 'writers', 'req/s', 'records/s', 'tx/req', 'retries/commit', 'p50 ms', 'p99 ms', 'failed'],
+  ];
+  const record = (scenario: string, n: number, o: Outcome) => {
+    const prefix = `${scenario}_${n}`;
+    metrics[`${prefix}_requests_s`] = round(o.requestsPerSecond, 1);
+    metrics[`${prefix}_records_s`] = round(o.recordsPerSecond, 1);
+    metrics[`${prefix}_tx_per_request`] = round(o.transactionsPerRequest, 3);
+    metrics[`${prefix}_retries_per_commit`] = round(o.retriesPerCommit, 3);
+    metrics[`${prefix}_p50_ms`] = round(o.p50Ms, 1);
+    metrics[`${prefix}_p99_ms`] = round(o.p99Ms, 1);
+    metrics[`${prefix}_failed`] = o.failed;
+    rows.push([
+      scenario,
+      n,
+      round(o.requestsPerSecond, 1),
+      Math.round(o.recordsPerSecond),
+      round(o.transactionsPerRequest, 2),
+      round(o.retriesPerCommit, 2),
+      round(o.p50Ms, 1),
+      round(o.p99Ms, 1),
+      o.failed,
+    ]);
+  };
+  for (const n of COUNTS) record('instances', n, await measure(n, 1, seconds, true));
+  for (const n of COUNTS) record('group_on', n, await measure(1, n, seconds, true));
+  for (const n of COUNTS) record('group_off', n, await measure(1, n, seconds, false));
+  printTable(rows);
+  console.log(`wrote ${writeResults('contention', metrics)}`);
+}

@@ -1,0 +1,394 @@
+/**
+ * `npm run bench -- cost`: what small writers and a busy producer cost, measured through
+ * the metered adapters (S3, DynamoDB, the SQS inbox) and priced from one dated table
+ * (`bench/prices.ts`), beside Kinesis on-demand, Kinesis provisioned and MSK Serverless
+ * for the same workload. Lambda invocations are counted; their GB-seconds are estimates
+ * (stated below), the one figure not measured here.
+ *
+ * - W1: 1 KiB events, one per invocation, from 1,000 short-lived producers, at 1 M, 100 M
+ *   and 10 B events a month, for acks=1 and acks=all;
+ * - W2: one busy producer, 1 MiB requests, 10 MiB/s in, 7 days' retention, 3 consumer groups;
+ * - W3: W1 with 3 consumer groups reading everything (each group fetching once a second
+ *   at most, as often as there is something new).
+ *
+ * Writes bench/results/cost.json (keys `<workload>.<path>.<volume>.usd…`).
+ */
+import { Appender } from '../core/append.js';
+import { ManualClock, seededRandom } from '../core/clock.js';
+import { InboxBatcher } from '../core/inbox/batcher.js';
+import { drainOnce } from '../core/inbox/drain.js';
+import { encodeInboxMessage } from '../core/inbox/message.js';
+import { encodeBatch, verifyBatch } from '../core/records/index.js';
+import { Topics } from '../core/topics.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
+import { Meter, MeteredMetaStore, MeteredObjectStore } from '../storage/metered.js';
+import { MeteredInboxQueue } from '../storage/metered-queue.js';
+import { SqliteInboxQueue } from '../storage/sqlite-queue.js';
+import { printTable, round, writeResults } from './lib.js';
+import { GB, HOURS_PER_MONTH, PRICES, PRICES_AS_OF, SECONDS_PER_MONTH } from './prices.js';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+/** Estimated Lambda time (GB-s) per invocation, arm64: the one figure not measured here. */
+const GBS = {
+  produceSmall: 0.02 * 1, // 20 ms at 1 GB for one small event
+  produce1MiB: 0.06 * 1.769, // 60 ms at 1,769 MB (one vCPU) for 1 MiB
+  batcherBase: 0.1 * 1, // 100 ms at 1 GB per batch ...
+  batcherPerEvent: 0.00005 * 1, // ... plus 50 µs per event
+  fetch: 0.03 * 1, // 30 ms at 1 GB per fetch
+};
+/** SQS event source mapping: ~5 pollers long-polling 20 s at rest (AWS's documented behaviour, approximate). */
+const ESM_IDLE_RECEIVES_PER_MONTH = 5 * (SECONDS_PER_MONTH / 20);
+
+interface Unit {
+  s3Puts: number;
+  s3Gets: number;
+  wcu: number;
+  rcu: number;
+  sqsRequests: number;
+  invocations: number;
+  gbSeconds: number;
+}
+
+const zero = (): Unit => ({
+  s3Puts: 0,
+  s3Gets: 0,
+  wcu: 0,
+  rcu: 0,
+  sqsRequests: 0,
+  invocations: 0,
+  gbSeconds: 0,
+});
+
+function usd(u: Unit): number {
+  const p = PRICES;
+  return (
+    (u.s3Puts * p.s3.putPerThousand) / 1000 +
+    (u.s3Gets * p.s3.getPerThousand) / 1000 +
+    (u.wcu * p.dynamodb.perMillionWriteUnits) / 1e6 +
+    (u.rcu * p.dynamodb.perMillionReadUnits) / 1e6 +
+    (u.sqsRequests * p.sqs.standardPerMillionRequests) / 1e6 +
+    (u.invocations * p.lambda.perMillionRequests) / 1e6 +
+    u.gbSeconds * p.lambda.arm64GbSecond
+  );
+}
+
+function scale(u: Unit, k: number): Unit {
+  return Object.fromEntries(Object.entries(u).map(([key, v]) => [key, v * k])) as unknown as Unit;
+}
+
+function add(...us: Unit[]): Unit {
+  const out = zero();
+  for (const u of us) for (const k of Object.keys(out) as (keyof Unit)[]) out[k] += u[k];
+  return out;
+}
+
+function engine() {
+  const meter = new Meter();
+  const meta = new MeteredMetaStore(new MemoryMetaStore(), meter);
+  const objects = new MeteredObjectStore(new MemoryObjectStore(), meter);
+  const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
+  const random = seededRandom(7);
+  const topics = new Topics(meta, { clock, random });
+  const appender = new Appender({ meta, objects, topics, clock, random });
+  return { meter, meta, objects, clock, random, topics, appender };
+}
+
+const value = new Uint8Array(KIB).fill(120);
+
+/** acks=all, one 1 KiB event per request, each from its own producer (1,000 of them, round robin). */
+async function measureAcksAllSmall(events: number): Promise<Unit> {
+  const e = engine();
+  await e.topics.create('w1', 1);
+  const seqs = new Map<number, number>();
+  for (let i = 0; i < 1000; i++) {
+    // warm-up: every producer has written once, so each has dedup state
+    const id = i + 1;
+    const bytes = encodeBatch([{ value }], {
+      now: 1,
+      producerId: BigInt(id),
+      producerEpoch: 0,
+      baseSequence: 0,
+    });
+    await e.appender.append([{ topic: 'w1', partition: 0, batches: [verifyBatch(bytes)] }]);
+    seqs.set(id, 1);
+  }
+  e.meter.reset();
+  for (let i = 0; i < events; i++) {
+    const id = (i % 1000) + 1;
+    const seq = seqs.get(id)!;
+    const bytes = encodeBatch([{ value }], {
+      now: 1,
+      producerId: BigInt(id),
+      producerEpoch: 0,
+      baseSequence: seq,
+    });
+    await e.appender.append([{ topic: 'w1', partition: 0, batches: [verifyBatch(bytes)] }]);
+    seqs.set(id, seq + 1);
+  }
+  const c = e.meter.snapshot();
+  return scale(
+    {
+      s3Puts: c.s3.put,
+      s3Gets: c.s3.get,
+      wcu: c.dynamo.wcu,
+      rcu: c.dynamo.rcu,
+      sqsRequests: 0,
+      invocations: events,
+      gbSeconds: events * GBS.produceSmall,
+    },
+    1 / events,
+  );
+}
+
+/** acks=1: `batch` events sent one per SendMessage (as one per invocation), drained as one batch. Per event. */
+async function measureAcksOne(batch: number): Promise<Unit> {
+  const e = engine();
+  await e.topics.create('w1', 1);
+  const inner = new SqliteInboxQueue(':memory:');
+  const queue = new MeteredInboxQueue(inner);
+  const batcher = new InboxBatcher(e);
+  // Warm: one batch so the ledger tail exists, as in steady state.
+  await queue.send([encodeInboxMessage(msg(0))]);
+  await drainOnce(queue, batcher, { windowMs: 0 });
+  e.meter.reset();
+  Object.assign(queue.counts, { send: 0, receive: 0, delete: 0, release: 0, requests: 0 });
+  for (let i = 0; i < batch; i++) await queue.send([encodeInboxMessage(msg(i + 1))]);
+  const out = await drainOnce(queue, batcher, { windowMs: 60_000, maxMessages: batch });
+  if (out?.committed.length !== batch)
+    throw new Error(`batch of ${batch} committed ${out?.committed.length}`);
+  const c = e.meter.snapshot();
+  inner.close();
+  return scale(
+    {
+      s3Puts: c.s3.put,
+      s3Gets: c.s3.get,
+      wcu: c.dynamo.wcu,
+      rcu: c.dynamo.rcu,
+      // The event source mapping receives up to 10 per ReceiveMessage and deletes 10 per call.
+      sqsRequests: queue.counts.requests,
+      invocations: 1,
+      gbSeconds: GBS.batcherBase + batch * GBS.batcherPerEvent,
+    },
+    1 / batch,
+  );
+}
+
+/** One short-lived producer's only event (sequence 0). */
+function msg(producer: number) {
+  return {
+    v: 1 as const,
+    topic: 'w1',
+    partition: 0,
+    records: [{ v: Buffer.from(value).toString('base64'), ts: 1 }],
+    producer: { id: String(producer + 1), epoch: 0, seq: 0 },
+  };
+}
+
+/** acks=all, one busy producer, 1 MiB requests. Per request. */
+async function measureBusy(requests: number): Promise<Unit> {
+  const e = engine();
+  await e.topics.create('w2', 1);
+  // Two batches of 512 × 1 KiB: 1 MiB of records in one request (a batch stays under max.message.bytes).
+  const records = Array.from({ length: 512 }, () => ({ value }));
+  let seq = 0;
+  e.meter.reset();
+  for (let i = 0; i < requests; i++) {
+    const batches = [0, 1].map((k) =>
+      verifyBatch(
+        encodeBatch(records, {
+          now: 1,
+          producerId: 1n,
+          producerEpoch: 0,
+          baseSequence: seq + k * records.length,
+        }),
+      ),
+    );
+    seq += 2 * records.length;
+    await e.appender.append([{ topic: 'w2', partition: 0, batches }]);
+  }
+  const c = e.meter.snapshot();
+  return scale(
+    {
+      s3Puts: c.s3.put,
+      s3Gets: 0,
+      wcu: c.dynamo.wcu,
+      rcu: c.dynamo.rcu,
+      sqsRequests: 0,
+      invocations: requests,
+      gbSeconds: requests * GBS.produce1MiB,
+    },
+    1 / requests,
+  );
+}
+
+/** A fetch that finds new data: one invocation, the head read and index query, one ranged GET. */
+const FETCH: Unit = {
+  s3Puts: 0,
+  s3Gets: 1,
+  wcu: 0,
+  rcu: 2,
+  sqsRequests: 0,
+  invocations: 1,
+  gbSeconds: GBS.fetch,
+};
+
+function kinesisOnDemand(
+  bytesPerMonth: number,
+  recordsPerMonth: number,
+  readers: number,
+  retentionDays: number,
+) {
+  const p = PRICES.kinesisOnDemand;
+  const ingestGb = Math.max(bytesPerMonth, recordsPerMonth * 1000) / GB;
+  const storedGb =
+    retentionDays > 1 ? ((bytesPerMonth / SECONDS_PER_MONTH) * (retentionDays * 86400)) / GB : 0;
+  return (
+    p.streamHour * HOURS_PER_MONTH +
+    ingestGb * p.ingestGb +
+    (readers * bytesPerMonth * p.retrievalGb) / GB +
+    storedGb * p.extendedRetentionGbMonth
+  );
+}
+
+function kinesisProvisioned(
+  bytesPerMonth: number,
+  recordsPerMonth: number,
+  readers: number,
+  retentionDays: number,
+) {
+  const p = PRICES.kinesisProvisioned;
+  const inMBps = bytesPerMonth / SECONDS_PER_MONTH / 1e6;
+  const recPerSec = recordsPerMonth / SECONDS_PER_MONTH;
+  const shards = Math.max(
+    1,
+    Math.ceil(inMBps / 1),
+    Math.ceil(recPerSec / 1000),
+    Math.ceil((inMBps * readers) / 2),
+  );
+  const recordBytes = bytesPerMonth / Math.max(1, recordsPerMonth);
+  const putUnits = recordsPerMonth * Math.ceil(recordBytes / 25_000);
+  return (
+    shards * HOURS_PER_MONTH * p.shardHour +
+    (putUnits * p.putUnitsPerMillion) / 1e6 +
+    (retentionDays > 1 ? shards * HOURS_PER_MONTH * p.extendedRetentionShardHour : 0)
+  );
+}
+
+function mskServerless(bytesPerMonth: number, readers: number, retentionDays: number, partitions: number) {
+  const p = PRICES.mskServerless;
+  const storedGb = ((bytesPerMonth / SECONDS_PER_MONTH) * (retentionDays * 86400)) / GB;
+  return (
+    p.clusterHour * HOURS_PER_MONTH +
+    partitions * p.partitionHour * HOURS_PER_MONTH +
+    (bytesPerMonth / GB) * p.inGb +
+    ((readers * bytesPerMonth) / GB) * p.outGb +
+    storedGb * p.storageGbMonth
+  );
+}
+
+/** S3 storage of `retentionDays` of a month's bytes. */
+function storageUsd(bytesPerMonth: number, retentionDays: number): number {
+  return (((bytesPerMonth / SECONDS_PER_MONTH) * retentionDays * 86400) / GB) * PRICES.s3.storageGbMonth;
+}
+
+export async function run(): Promise<void> {
+  const metrics: Record<string, number> = {};
+  const rows: (string | number)[][] = [
+    [
+      'workload',
+      'events/month',
+      'path',
+      'Sluice $/month',
+      'Sluice $/M events',
+      'Kinesis on-demand',
+      'Kinesis provisioned',
+      'MSK Serverless',
+    ],
+  ];
+  const acksAll = await measureAcksAllSmall(2000);
+  metrics['w1.acksAll.wcuPerEvent'] = round(acksAll.wcu, 2);
+  metrics['w1.acksAll.s3PutsPerEvent'] = acksAll.s3Puts;
+  const batchWindowSec = 1;
+  const volumes = [1e6, 1e8, 1e10];
+  const measured = new Map<number, Unit>();
+  for (const readers of [0, 3]) {
+    const w = readers === 0 ? 'w1' : 'w3';
+    for (const v of volumes) {
+      const rate = v / SECONDS_PER_MONTH;
+      const batch = Math.min(10_000, Math.max(1, Math.round(rate * batchWindowSec)));
+      if (!measured.has(batch)) measured.set(batch, await measureAcksOne(Math.min(batch, 4000)));
+      const perEvent = measured.get(batch)!;
+      const bytes = v * KIB;
+      // Consumers: each group fetches once per commit that brought something new, at most once a second.
+      const fetchesAll = readers * Math.min(v, SECONDS_PER_MONTH);
+      const fetchesOne = readers * Math.min(v / batch, SECONDS_PER_MONTH);
+      const idle: Unit = { ...zero(), sqsRequests: ESM_IDLE_RECEIVES_PER_MONTH };
+      const one = add(scale(perEvent, v), idle, scale(FETCH, fetchesOne));
+      const all = add(scale(acksAll, v), scale(FETCH, fetchesAll));
+      const storage = storageUsd(bytes, 1);
+      const kod = kinesisOnDemand(bytes, v, readers, 1);
+      const kp = kinesisProvisioned(bytes, v, readers, 1);
+      const msk = mskServerless(bytes, readers, 1, 1);
+      for (const [path, u] of [
+        ['acks1', one],
+        ['acksAll', all],
+      ] as const) {
+        const total = usd(u) + storage;
+        const key = `${w}.${path}.${v}`;
+        metrics[`${key}.usdPerMonth`] = round(total, 2);
+        metrics[`${key}.usdPerMillionEvents`] = round(total / (v / 1e6), 3);
+        rows.push([
+          w,
+          v.toExponential(0),
+          path,
+          round(total, 2),
+          round(total / (v / 1e6), 3),
+          round(kod, 2),
+          round(kp, 2),
+          round(msk, 2),
+        ]);
+      }
+      metrics[`${w}.kinesisOnDemand.${v}.usdPerMonth`] = round(kod, 2);
+      metrics[`${w}.kinesisProvisioned.${v}.usdPerMonth`] = round(kp, 2);
+      metrics[`${w}.mskServerless.${v}.usdPerMonth`] = round(msk, 2);
+      if (readers === 0) {
+        metrics[`w1.acks1.${v}.eventsPerBatch`] = batch;
+        metrics[`w1.acks1.${v}.wcuPerEvent`] = round(perEvent.wcu, 3);
+        metrics[`w1.acks1.${v}.sqsRequestsPerEvent`] = round(perEvent.sqsRequests, 3);
+      }
+    }
+  }
+  // W2: 10 MiB/s of 1 MiB requests (1 KiB records), 7 days, 3 groups reading 1 MiB per fetch.
+  const busy = await measureBusy(20);
+  const requests = 10 * SECONDS_PER_MONTH;
+  const bytes = requests * MIB;
+  const records = requests * 1024;
+  const w2 = add(scale(busy, requests), scale(FETCH, 3 * requests));
+  const w2Total = usd(w2) + storageUsd(bytes, 7);
+  const w2Kod = kinesisOnDemand(bytes, records, 3, 7);
+  const w2Kp = kinesisProvisioned(bytes, records, 3, 7);
+  const w2Msk = mskServerless(bytes, 3, 7, 16);
+  metrics['w2.acksAll.wcuPerRequest'] = round(busy.wcu, 2);
+  metrics['w2.acksAll.usdPerMonth'] = round(w2Total, 0);
+  metrics['w2.kinesisOnDemand.usdPerMonth'] = round(w2Kod, 0);
+  metrics['w2.kinesisProvisioned.usdPerMonth'] = round(w2Kp, 0);
+  metrics['w2.mskServerless.usdPerMonth'] = round(w2Msk, 0);
+  metrics['w2.kinesisOnDemandOverSluice.ratio'] = round(w2Kod / w2Total, 1);
+  rows.push([
+    'w2',
+    records.toExponential(1),
+    'acksAll',
+    round(w2Total, 0),
+    round(w2Total / (records / 1e6), 3),
+    round(w2Kod, 0),
+    round(w2Kp, 0),
+    round(w2Msk, 0),
+  ]);
+  console.log(`prices: us-east-1 list prices as of ${PRICES_AS_OF} (bench/prices.ts); Lambda GB-s estimated`);
+  printTable(rows);
+  console.log(
+    `W1 acks=all: ${acksAll.wcu} WCU and ${acksAll.s3Puts} PUT per event; W2: ${round(busy.wcu, 2)} WCU per 1 MiB request`,
+  );
+  console.log(`wrote ${writeResults('cost', metrics)}`);
+}

@@ -1,0 +1,40 @@
+/**
+ * The inbox port (docs/design.md, "acks=1: the inbox"): a durable, at-least-once,
+ * unordered queue — SQS standard in AWS, an SQLite table in `sluice dev`. Both adapters
+ * pass the same suite (`test/inbox/`).
+ */
+
+/** One message as received. */
+export interface InboxDelivery {
+  /** The queue's id of the message (SQS MessageId): the same on every redelivery. */
+  messageId: string;
+  /** What `delete` and `release` take (SQS ReceiptHandle): changes on every delivery. */
+  receipt: string;
+  body: string;
+  /** When the queue accepted the message, ms since the epoch (SQS SentTimestamp). */
+  sentAt: number;
+  /** When the message was first received, ms (SQS ApproximateFirstReceiveTimestamp). */
+  firstReceivedAt: number;
+  /** 1 on the first delivery (SQS ApproximateReceiveCount). */
+  receiveCount: number;
+}
+
+export interface InboxQueue {
+  /**
+   * Enqueues messages durably; resolves once the queue holds every one (for SQS: stored
+   * redundantly across availability zones). Returns their message ids, in order.
+   */
+  send(bodies: readonly string[]): Promise<string[]>;
+  /**
+   * Up to `max` visible messages, hidden from other receivers for the visibility timeout;
+   * waits up to `waitMs` for the first one.
+   */
+  receive(max: number, waitMs?: number): Promise<InboxDelivery[]>;
+  /** Removes received messages for good (after their events are committed). */
+  delete(receipts: readonly string[]): Promise<void>;
+  /** Makes received messages visible again after `delayMs` (held back, or not committed). */
+  release(receipts: readonly string[], delayMs: number): Promise<void>;
+}
+
+/** SQS caps a message at 256 KiB; the SDK and `POST /v1/inbox` refuse larger ones. */
+export const MAX_INBOX_MESSAGE_BYTES = 256 * 1024;

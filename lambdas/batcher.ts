@@ -1,0 +1,55 @@
+/**
+ * The inbox batcher function: an SQS event source mapping delivers batches of inbox
+ * messages (up to 10,000, gathered for up to the batching window); this commits them
+ * (`core/inbox/batcher.ts`) and reports held-back and invalid messages as batch item
+ * failures, so SQS redelivers them (and, after `maxReceiveCount`, moves them to the
+ * dead-letter queue). Everything else is deleted by the mapping once this returns.
+ * Publishes InboxAge (ms, the oldest committed message) per invocation.
+ */
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { InboxBatcher } from '../core/inbox/batcher.js';
+import type { InboxDelivery } from '../core/inbox/queue.js';
+import { getContext, type SluiceContext } from './context.js';
+
+export function deliveriesOf(event: SQSEvent): InboxDelivery[] {
+  return event.Records.map((r) => {
+    const sentAt = Number(r.attributes.SentTimestamp);
+    return {
+      messageId: r.messageId,
+      receipt: r.receiptHandle,
+      body: r.body,
+      sentAt,
+      firstReceivedAt: Number(r.attributes.ApproximateFirstReceiveTimestamp ?? sentAt),
+      receiveCount: Number(r.attributes.ApproximateReceiveCount ?? 1),
+    };
+  });
+}
+
+export function createBatcherHandler(context: () => Promise<SluiceContext>) {
+  let batcher: InboxBatcher | undefined;
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const ctx = await context();
+    batcher ??= new InboxBatcher(ctx);
+    const outcome = await batcher.commit(deliveriesOf(event));
+    for (const { delivery, error } of outcome.invalid) {
+      ctx.telemetry.logger.warn('inbox message refused', { messageId: delivery.messageId, error });
+    }
+    ctx.telemetry.logger.info('inbox batch', {
+      committed: outcome.committed.length,
+      duplicates: outcome.duplicates.length,
+      heldBack: outcome.heldBack.length,
+      invalid: outcome.invalid.length,
+      inboxAgeMs: outcome.oldestAgeMs,
+    });
+    for (const r of outcome.results) ctx.telemetry.count(r.topic, 'RecordsIn', r.count);
+    ctx.telemetry.gauge('_inbox', 'InboxAge', outcome.oldestAgeMs);
+    ctx.telemetry.flush();
+    return {
+      batchItemFailures: [...outcome.heldBack, ...outcome.invalid.map((i) => i.delivery)].map((d) => ({
+        itemIdentifier: d.messageId,
+      })),
+    };
+  };
+}
+
+export const handler = createBatcherHandler(getContext);

@@ -1,0 +1,133 @@
+/**
+ * `POST /v1/inbox`: acks=1 over HTTP (docs/api.md, "acks=1: the inbox"). The records of
+ * the request go to the inbox as one message per partition; the answer (202) comes once
+ * the inbox holds them, with a receipt per message — offsets come later, when the batcher
+ * commits. Clients that can reach the queue (the SDK with `acks: 1` in AWS) skip this
+ * function and send to the queue themselves.
+ */
+import { z } from 'zod';
+import { InvalidRequestError, SluiceError } from '../core/errors.js';
+import { encodeInboxMessage, type InboxMessage } from '../core/inbox/message.js';
+import { defaultPartition } from '../core/records/index.js';
+import type { SluiceContext } from './context.js';
+import { parseJson, type Route } from './http.js';
+import { toBytes } from './json-records.js';
+
+const MAX_SEQUENCE = 0x7fffffff;
+
+const inboxBody = z.object({
+  topic: z.string(),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+  records: z
+    .array(
+      z.object({
+        key: z.string().nullable().optional(),
+        value: z.string().nullable(),
+        headers: z.record(z.string(), z.string().nullable()).optional(),
+        partition: z.number().int().min(0).optional(),
+        timestamp: z.number().int().min(0).max(8.64e15).optional(),
+      }),
+    )
+    .min(1, 'at least one record is required'),
+  producer: z
+    .object({
+      id: z.string().regex(/^\d{1,18}$/, 'a producer id from POST /v1/producers'),
+      epoch: z.number().int().min(0).max(32767),
+      sequences: z.record(z.string().regex(/^\d+$/), z.number().int().min(0).max(MAX_SEQUENCE)),
+      /** Per partition: when the inbox acknowledged this producer's previous message there (ms). */
+      prevAt: z.record(z.string().regex(/^\d+$/), z.number().int().min(0)).optional(),
+    })
+    .optional(),
+  eventId: z.string().min(1).max(128).optional(),
+});
+
+const b64 = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString('base64'));
+
+export function inboxRoute(ctx: SluiceContext): Route {
+  return {
+    method: 'POST',
+    path: '/v1/inbox',
+    async handle(req) {
+      const body = parseJson(req, inboxBody);
+      const inbox = await ctx.inbox();
+      if (!inbox) {
+        throw new SluiceError('INVALID_REQUEST', 'this deployment has no inbox: acks=1 is not available');
+      }
+      const topic = await ctx.topics.get(body.topic);
+      const encoding = body.encoding ?? 'utf8';
+      const now = ctx.clock.now();
+      const keyless = body.producer
+        ? Number(Object.keys(body.producer.sequences)[0] ?? 0) % topic.partitions
+        : Math.floor(ctx.random() * topic.partitions);
+      const byPartition = new Map<number, InboxMessage['records']>();
+      body.records.forEach((r, i) => {
+        const key = toBytes(r.key, encoding, `records.${i}.key`);
+        const partition = r.partition ?? (key ? defaultPartition(key, topic.partitions) : keyless);
+        if (partition >= topic.partitions) {
+          throw new SluiceError(
+            'UNKNOWN_TOPIC_OR_PARTITION',
+            `topic '${topic.name}' has no partition ${partition} (it has ${topic.partitions})`,
+          );
+        }
+        const record = {
+          k: b64(key),
+          v: b64(toBytes(r.value, encoding, `records.${i}.value`)),
+          h: Object.entries(r.headers ?? {}).map(
+            ([name, value]) =>
+              [name, b64(toBytes(value, encoding, `records.${i}.headers.${name}`))] as [
+                string,
+                string | null,
+              ],
+          ),
+          ts: r.timestamp ?? now,
+        };
+        const list = byPartition.get(partition);
+        if (list) list.push(record);
+        else byPartition.set(partition, [record]);
+      });
+      const partitions = [...byPartition.keys()];
+      const bodies = partitions.map((partition) => {
+        let producer: InboxMessage['producer'];
+        if (body.producer) {
+          const seq = body.producer.sequences[String(partition)];
+          if (seq === undefined) {
+            throw new InvalidRequestError(
+              `producer.sequences.${partition}: the request writes to partition ${partition}, so it needs its base sequence`,
+              `producer.sequences.${partition}`,
+            );
+          }
+          const prevAt = body.producer.prevAt?.[String(partition)];
+          producer = {
+            id: body.producer.id,
+            epoch: body.producer.epoch,
+            seq,
+            ...(prevAt !== undefined && { prevAt }),
+          };
+        }
+        return encodeInboxMessage({
+          v: 1,
+          topic: topic.name,
+          partition,
+          records: byPartition.get(partition)!,
+          ...(producer && { producer }),
+          ...(body.eventId !== undefined && { eventId: `${body.eventId}/${partition}` }),
+        });
+      });
+      const ids = await inbox.send(bodies);
+      return {
+        status: 202,
+        body: {
+          topic: topic.name,
+          acks: 1,
+          acceptedAt: ctx.clock.now(),
+          messages: partitions.map((partition, i) => ({
+            partition,
+            messageId: ids[i],
+            records: byPartition.get(partition)!.length,
+            ...(body.producer && { firstSequence: body.producer.sequences[String(partition)] }),
+          })),
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The custom resource behind `cluster.addSubscription(...)`: creates the subscription through
+ * the admin function at deploy time, changes it on update (PATCH of the mutable fields; a new
+ * name or topic replaces it) and deletes it with the stack (its consumer group and offsets
+ * stay, so re-adding it resumes).
+ */
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { MUTABLE_FIELDS } from '../core/subscriptions/config.js';
+import { toEvent } from '../lambdas/http.js';
+import {
+  type AdminInvoker,
+  type CustomResourceResponse,
+  lambdaInvoker,
+  ResponseUploadError,
+} from './topics-handler.js';
+
+/** The admin function refused a subscription request. */
+export class SubscriptionRequestError extends Error {
+  override name = 'SubscriptionRequestError';
+  constructor(
+    readonly subscription: string,
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(`subscription '${subscription}': the admin function answered ${status} ${JSON.stringify(body)}`);
+  }
+}
+
+async function call(
+  invoke: AdminInvoker,
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const bytes = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
+  const headers: Record<string, string> = bytes ? { 'content-type': 'application/json' } : {};
+  const result = await invoke(toEvent({ method, url, headers, ...(bytes ? { body: bytes } : {}) }));
+  if (typeof result === 'string') return { status: 200, body: JSON.parse(result) };
+  const raw = result.body ?? '';
+  const text = result.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  return { status: result.statusCode ?? 200, body: text ? JSON.parse(text) : undefined };
+}
+
+const code = (body: unknown) => (body as { error?: { code?: string } } | undefined)?.error?.code;
+
+/** Creates the subscription, or brings an existing one's mutable fields to `spec`. */
+export async function applySubscription(
+  spec: Record<string, unknown>,
+  invoke: AdminInvoker,
+): Promise<string> {
+  const name = String(spec.name);
+  const created = await call(invoke, 'POST', '/v1/subscriptions', spec);
+  if (created.status === 201) return `created ${name}`;
+  if (created.status !== 409 || code(created.body) !== 'SUBSCRIPTION_ALREADY_EXISTS')
+    throw new SubscriptionRequestError(name, created.status, created.body);
+  const changes: Record<string, unknown> = {};
+  for (const f of MUTABLE_FIELDS) if (spec[f] !== undefined) changes[f] = spec[f];
+  const patched = await call(invoke, 'PATCH', `/v1/subscriptions/${encodeURIComponent(name)}`, changes);
+  if (patched.status !== 200) throw new SubscriptionRequestError(name, patched.status, patched.body);
+  return `updated ${name}`;
+}
+
+/** Deletes the subscription; one already gone is fine. */
+export async function removeSubscription(name: string, invoke: AdminInvoker): Promise<string> {
+  const res = await call(invoke, 'DELETE', `/v1/subscriptions/${encodeURIComponent(name)}`);
+  if (res.status !== 204 && code(res.body) !== 'SUBSCRIPTION_NOT_FOUND')
+    throw new SubscriptionRequestError(name, res.status, res.body);
+  return `deleted ${name}`;
+}
+
+/** Answers one CloudFormation event; never throws (a failure is a FAILED response). */
+export async function handleSubscriptionEvent(
+  event: CloudFormationCustomResourceEvent,
+  invoke: AdminInvoker,
+): Promise<CustomResourceResponse> {
+  const spec = JSON.parse(String(event.ResourceProperties.Subscription ?? '{}')) as Record<string, unknown>;
+  const physicalId = `subscription-${String(spec.name)}`;
+  const base = {
+    PhysicalResourceId: event.RequestType === 'Delete' ? event.PhysicalResourceId : physicalId,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+  };
+  try {
+    let reason: string;
+    if (event.RequestType === 'Delete') {
+      reason = await removeSubscription(event.PhysicalResourceId.replace(/^subscription-/, ''), invoke);
+    } else {
+      if (event.RequestType === 'Update') {
+        const old = JSON.parse(String(event.OldResourceProperties.Subscription ?? '{}')) as Record<
+          string,
+          unknown
+        >;
+        // A new name or topic is a new subscription: CloudFormation deletes the old one
+        // (new physical id); a changed start position only matters to a new one.
+        if (old.name === spec.name && old.topic !== spec.topic)
+          await removeSubscription(String(spec.name), invoke);
+      }
+      reason = await applySubscription(spec, invoke);
+    }
+    return { ...base, Status: 'SUCCESS', Reason: reason, Data: {} };
+  } catch (err) {
+    return {
+      ...base,
+      Status: 'FAILED',
+      Reason: String((err as Error).message ?? err).slice(0, 1000),
+      Data: {},
+    };
+  }
+}
+
+/** The Lambda entry point. */
+export async function handler(event: CloudFormationCustomResourceEvent): Promise<void> {
+  const response = await handleSubscriptionEvent(
+    event,
+    lambdaInvoker(process.env.SLUICE_ADMIN_FUNCTION ?? ''),
+  );
+  console.log(
+    JSON.stringify({ requestType: event.RequestType, status: response.Status, reason: response.Reason }),
+  );
+  const res = await fetch(event.ResponseURL, {
+    method: 'PUT',
+    headers: { 'content-type': '' },
+    body: JSON.stringify(response),
+  });
+  if (!res.ok) throw new ResponseUploadError(`CloudFormation's response URL answered ${res.status}`);
+}

@@ -1,0 +1,48 @@
+/**
+ * Inbox queues for tests, beside the stores of `makeStores`: the embedded SQLite queue in
+ * a temp dir, or an SQS queue of its own on the emulator of the global setup.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InboxQueue } from '../../core/inbox/queue.js';
+import { awsEndpoint, EMULATOR_CREDENTIALS } from '../helpers/stores.js';
+
+export interface TestQueue {
+  queue: InboxQueue;
+  cleanup(): Promise<void>;
+}
+
+export async function makeQueue(kind: 'embedded' | 'sqs'): Promise<TestQueue> {
+  if (kind === 'embedded') {
+    const { SqliteInboxQueue } = await import('../../storage/sqlite-queue.js');
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-inbox-'));
+    const queue = new SqliteInboxQueue(join(dir, 'inbox.sqlite'));
+    return {
+      queue,
+      cleanup: async () => {
+        queue.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const { SQSClient, CreateQueueCommand, DeleteQueueCommand } = await import('@aws-sdk/client-sqs');
+  const { SqsInboxQueue } = await import('../../storage/sqs.js');
+  const client = new SQSClient({
+    endpoint: awsEndpoint(),
+    region: 'us-east-1',
+    credentials: EMULATOR_CREDENTIALS,
+  });
+  const name = `sluice-inbox-${randomBytes(6).toString('hex')}`;
+  const { QueueUrl } = await client.send(
+    new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '30' } }),
+  );
+  return {
+    queue: new SqsInboxQueue(QueueUrl!, client),
+    cleanup: async () => {
+      await client.send(new DeleteQueueCommand({ QueueUrl })).catch(() => undefined);
+      client.destroy();
+    },
+  };
+}
