@@ -105,7 +105,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sluice: unknown command '${name}'\n\n${usage()}`);
     return EXIT.usage;
   }
-  const loaded = await command.load();
+  let loaded: Loaded;
+  try {
+    loaded = await command.load();
+  } catch (err) {
+    // The server's packages are optional peers of the package: `npm i sluice` is the SDK only.
+    const missing = /Cannot find (?:package|module) '([^']+)'/.exec((err as Error).message)?.[1];
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND' || !missing) throw err;
+    process.stderr.write(
+      `sluice ${name}: needs '${missing}', a server-side package the SDK does not install. Install the server's optional peer dependencies (README, "Installing"): npm install ${missing} …\n`,
+    );
+    return EXIT.failed;
+  }
   try {
     return await loaded.run(rest);
   } catch (err) {

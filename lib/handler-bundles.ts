@@ -16,8 +16,9 @@
  * functions that run codecs, and there is no source map (names are kept for stack traces).
  */
 import { execSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
@@ -163,6 +164,28 @@ export function writeNativeVersions(dir: string): void {
   );
 }
 
+/** node_modules directories already installed in this process, by CPU and versions. */
+const installed = new Map<string, string>();
+
+/**
+ * A node_modules directory holding `versions` for Linux on `architecture`, installed once per
+ * process (npm --prefer-offline) and copied into each function that needs it.
+ */
+function nativeModules(architecture: lambda.Architecture, versions: Record<string, string>): string {
+  const key = `${npmCpu(architecture)} ${JSON.stringify(versions)}`;
+  let dir = installed.get(key);
+  if (!dir) {
+    const prefix = mkdtempSync(join(tmpdir(), 'sluice-native-'));
+    execSync(installNativeCommand(prefix, architecture, versions), {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    process.once('exit', () => rmSync(prefix, { recursive: true, force: true }));
+    dir = join(prefix, 'node_modules');
+    installed.set(key, dir);
+  }
+  return dir;
+}
+
 /** A prebuilt handler is missing from the package (a build that did not run `npm run build`). */
 export class MissingHandlerBundleError extends Error {
   override name = 'MissingHandlerBundleError';
@@ -216,8 +239,8 @@ export function handlerCode(
           if (prebuilt) copyFileSync(join(prebuilt, 'index.mjs'), join(outputDir, 'index.mjs'));
           else bundleHandler(name, entry, outputDir);
           if (spec.native.length > 0) {
-            execSync(installNativeCommand(outputDir, architecture, versions), {
-              stdio: ['ignore', 'ignore', 'inherit'],
+            cpSync(nativeModules(architecture, versions), join(outputDir, 'node_modules'), {
+              recursive: true,
             });
           }
           return true;

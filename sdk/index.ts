@@ -100,6 +100,5 @@ export {
 export { type Deserializer, Deserializers, type Serializer, Serializers } from './serializers.js';
 export { Sluice, type SluiceConfig } from './sluice.js';
 export { createHttpTransport, type HttpTransportOptions } from './transport/http.js';
-export { createInProcessTransport, type InProcessTarget } from './transport/in-process.js';
 export type { Credentials } from './transport/sigv4.js';
 export type { Transport, TransportRequest, TransportResponse } from './transport/types.js';

@@ -15,7 +15,6 @@ import type { ProducerConfig } from './producer/types.js';
 import type { RetryOptions } from './retry.js';
 import { SchemaRegistryClient } from './serdes/registry-client.js';
 import { createHttpTransport } from './transport/http.js';
-import { createInProcessTransport, type InProcessTarget } from './transport/in-process.js';
 import type { Credentials } from './transport/sigv4.js';
 import type { Transport } from './transport/types.js';
 
@@ -29,7 +28,8 @@ export interface SluiceConfig {
   region?: string;
   /**
    * AWS credentials (or a provider). Requests to Function URLs are SigV4-signed with the
-   * default Node credential chain when omitted; giving credentials signs any endpoint.
+   * credentials of the environment (AWS_ACCESS_KEY_ID, …) when omitted, else the AWS SDK's
+   * chain if `@aws-sdk/credential-provider-node` is installed; giving credentials signs any endpoint.
    */
   credentials?: Credentials;
   /** @default logLevel.INFO */
@@ -95,25 +95,6 @@ export class Sluice {
       retry: config.retry,
       logger,
       metadataMaxAge: config.metadataMaxAge,
-    });
-  }
-
-  /**
-   * A client that calls the Lambda handlers in this process, with no server: for tests
-   * and for embedding. Give it stores (`{ meta, objects }`) or a ready context.
-   *
-   * @example
-   * import { MemoryMetaStore, MemoryObjectStore } from 'sluice/storage/memory';
-   * const sluice = Sluice.inProcess({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() });
-   */
-  static inProcess(
-    target: InProcessTarget,
-    config: Omit<SluiceConfig, 'endpoint' | 'transport'> = {},
-  ): Sluice {
-    return new Sluice({
-      ...config,
-      endpoint: 'http://in-process.sluice',
-      transport: createInProcessTransport(target),
     });
   }
 

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { errorOf } from '../../sdk/api.js';
+import { inProcessSluice } from '../../sdk/in-process.js';
 import {
   AuthorizationFailedError,
   createHttpTransport,
@@ -202,7 +203,7 @@ describe('messages', () => {
 
 describe('in-process transport', () => {
   it('runs producer, consumer and admin over stores with no server', async () => {
-    const sluice = Sluice.inProcess({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() });
+    const sluice = inProcessSluice({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() });
     const admin = sluice.admin();
     await admin.createTopics({ topics: [{ topic: 'embedded', numPartitions: 2 }] });
     expect(await admin.listTopics()).toEqual(['embedded']);
