@@ -6,10 +6,10 @@
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { MUTABLE_FIELDS } from '../core/subscriptions/config.js';
-import { toEvent } from '../lambdas/http.js';
 import {
   type AdminInvoker,
   type CustomResourceResponse,
+  callAdmin,
   lambdaInvoker,
   ResponseUploadError,
 } from './topics-handler.js';
@@ -26,21 +26,6 @@ export class SubscriptionRequestError extends Error {
   }
 }
 
-async function call(
-  invoke: AdminInvoker,
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; body: unknown }> {
-  const bytes = body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(body));
-  const headers: Record<string, string> = bytes ? { 'content-type': 'application/json' } : {};
-  const result = await invoke(toEvent({ method, url, headers, ...(bytes ? { body: bytes } : {}) }));
-  if (typeof result === 'string') return { status: 200, body: JSON.parse(result) };
-  const raw = result.body ?? '';
-  const text = result.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  return { status: result.statusCode ?? 200, body: text ? JSON.parse(text) : undefined };
-}
-
 const code = (body: unknown) => (body as { error?: { code?: string } } | undefined)?.error?.code;
 
 /** Creates the subscription, or brings an existing one's mutable fields to `spec`. */
@@ -49,20 +34,20 @@ export async function applySubscription(
   invoke: AdminInvoker,
 ): Promise<string> {
   const name = String(spec.name);
-  const created = await call(invoke, 'POST', '/v1/subscriptions', spec);
+  const created = await callAdmin(invoke, 'POST', '/v1/subscriptions', spec);
   if (created.status === 201) return `created ${name}`;
   if (created.status !== 409 || code(created.body) !== 'SUBSCRIPTION_ALREADY_EXISTS')
     throw new SubscriptionRequestError(name, created.status, created.body);
   const changes: Record<string, unknown> = {};
   for (const f of MUTABLE_FIELDS) if (spec[f] !== undefined) changes[f] = spec[f];
-  const patched = await call(invoke, 'PATCH', `/v1/subscriptions/${encodeURIComponent(name)}`, changes);
+  const patched = await callAdmin(invoke, 'PATCH', `/v1/subscriptions/${encodeURIComponent(name)}`, changes);
   if (patched.status !== 200) throw new SubscriptionRequestError(name, patched.status, patched.body);
   return `updated ${name}`;
 }
 
 /** Deletes the subscription; one already gone is fine. */
 export async function removeSubscription(name: string, invoke: AdminInvoker): Promise<string> {
-  const res = await call(invoke, 'DELETE', `/v1/subscriptions/${encodeURIComponent(name)}`);
+  const res = await callAdmin(invoke, 'DELETE', `/v1/subscriptions/${encodeURIComponent(name)}`);
   if (res.status !== 204 && code(res.body) !== 'SUBSCRIPTION_NOT_FOUND')
     throw new SubscriptionRequestError(name, res.status, res.body);
   return `deleted ${name}`;

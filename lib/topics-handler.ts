@@ -48,7 +48,7 @@ export async function applyTopics(specs: readonly TopicSpec[], invoke: AdminInvo
   for (const spec of specs) {
     const partitions = spec.partitions ?? 1;
     const body = { name: spec.name, partitions, ...(spec.config ? { config: spec.config } : {}) };
-    const created = await call(invoke, 'POST', '/v1/topics', body);
+    const created = await callAdmin(invoke, 'POST', '/v1/topics', body);
     if (created.status === 201) {
       done.push(`created ${spec.name} (${partitions} partitions)`);
       continue;
@@ -57,7 +57,7 @@ export async function applyTopics(specs: readonly TopicSpec[], invoke: AdminInvo
       throw new TopicRequestError(spec.name, created.status, created.body);
     }
     const path = `/v1/topics/${encodeURIComponent(spec.name)}`;
-    const described = await call(invoke, 'GET', path);
+    const described = await callAdmin(invoke, 'GET', path);
     if (described.status !== 200) throw new TopicRequestError(spec.name, described.status, described.body);
     const current = (described.body as { partitions?: unknown[] }).partitions?.length ?? 0;
     if (partitions < current) {
@@ -71,14 +71,15 @@ export async function applyTopics(specs: readonly TopicSpec[], invoke: AdminInvo
       done.push(`kept ${spec.name} (${current} partitions)`);
       continue;
     }
-    const grown = await call(invoke, 'POST', `${path}/partitions`, { count: partitions });
+    const grown = await callAdmin(invoke, 'POST', `${path}/partitions`, { count: partitions });
     if (grown.status !== 200) throw new TopicRequestError(spec.name, grown.status, grown.body);
     done.push(`grew ${spec.name} from ${current} to ${partitions} partitions`);
   }
   return done;
 }
 
-async function call(
+/** Sends one JSON request to the admin function; the answer parsed, whatever its encoding. */
+export async function callAdmin(
   invoke: AdminInvoker,
   method: string,
   url: string,
