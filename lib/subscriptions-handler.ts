@@ -8,10 +8,10 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { MUTABLE_FIELDS } from '../core/subscriptions/config.js';
 import {
   type AdminInvoker,
+  answerCloudFormation,
   type CustomResourceResponse,
   callAdmin,
   lambdaInvoker,
-  ResponseUploadError,
 } from './topics-handler.js';
 
 /** The admin function refused a subscription request. */
@@ -96,17 +96,6 @@ export async function handleSubscriptionEvent(
 
 /** The Lambda entry point. */
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<void> {
-  const response = await handleSubscriptionEvent(
-    event,
-    lambdaInvoker(process.env.SLUICE_ADMIN_FUNCTION ?? ''),
-  );
-  console.log(
-    JSON.stringify({ requestType: event.RequestType, status: response.Status, reason: response.Reason }),
-  );
-  const res = await fetch(event.ResponseURL, {
-    method: 'PUT',
-    headers: { 'content-type': '' },
-    body: JSON.stringify(response),
-  });
-  if (!res.ok) throw new ResponseUploadError(`CloudFormation's response URL answered ${res.status}`);
+  const invoke = lambdaInvoker(process.env.SLUICE_ADMIN_FUNCTION ?? '');
+  await answerCloudFormation(event, await handleSubscriptionEvent(event, invoke));
 }

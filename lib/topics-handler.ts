@@ -159,8 +159,17 @@ export function lambdaInvoker(functionName: string, client = new LambdaClient({}
 
 /** The Lambda entry point. */
 export async function handler(event: CloudFormationCustomResourceEvent): Promise<void> {
-  const functionName = process.env.SLUICE_ADMIN_FUNCTION ?? '';
-  const response = await handleEvent(event, lambdaInvoker(functionName));
+  await answerCloudFormation(
+    event,
+    await handleEvent(event, lambdaInvoker(process.env.SLUICE_ADMIN_FUNCTION ?? '')),
+  );
+}
+
+/** Logs a custom resource's outcome and PUTs it to CloudFormation's response URL. */
+export async function answerCloudFormation(
+  event: CloudFormationCustomResourceEvent,
+  response: CustomResourceResponse,
+): Promise<void> {
   console.log(
     JSON.stringify({ requestType: event.RequestType, status: response.Status, reason: response.Reason }),
   );
