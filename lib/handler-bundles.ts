@@ -63,7 +63,8 @@ const API_UNUSED = ['@aws-sdk/client-sqs', '@aws-sdk/client-lambda'];
 
 /** Every handler Sluice deploys. */
 export const HANDLER_SPECS = {
-  produce: { source: 'lambdas/produce.ts', native: ALL_NATIVE, unused: API_UNUSED },
+  // Produce sends acks=1 records to the inbox (SQS).
+  produce: { source: 'lambdas/produce.ts', native: ALL_NATIVE, unused: ['@aws-sdk/client-lambda'] },
   fetch: { source: 'lambdas/fetch.ts', native: ALL_NATIVE, unused: API_UNUSED },
   // Topics, offsets and groups never compress or decompress a batch; CRC32C, if ever
   // needed, has a portable fallback (core/records/crc32c.ts).

@@ -2,16 +2,15 @@
  * The inbox queue on SQS standard (or an emulator at `AWS_ENDPOINT_URL`: moto has SQS).
  * Sends go in SendMessageBatch requests of 10, deletes in DeleteMessageBatch of 10.
  */
-import {
-  ChangeMessageVisibilityBatchCommand,
-  DeleteMessageBatchCommand,
-  ReceiveMessageCommand,
-  SendMessageBatchCommand,
-  SQSClient,
-  type SQSClientConfig,
-} from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../core/errors.js';
 import type { InboxDelivery, InboxQueue } from '../core/inbox/queue.js';
+
+/**
+ * The SQS commands, loaded on first use: a function bundle that never touches the inbox (fetch,
+ * admin, groups) leaves the SQS client out and must not import it (lib/handler-bundles.ts).
+ */
+const commands = () => import('@aws-sdk/client-sqs');
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -21,19 +20,17 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 
 /**
  * @example
- * const queue = new SqsInboxQueue(process.env.SLUICE_INBOX_URL!);
+ * const queue = new SqsInboxQueue(process.env.SLUICE_INBOX_URL!, new SQSClient({}));
  * const [id] = await queue.send([body]);
  */
 export class SqsInboxQueue implements InboxQueue {
-  readonly client: SQSClient;
   constructor(
     readonly queueUrl: string,
-    config: SQSClientConfig | SQSClient = {},
-  ) {
-    this.client = config instanceof SQSClient ? config : new SQSClient(config);
-  }
+    readonly client: SQSClient,
+  ) {}
 
   async send(bodies: readonly string[]): Promise<string[]> {
+    const { SendMessageBatchCommand } = await commands();
     const ids: string[] = [];
     for (const chunk of chunks(bodies, 10)) {
       const out = await this.client.send(
@@ -54,6 +51,7 @@ export class SqsInboxQueue implements InboxQueue {
   }
 
   async receive(max: number, waitMs = 0): Promise<InboxDelivery[]> {
+    const { ReceiveMessageCommand } = await commands();
     const out = await this.client.send(
       new ReceiveMessageCommand({
         QueueUrl: this.queueUrl,
@@ -81,6 +79,7 @@ export class SqsInboxQueue implements InboxQueue {
   }
 
   async delete(receipts: readonly string[]): Promise<void> {
+    const { DeleteMessageBatchCommand } = await commands();
     for (const chunk of chunks(receipts, 10)) {
       await this.client.send(
         new DeleteMessageBatchCommand({
@@ -92,6 +91,7 @@ export class SqsInboxQueue implements InboxQueue {
   }
 
   async release(receipts: readonly string[], delayMs: number): Promise<void> {
+    const { ChangeMessageVisibilityBatchCommand } = await commands();
     for (const chunk of chunks(receipts, 10)) {
       await this.client.send(
         new ChangeMessageVisibilityBatchCommand({

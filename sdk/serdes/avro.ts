@@ -3,7 +3,7 @@ import type { Codec, NamedSchema } from './codec.js';
 import { optional } from './codec.js';
 
 export async function avroCodec(schema: string, references: readonly NamedSchema[]): Promise<Codec> {
-  const mod = await optional('avsc', () => import('avsc'));
+  const mod = await optional<typeof import('avsc')>('avsc');
   const avro = (mod as unknown as { default?: typeof mod }).default ?? mod;
   const registry = {};
   for (const ref of references) avro.Type.forSchema(JSON.parse(ref.schema), { registry });

@@ -17,10 +17,19 @@ export interface Codec {
   decode(bytes: Buffer): unknown;
 }
 
-/** A peer dependency, or a clear error naming what to install. */
-export async function optional<T>(name: string, load: () => Promise<T>): Promise<T> {
+/**
+ * Loads an optional peer dependency (`specifier` is `package` or `package/subpath`), or throws
+ * a clear error naming what to install. The specifier is not a literal on purpose: a bundler
+ * (esbuild, as a Lambda producer is bundled) must not pull avsc, protobufjs or ajv into every
+ * SDK bundle, nor fail when they are not installed. An app that uses schema serdes and bundles
+ * installs the library and keeps it in the function's node_modules (esbuild `--external:avsc`).
+ */
+export async function optional<T>(specifier: string): Promise<T> {
+  const name = specifier.startsWith('@')
+    ? specifier.split('/').slice(0, 2).join('/')
+    : specifier.split('/')[0]!;
   try {
-    return await load();
+    return (await import(specifier)) as T;
   } catch (err) {
     throw new Error(`the ${name} serdes need the '${name}' package: npm install ${name}`, { cause: err });
   }

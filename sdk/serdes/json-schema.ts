@@ -6,8 +6,8 @@ export async function jsonSchemaCodec(schema: string, references: readonly Named
   const json = JSON.parse(schema) as Record<string, unknown> | boolean;
   const is2020 = typeof json === 'object' && String(json.$schema ?? '').includes('2020-12');
   const Ajv = is2020
-    ? (await optional('ajv', () => import('ajv/dist/2020.js'))).Ajv2020
-    : (await optional('ajv', () => import('ajv'))).Ajv;
+    ? (await optional<typeof import('ajv/dist/2020.js')>('ajv/dist/2020.js')).Ajv2020
+    : (await optional<typeof import('ajv')>('ajv')).Ajv;
   const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
   const strip = <T>(s: T): T => {
     if (typeof s !== 'object' || s === null) return s;

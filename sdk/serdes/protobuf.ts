@@ -40,7 +40,7 @@ export async function protobufCodec(
   references: readonly NamedSchema[],
   messageName?: string,
 ): Promise<ProtobufCodec> {
-  const mod = await optional('protobufjs', () => import('protobufjs'));
+  const mod = await optional<typeof import('protobufjs')>('protobufjs');
   const pb = ((mod as unknown as { default?: typeof Protobuf }).default ?? mod) as typeof Protobuf;
   const parseInto = (text: string, root: Protobuf.Root) => {
     const r = pb.parse(text, root, { keepCase: true });
