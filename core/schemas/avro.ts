@@ -39,7 +39,17 @@ export const avroLanguage: SchemaLanguage<avro.Type> = {
       reader.createResolver(writer);
       return [];
     } catch (err) {
+      // avsc says why for the cases it names (`cannot read "int" as "string"`); across kinds
+      // (a primitive against a record) it fails with a TypeError of its own internals instead.
+      if (err instanceof TypeError) {
+        return [`cannot read ${describeType(writer)} as ${describeType(reader)}`];
+      }
       return [(err as Error).message];
     }
   },
 };
+
+/** A type as a reader of error messages knows it: its name, or its kind. */
+function describeType(type: avro.Type): string {
+  return type.name ? `${type.typeName} "${type.name}"` : `"${type.typeName}"`;
+}

@@ -43,6 +43,11 @@ describe('Avro compatibility (schema resolution, avsc)', () => {
     expect(await check(avroLanguage, 'BACKWARD', asLong, asInt)).toEqual([]);
     expect(await check(avroLanguage, 'BACKWARD', asInt, asLong)).not.toEqual([]);
   });
+  it('a record replacing a primitive is refused with a message naming both types', async () => {
+    expect(await check(avroLanguage, 'BACKWARD', record([name]), '"string"')).toEqual([
+      'version 1: the new schema cannot read its data: cannot read "string" as record "User"',
+    ]);
+  });
   it('_TRANSITIVE checks every earlier version, the plain level only the latest', async () => {
     const v1 = record([name]);
     const v2 = record([name, ageDefault]);
