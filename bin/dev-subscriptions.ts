@@ -11,7 +11,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidRequestError } from '../core/errors.js';
 import {
-  Dispatcher,
+  type Dispatcher,
   type FailureDestination,
   type FailureRecord,
   type InvokeOutcome,
@@ -20,7 +20,7 @@ import {
   SubscriptionScheduler,
 } from '../core/subscriptions/index.js';
 import type { SluiceContext } from '../lambdas/context.js';
-import { subscriptionStore } from '../lambdas/subscriptions-api.js';
+import { contextDispatcher, subscriptionStore } from '../lambdas/subscriptions-api.js';
 import type { NotifyingMetaStore } from '../storage/notifying.js';
 
 type Handler = (event: SubscriptionEvent, context: unknown) => unknown;
@@ -126,17 +126,10 @@ export async function startDevSubscriptions(
   options: DevSubscriptionOptions,
 ): Promise<DevSubscriptions> {
   const store = subscriptionStore(ctx);
-  const dispatcher = new Dispatcher({
-    meta: ctx.meta,
-    reader: ctx.reader,
-    topics: ctx.topics,
-    clock: ctx.clock,
-    random: ctx.random,
+  const dispatcher = contextDispatcher(ctx, store, {
     invoker: options.invoker ?? new ModuleInvokeTarget(options.baseDir),
     failures: options.failures ?? new FileFailureDestination(options.failuresDir),
-    subscription: (name) => store.find(name),
     owner: `dev-${randomUUID()}`,
-    cluster: ctx.clusterId,
     leaseTtlMs: 60_000,
   });
   const scheduler = new SubscriptionScheduler({

@@ -5,6 +5,7 @@
  * table's stream in AWS, the notifying store in `sluice dev`).
  */
 import { describeGroup } from '../core/groups/describe.js';
+import { Dispatcher, type DispatcherDeps } from '../core/subscriptions/dispatcher.js';
 import { SubscriptionStore } from '../core/subscriptions/store.js';
 import type { SluiceContext } from './context.js';
 import { jsonBody, type Route } from './http.js';
@@ -16,6 +17,27 @@ export function subscriptionStore(ctx: SluiceContext): SubscriptionStore {
     reader: ctx.reader,
     clock: ctx.clock,
     random: ctx.random,
+  });
+}
+
+/**
+ * The dispatcher over this context's stores and definitions, as the trigger function and
+ * `sluice dev` run it; they differ only in the target, the failure destination and the owner.
+ */
+export function contextDispatcher(
+  ctx: SluiceContext,
+  store: SubscriptionStore,
+  deps: Pick<DispatcherDeps, 'invoker' | 'failures' | 'owner' | 'leaseTtlMs'>,
+): Dispatcher {
+  return new Dispatcher({
+    meta: ctx.meta,
+    reader: ctx.reader,
+    topics: ctx.topics,
+    clock: ctx.clock,
+    random: ctx.random,
+    subscription: (name) => store.find(name),
+    cluster: ctx.clusterId,
+    ...deps,
   });
 }
 

@@ -18,14 +18,13 @@ import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
 import { InvalidRequestError } from '../core/errors.js';
 import type { ItemKey } from '../core/ports.js';
 import {
-  Dispatcher,
   type FailureDestination,
   type InvokeTarget,
   type PendingDispatch,
   SubscriptionScheduler,
 } from '../core/subscriptions/index.js';
 import { getContext, type SluiceContext } from './context.js';
-import { subscriptionStore } from './subscriptions-api.js';
+import { contextDispatcher, subscriptionStore } from './subscriptions-api.js';
 
 export interface TriggerDeps {
   invoker: InvokeTarget;
@@ -59,17 +58,10 @@ export async function handleTrigger(
   budgetMs: number,
 ): Promise<{ pending: PendingDispatch[] }> {
   const store = subscriptionStore(ctx);
-  const dispatcher = new Dispatcher({
-    meta: ctx.meta,
-    reader: ctx.reader,
-    topics: ctx.topics,
-    clock: ctx.clock,
-    random: ctx.random,
+  const dispatcher = contextDispatcher(ctx, store, {
     invoker: deps.invoker,
     failures: deps.failures,
-    subscription: (name) => store.find(name),
     owner: `lambda-${randomUUID()}`,
-    cluster: ctx.clusterId,
     leaseTtlMs: deps.leaseTtlMs,
   });
   const errors: unknown[] = [];
