@@ -7,7 +7,15 @@
  * fresh instance (cold: topic metadata not cached yet) is reported apart.
  *
  * Modelled time is virtual (bench/lib.ts VirtualClock); the CPU the engine spends is real:
- * each request's latency is its virtual time plus its wall time, for system and floor alike.
+ * each request's latency is its virtual time plus the process's CPU time during it, for
+ * system and floor alike (CPU rather than wall time: this machine is shared, and its wall
+ * time mostly measured the other processes — single requests 100+ ms late).
+ * System and floor draw their store latencies from the same numbers (common random numbers:
+ * the stores' generator is reseeded with the request's seed before each side runs), so a
+ * request that makes the floor's calls in the floor's order waits exactly the floor's
+ * modelled time, and Δ is what the engine adds: its CPU, and any call the floor does not
+ * make or makes in parallel. Without it, p99 over a few hundred requests compared two
+ * different draws of S3's tail (±50 ms of noise).
  * Writes bench/results/latency.json.
  */
 import { Appender, type AppendRun } from '../core/append.js';
@@ -26,32 +34,82 @@ export async function run(args: string[]): Promise<void> {
   const requests = numberArg(args, 'requests', 200);
   const clock = new VirtualClock();
   const random = seededRandom(11);
-  const meta = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
-  const objects = new ModelledObjectStore(new MemoryObjectStore(), { clock, random });
+  /** The stores' latency draws, reseeded per request by {@link reseed}. */
+  let draws = seededRandom(0);
+  const reseed = (seed: number) => {
+    draws = seededRandom(seed);
+  };
+  const storeRandom = () => draws();
+  const meta = new ModelledMetaStore(new MemoryMetaStore(), { clock, random: storeRandom });
+  const stored = new MemoryObjectStore();
+  const objects = new ModelledObjectStore(stored, { clock, random: storeRandom });
+  /** Drops every object read already: 600 MiB of kept 1 MiB objects made GC pauses the p99. */
+  const dropObjects = async () => {
+    const page = await stored.list('');
+    await stored.delete(page.objects.map((o) => o.key));
+  };
   const topic = await clock.run(new Topics(meta, { clock, random }).create('t', 2));
+  // Catalog reads (a cold instance's topic lookup, the cache's background refresh) draw from
+  // a stream of their own, so that they leave the data path's draws paired with the floor's.
+  const catalog = new ModelledMetaStore(meta.inner, { clock, random: seededRandom(12) });
   const instance = () => {
-    const topics = new Topics(meta, { clock, random });
+    const topics = new Topics(catalog, { clock, random });
     return {
       appender: new Appender({ meta, objects, topics, clock, random }),
       reader: new Reader({ meta, objects, topics, clock }),
     };
   };
-  /** Virtual plus wall milliseconds of `fn`. */
-  const time = async (fn: () => Promise<unknown>): Promise<number> => {
+  /**
+   * Virtual plus CPU milliseconds of `fn`, its store latencies drawn from `seed`. CPU, not
+   * wall: on a shared machine wall time mostly measures the other processes.
+   */
+  const time = async (seed: number, fn: () => Promise<unknown>): Promise<number> => {
+    reseed(seed);
     const v0 = clock.now();
-    const w0 = performance.now();
+    const c0 = process.cpuUsage();
     await clock.run(fn());
-    return clock.now() - v0 + (performance.now() - w0);
+    const cpu = process.cpuUsage(c0);
+    return clock.now() - v0 + (cpu.user + cpu.system) / 1000;
   };
-  const metrics: Record<string, number> = { requests };
-  const rows: (string | number)[][] = [
-    ['case', 'p50 ms', 'p99 ms', 'floor p50', 'floor p99', 'Δp50', 'Δp99'],
-  ];
-  const warm = instance();
-  for (const [name, size] of Object.entries(SIZES)) {
-    const partition = name === 'small' ? 0 : 1;
+  /** The floor's state: a partition of its own per case, written with the bare calls. */
+  const floors = new Map<string, { version: number; next: number; keys: string[] }>();
+  /** Floor of a produce: the same PUT, then one transaction of the same three items. */
+  const floorProduce = async (name: string, bytes: Uint8Array, records: number): Promise<void> => {
+    const f = floors.get(name) ?? { version: 0, next: 0, keys: [] };
+    floors.set(name, f);
+    const key = objectKeys.segment(`floor-${name}-${f.keys.length}`);
+    await objects.put(key, bytes);
+    await meta.transact([
+      {
+        type: 'put',
+        key: { pk: `floor-${name}`, sk: 'head' },
+        data: { next: f.next + records, start: 0, size: 0, p: {} },
+        condition: f.version === 0 ? { absent: true } : { version: f.version },
+      },
+      {
+        type: 'put',
+        key: { pk: `floor-${name}`, sk: `i${String(f.next + records - 1).padStart(20, '0')}` },
+        data: { o: key, pos: 0, len: bytes.length, base: f.next },
+        condition: { absent: true },
+      },
+      { type: 'put', key: keys.objectRef(key), data: { refs: 1 }, condition: { absent: true } },
+    ]);
+    f.version++;
+    f.next += records;
+    f.keys.push(key);
+  };
+  /** Floor of a fetch of the last batch written: head read, then index query, then ranged GET. */
+  const floorFetch = async (name: string, length: number): Promise<void> => {
+    const f = floors.get(name)!;
+    await meta.get({ pk: `floor-${name}`, sk: 'head' });
+    await meta.query(`floor-${name}`, { gte: `i${String(f.next - 1).padStart(20, '0')}` }, { limit: 1 });
+    await objects.get(f.keys.at(-1)!, { start: 0, end: length });
+  };
+  const segmentOf = (r: AppendRun) =>
+    encodeSegment([{ topic: r.topic, partition: 9, batches: r.batches.map((b) => b.bytes) }]).bytes;
+  const runOf = (partition: number, size: { records: number; bytes: number }): AppendRun => {
     const value = new Uint8Array(size.bytes).fill(3);
-    const runOf = (): AppendRun => ({
+    return {
       topic: 't',
       partition,
       trusted: true,
@@ -63,105 +121,98 @@ export async function run(args: string[]): Promise<void> {
           ),
         ),
       ],
+    };
+  };
+  const metrics: Record<string, number> = { requests };
+  const rows: (string | number)[][] = [
+    ['case', 'p50 ms', 'p99 ms', 'floor p50', 'floor p99', 'Δp50', 'Δp99', 'paired Δ p50', 'paired Δ p99'],
+  ];
+  const report = (k: string, system: number[], floor: number[]) => {
+    const s50 = quantile(system, 0.5);
+    const s99 = quantile(system, 0.99);
+    const f50 = quantile(floor, 0.5);
+    const f99 = quantile(floor, 0.99);
+    const d = system.map((v, i) => v - floor[i]!);
+    Object.assign(metrics, {
+      [`${k}_p50_ms`]: round(s50, 1),
+      [`${k}_p99_ms`]: round(s99, 1),
+      [`${k}_floor_p50_ms`]: round(f50, 1),
+      [`${k}_floor_p99_ms`]: round(f99, 1),
+      [`${k}_delta_p50_ms`]: round(s50 - f50, 1),
+      [`${k}_delta_p99_ms`]: round(s99 - f99, 1),
+      [`${k}_paired_delta_p50_ms`]: round(quantile(d, 0.5), 2),
+      [`${k}_paired_delta_p99_ms`]: round(quantile(d, 0.99), 2),
     });
+    rows.push([
+      k,
+      round(s50, 1),
+      round(s99, 1),
+      round(f50, 1),
+      round(f99, 1),
+      round(s50 - f50, 1),
+      round(s99 - f99, 1),
+      round(quantile(d, 0.5), 2),
+      round(quantile(d, 0.99), 2),
+    ]);
+  };
+  const warm = instance();
+  let seed = 1;
+  for (const [name, size] of Object.entries(SIZES)) {
+    const partition = name === 'small' ? 0 : 1;
     const produce: number[] = [];
     const produceFloor: number[] = [];
     const fetch: number[] = [];
     const fetchFloor: number[] = [];
-    let floorVersion = 0;
-    let floorNext = 0;
+    // One request body for every round: the bench's own 1 MiB allocations would otherwise
+    // bring on collections that land inside the timed requests.
+    const r = runOf(partition, size);
+    const bytes = segmentOf(r);
     for (let i = 0; i < requests; i++) {
-      const r = runOf();
+      const produceSeed = seed++;
+      const fetchSeed = seed++;
       let base = 0;
       produce.push(
-        await time(async () => {
+        await time(produceSeed, async () => {
           base = (await warm.appender.append([r]))[0]!.baseOffset;
         }),
       );
-      fetch.push(await time(() => warm.reader.fetchBatches('t', partition, base, { maxBytes: 2 << 20 })));
-      // Floor: the same PUT and a transaction of the same three items, on a partition of its own.
-      const bytes = encodeSegment([
-        { topic: 't', partition: 9, batches: r.batches.map((b) => b.bytes) },
-      ]).bytes;
-      produceFloor.push(
-        await time(async () => {
-          const key = objectKeys.segment(`floor-${name}-${i}`);
-          await objects.put(key, bytes);
-          await meta.transact([
-            {
-              type: 'put',
-              key: { pk: `floor-${name}`, sk: 'head' },
-              data: { next: floorNext + size.records, start: 0, size: 0, p: {} },
-              condition: floorVersion === 0 ? { absent: true } : { version: floorVersion },
-            },
-            {
-              type: 'put',
-              key: { pk: `floor-${name}`, sk: `i${floorNext + size.records - 1}` },
-              data: { o: key, pos: 0, len: bytes.length, base: floorNext },
-              condition: { absent: true },
-            },
-            { type: 'put', key: keys.objectRef(key), data: { refs: 1 }, condition: { absent: true } },
-          ]);
-          floorVersion++;
-          floorNext += size.records;
-        }),
+      produceFloor.push(await time(produceSeed, () => floorProduce(name, bytes, size.records)));
+      fetch.push(
+        await time(fetchSeed, () => warm.reader.fetchBatches('t', partition, base, { maxBytes: 2 << 20 })),
       );
-      const floorKey = objectKeys.segment(`floor-${name}-${i}`);
-      fetchFloor.push(
-        await time(async () => {
-          await meta.get({ pk: `floor-${name}`, sk: 'head' });
-          await meta.query(`floor-${name}`, { gte: 'i' }, { limit: 1 });
-          await objects.get(floorKey, { start: 0, end: bytes.length });
-        }),
-      );
+      fetchFloor.push(await time(fetchSeed, () => floorFetch(name, bytes.length)));
+      await dropObjects();
     }
-    for (const [what, system, floor] of [
-      ['produce', produce, produceFloor],
-      ['fetch', fetch, fetchFloor],
-    ] as const) {
-      const s50 = quantile(system, 0.5);
-      const s99 = quantile(system, 0.99);
-      const f50 = quantile(floor, 0.5);
-      const f99 = quantile(floor, 0.99);
-      const k = `${what}_${name}`;
-      Object.assign(metrics, {
-        [`${k}_p50_ms`]: round(s50, 1),
-        [`${k}_p99_ms`]: round(s99, 1),
-        [`${k}_floor_p50_ms`]: round(f50, 1),
-        [`${k}_floor_p99_ms`]: round(f99, 1),
-        [`${k}_delta_p50_ms`]: round(s50 - f50, 1),
-        [`${k}_delta_p99_ms`]: round(s99 - f99, 1),
-      });
-      rows.push([
-        k,
-        round(s50, 1),
-        round(s99, 1),
-        round(f50, 1),
-        round(f99, 1),
-        round(s50 - f50, 1),
-        round(s99 - f99, 1),
-      ]);
-    }
+    report(`produce_${name}`, produce, produceFloor);
+    report(`fetch_${name}`, fetch, fetchFloor);
   }
-  // Cold instances: the first produce and the first fetch of a fresh instance.
+  // Cold instances: the first produce and the first fetch of a fresh instance (topic
+  // metadata and heads not cached yet), small requests, against the same floor.
   const coldProduce: number[] = [];
+  const coldProduceFloor: number[] = [];
   const coldFetch: number[] = [];
+  const coldFetchFloor: number[] = [];
   for (let i = 0; i < 20; i++) {
+    const r = runOf(0, SIZES.small);
+    const bytes = segmentOf(r);
+    const produceSeed = seed++;
+    const fetchSeed = seed++;
     const cold = instance();
-    const r: AppendRun = {
-      topic: 't',
-      partition: 0,
-      trusted: true,
-      batches: [verifyBatch(encodeBatch([{ value: new Uint8Array(100), timestamp: 0 }], { now: 0 }))],
-    };
-    coldProduce.push(await time(() => cold.appender.append([r])));
+    let base = 0;
+    coldProduce.push(
+      await time(produceSeed, async () => {
+        base = (await cold.appender.append([r]))[0]!.baseOffset;
+      }),
+    );
+    coldProduceFloor.push(await time(produceSeed, () => floorProduce('small', bytes, SIZES.small.records)));
     const other = instance();
-    coldFetch.push(await time(() => other.reader.fetchBatches('t', 0, 0, { maxBytes: 1 << 16 })));
+    coldFetch.push(
+      await time(fetchSeed, () => other.reader.fetchBatches('t', 0, base, { maxBytes: 1 << 16 })),
+    );
+    coldFetchFloor.push(await time(fetchSeed, () => floorFetch('small', bytes.length)));
   }
-  metrics.cold_produce_p50_ms = round(quantile(coldProduce, 0.5), 1);
-  metrics.cold_fetch_p50_ms = round(quantile(coldFetch, 0.5), 1);
-  rows.push(['cold produce (first request)', metrics.cold_produce_p50_ms, '', '', '', '', '']);
-  rows.push(['cold fetch (first request)', metrics.cold_fetch_p50_ms, '', '', '', '', '']);
+  report('cold_produce_small', coldProduce, coldProduceFloor);
+  report('cold_fetch_small', coldFetch, coldFetchFloor);
   void topic;
   printTable(rows);
   console.log(`wrote ${writeResults('latency', metrics)}`);

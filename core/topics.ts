@@ -144,13 +144,20 @@ function unknownTopic(name: string): SluiceError {
 export interface TopicsOptions {
   clock: Clock;
   random: Random;
-  /** How long a cached topic is trusted, in ms. Default 5000. */
+  /**
+   * How long a cached topic is trusted, in ms. Default 5000. Past half of it, a request
+   * is answered from the cache while one read refreshes it in the background (refresh
+   * ahead), so a busy instance never waits on the catalog; past all of it, the request
+   * waits for the read, as on a cold instance.
+   */
   cacheTtlMs?: number;
 }
 
 /** The topic catalog with a per-instance cache. */
 export class Topics {
   private readonly cache = new Map<string, { meta: TopicMeta | undefined; at: number }>();
+  /** Background refreshes in flight, one per topic. */
+  private readonly refreshing = new Set<string>();
   private readonly ttl: number;
 
   constructor(
@@ -218,10 +225,35 @@ export class Topics {
   /** A topic from the cache when fresh; throws UNKNOWN_TOPIC_OR_PARTITION if missing. */
   async get(name: string): Promise<TopicMeta> {
     const hit = this.cache.get(name);
-    const fresh = hit && this.options.clock.now() - hit.at < (hit.meta ? this.ttl : Math.min(this.ttl, 1000));
+    const age = hit ? this.options.clock.now() - hit.at : Number.POSITIVE_INFINITY;
+    const fresh = hit && age < (hit.meta ? this.ttl : Math.min(this.ttl, 1000));
+    if (fresh && hit.meta && age >= this.ttl / 2) this.refreshAhead(name);
     const meta = fresh ? hit.meta : await this.load(name);
     if (!meta) throw unknownTopic(name);
     return meta;
+  }
+
+  /**
+   * Reloads a known topic in the background, once at a time. What it read is dated from
+   * when the read started, so a refresh that lands late (a Lambda frozen between
+   * invocations) never makes the cache look fresher than it is. A failure is left for the
+   * request that finds the entry expired to meet.
+   */
+  private refreshAhead(name: string): void {
+    if (this.refreshing.has(name)) return;
+    this.refreshing.add(name);
+    const at = this.options.clock.now();
+    this.meta
+      .get(keys.topic(name))
+      .then(
+        (item) => {
+          const current = this.cache.get(name);
+          if (!current || current.at <= at)
+            this.cache.set(name, { meta: item ? toMeta(item) : undefined, at });
+        },
+        () => {},
+      )
+      .finally(() => this.refreshing.delete(name));
   }
 
   /**
