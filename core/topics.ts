@@ -6,7 +6,7 @@
  * deleted topic's data is unreachable at once, and a topic re-created under the same
  * name starts empty; maintenance reclaims the old data through the `deleted-topics` list.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock, Random } from './clock.js';
 import { SluiceError } from './errors.js';
 import { keys } from './keys.js';

@@ -1,5 +1,5 @@
 /** The admin function: topics (create, list, describe, add partitions, delete) and subscriptions. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { lambdaHandler, parseJson, type Route } from './http.js';
 import { metadataRoute } from './metadata.js';

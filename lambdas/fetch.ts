@@ -2,7 +2,7 @@
  * The fetch function: `GET /v1/fetch` (one partition, JSON), `POST /v1/fetch` (many
  * partitions, JSON or binary frames), `GET /v1/offsets`. Read-only: its role cannot write.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SluiceError } from '../core/errors.js';
 import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches } from '../core/fetch.js';
 import { readHeads } from '../core/heads.js';

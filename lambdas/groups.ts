@@ -3,7 +3,7 @@
  *
  * Configuration (environment): see group-config.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from '../core/errors.js';
 import { type CommitLag, GroupCoordinator, type GroupCoordinatorDeps } from '../core/groups/index.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';

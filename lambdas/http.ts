@@ -4,7 +4,7 @@
  * status codes and error bodies of API.md. `sluice dev` feeds this same code.
  */
 import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   InvalidRequestError,
   SluiceError,

@@ -5,7 +5,7 @@
  * commits. Clients that can reach the queue (the SDK with `acks: 1` in AWS) skip this
  * function and send to the queue themselves.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { encodeInboxMessage, type InboxMessage } from '../core/inbox/message.js';
 import { defaultPartition } from '../core/records/index.js';

@@ -14,7 +14,7 @@
  */
 import { hostname } from 'node:os';
 import type { Context, ScheduledEvent, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from '../core/errors.js';
 import {
   describeTask,

@@ -4,7 +4,7 @@
  * encoded here into one uncompressed batch per partition (more when a partition's records
  * exceed the topic's max.message.bytes).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppendRun } from '../core/append.js';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { initProducer } from '../core/producers.js';

@@ -4,7 +4,7 @@
  * `application/vnd.schemaregistry.v1+json`; errors are Confluent's `{ error_code, message }`
  * with its codes (see core/schemas/errors.ts).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SluiceError } from '../core/errors.js';
 import { SchemaRegistryError } from '../core/schemas/errors.js';
 import { parseSchemaType, parseVersion, type SchemaRegistry } from '../core/schemas/registry.js';

@@ -8,7 +8,7 @@
  * - `POST /v1/transactions/{id}/commit` → `{partitions}`
  * - `POST /v1/transactions/{id}/abort` → `{}`
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppendRun } from '../core/append.js';
 import { defaultPartition, encodeBatch, type RecordInput, verifyBatch } from '../core/records/index.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';

@@ -4,7 +4,7 @@
  * partition is chosen by the sender, so a producer's sequences are per partition as in
  * Kafka. Bodies are JSON (SQS carries text), byte fields base64.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError } from '../errors.js';
 import type { RecordInput } from '../records/index.js';
 import { MAX_INBOX_MESSAGE_BYTES } from './queue.js';
