@@ -3,7 +3,8 @@
  * proxy on this machine for a Lambda cold start (issue 17 §3).
  *
  * Every function is bundled by the recipe `cdk synth` uses (`bundleHandler`,
- * lib/handler-bundles.ts) into `node_modules/.cache/sluice-coldstart/<name>/index.mjs` (inside
+ * lib/handler-bundles.ts) into `node_modules/.cache/sluice-coldstart/<name>/` (index.mjs, the
+ * entry parsed at init, and chunks/, what it reaches by dynamic import; inside
  * node_modules so the bundle resolves the native packages the function leaves external, as
  * it does in its asset). Then, for each round and each function (order rotated per round),
  * a fresh `node` process:
@@ -21,7 +22,7 @@
  * Writes bench/results/coldstart.json.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -154,6 +155,8 @@ export async function run(args: string[]): Promise<void> {
     sizes[name] = bundleHandler(name, join(SOURCE_ROOT, HANDLER_SPECS[name].source), join(OUT, name));
   }
   sizes[BASELINE] = buildBaseline();
+  /** What init parses: the entry module (its chunks load on first use). */
+  const entrySize = (name: string) => statSync(join(OUT, name, 'index.mjs')).size;
 
   const stub = await stubAws();
   const env: NodeJS.ProcessEnv = {
@@ -192,6 +195,7 @@ export async function run(args: string[]): Promise<void> {
     [
       'function',
       'bundle KiB',
+      'entry KiB',
       'init ms',
       'init CPU ms',
       'first req ms',
@@ -208,6 +212,7 @@ export async function run(args: string[]): Promise<void> {
     const key = name.replace(/-/g, '_');
     const http = name === BASELINE || FIRST_REQUEST[name as HandlerName] !== undefined;
     metrics[`${key}_bundle_kib`] = round(sizes[name]! / 1024, 0);
+    metrics[`${key}_entry_kib`] = round(entrySize(name) / 1024, 0);
     metrics[`${key}_init_ms`] = round(
       m((s) => s.initMs),
       1,
@@ -231,6 +236,7 @@ export async function run(args: string[]): Promise<void> {
     rows.push([
       name,
       round(sizes[name]! / 1024, 0),
+      round(entrySize(name) / 1024, 0),
       round(
         m((s) => s.initMs),
         1,

@@ -16,7 +16,7 @@
  * functions that run codecs, and there is no source map (names are kept for stack traces).
  */
 import { execSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -118,10 +118,14 @@ type BuildSync = (options: Record<string, unknown>) => EsbuildResult;
 export function bundleHandler(name: HandlerName, entry: string, outDir: string): number {
   const spec: HandlerSpec = HANDLER_SPECS[name];
   const esbuild = createRequire(LIB_FILE)('esbuild') as { buildSync: BuildSync };
-  const outfile = join(outDir, 'index.mjs');
   const result = esbuild.buildSync({
-    entryPoints: [entry],
-    outfile,
+    entryPoints: { index: entry },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    // Code reached only by dynamic import (the AWS clients, schema languages, codecs, rare
+    // paths) goes to chunks/ and is parsed when first used, not at every cold start.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -237,7 +241,7 @@ export function handlerCode(
       },
       local: {
         tryBundle(outputDir: string): boolean {
-          if (prebuilt) copyFileSync(join(prebuilt, 'index.mjs'), join(outputDir, 'index.mjs'));
+          if (prebuilt) cpSync(prebuilt, outputDir, { recursive: true });
           else bundleHandler(name, entry, outputDir);
           if (spec.native.length > 0) {
             cpSync(nativeModules(architecture, versions), join(outputDir, 'node_modules'), {

@@ -107,6 +107,10 @@ describe('the packed package in a scratch CDK app', () => {
     for (const name of HANDLER_NAMES) {
       expect(files).toContain(`package/dist/handlers/${name}/index.mjs`);
     }
+    // What a handler reaches only by dynamic import is its chunks/, shipped beside it.
+    expect(
+      files.some((f) => f.startsWith('package/dist/handlers/produce/chunks/') && f.endsWith('.mjs')),
+    ).toBe(true);
     expect(files).toContain('package/dist/handlers/native-versions.json');
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
     expect(files.filter((f) => /test/.test(f))).toEqual([]);
@@ -141,7 +145,14 @@ describe('the packed package in a scratch CDK app', () => {
   }, 120_000);
 
   it('each prebuilt bundle leaves out the AWS clients its function never calls, and has no source map', () => {
-    const bundle = (name: string) => readFileSync(join(ROOT, 'dist', 'handlers', name, 'index.mjs'), 'utf8');
+    // The entry and its chunks (code reached by dynamic import, loaded on first use).
+    const bundle = (name: string) => {
+      const dir = join(ROOT, 'dist', 'handlers', name);
+      const chunks = existsSync(join(dir, 'chunks'))
+        ? readdirSync(join(dir, 'chunks')).map((f) => `chunks/${f}`)
+        : [];
+      return ['index.mjs', ...chunks].map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    };
     // keepNames keeps the clients' class names as strings in the minified code.
     const clients = (name: string) =>
       [...new Set(bundle(name).match(/"(?:S3|DynamoDB|SSM|SQS|Lambda)Client"/g))]
@@ -154,7 +165,7 @@ describe('the packed package in a scratch CDK app', () => {
     expect(clients('produce')).toEqual(['DynamoDBClient', 'S3Client', 'SQSClient', 'SSMClient']);
     expect(clients('maintenance')).toEqual(['DynamoDBClient', 'S3Client', 'SQSClient']);
     expect(clients('topics')).toEqual(['LambdaClient']);
-    expect(readdirSync(join(ROOT, 'dist', 'handlers', 'produce'))).toEqual(['index.mjs']);
+    expect(readdirSync(join(ROOT, 'dist', 'handlers', 'produce')).sort()).toEqual(['chunks', 'index.mjs']);
   });
 
   it('declares aws-cdk-lib and constructs as peers, and no server package as a dependency', () => {
