@@ -2,8 +2,8 @@
  * `npm run bench -- cost`: what small writers and a busy producer cost, measured through
  * the metered adapters (S3, DynamoDB, the SQS inbox) and priced from one dated table
  * (`bench/prices.ts`), beside Kinesis on-demand, Kinesis provisioned and MSK Serverless
- * for the same workload. Lambda invocations are counted; their GB-seconds are estimates
- * (stated below), the one figure not measured here.
+ * for the same workload. Lambda invocations are counted; their GB-seconds are measured by
+ * `npm run bench -- lambda-time` for produce and fetch, estimated for the inbox batcher.
  *
  * - W1: 1 KiB events, one per invocation, from 1,000 short-lived producers, at 1 M, 100 M
  *   and 10 B events a month, for acks=1 and acks=all;
@@ -13,6 +13,9 @@
  *
  * Writes bench/results/cost.json (keys `<workload>.<path>.<volume>.usd…`).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Appender } from '../core/append.js';
 import { ManualClock, seededRandom } from '../core/clock.js';
 import { InboxBatcher } from '../core/inbox/batcher.js';
@@ -29,14 +32,35 @@ import { GB, HOURS_PER_MONTH, PRICES, PRICES_AS_OF, SECONDS_PER_MONTH } from './
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
-/** Estimated Lambda time (GB-s) per invocation, arm64: the one figure not measured here. */
-const GBS = {
+/**
+ * Lambda time (GB-s) per invocation. Produce and fetch come from `npm run bench --
+ * lambda-time` (bench/results/lambda-time.json: the handler's measured CPU time at the
+ * function's default memory plus the modelled wait on S3 and DynamoDB); without that file,
+ * and for the inbox batcher (not measured), the estimates below.
+ */
+const GBS_ESTIMATED = {
   produceSmall: 0.02 * 1, // 20 ms at 1 GB for one small event
   produce1MiB: 0.06 * 1.769, // 60 ms at 1,769 MB (one vCPU) for 1 MiB
   batcherBase: 0.1 * 1, // 100 ms at 1 GB per batch ...
   batcherPerEvent: 0.00005 * 1, // ... plus 50 µs per event
   fetch: 0.03 * 1, // 30 ms at 1 GB per fetch
+  fetch1MiB: 0.03 * 1,
 };
+const LAMBDA_TIME_FILE = join(dirname(fileURLToPath(import.meta.url)), 'results', 'lambda-time.json');
+const lambdaTime = existsSync(LAMBDA_TIME_FILE)
+  ? (JSON.parse(readFileSync(LAMBDA_TIME_FILE, 'utf8')) as { metrics: Record<string, number> }).metrics
+  : undefined;
+/** Whether produce and fetch GB-s are measured (true) or estimated. */
+const GBS_MEASURED = lambdaTime !== undefined;
+const GBS = lambdaTime
+  ? {
+      ...GBS_ESTIMATED,
+      produceSmall: lambdaTime.produce_small_gb_s!,
+      produce1MiB: lambdaTime.produce_mib_gb_s!,
+      fetch: lambdaTime.fetch_small_gb_s!,
+      fetch1MiB: lambdaTime.fetch_mib_gb_s!,
+    }
+  : GBS_ESTIMATED;
 /** SQS event source mapping: ~5 pollers long-polling 20 s at rest (AWS's documented behaviour, approximate). */
 const ESM_IDLE_RECEIVES_PER_MONTH = 5 * (SECONDS_PER_MONTH / 20);
 
@@ -232,6 +256,8 @@ const FETCH: Unit = {
   invocations: 1,
   gbSeconds: GBS.fetch,
 };
+/** The same, reading 1 MiB (W2's groups). */
+const FETCH_MIB: Unit = { ...FETCH, gbSeconds: GBS.fetch1MiB };
 
 function kinesisOnDemand(
   bytesPerMonth: number,
@@ -364,7 +390,7 @@ export async function run(): Promise<void> {
   const requests = 10 * SECONDS_PER_MONTH;
   const bytes = requests * MIB;
   const records = requests * 1024;
-  const w2 = add(scale(busy, requests), scale(FETCH, 3 * requests));
+  const w2 = add(scale(busy, requests), scale(FETCH_MIB, 3 * requests));
   const w2Total = usd(w2) + storageUsd(bytes, 7);
   const w2Kod = kinesisOnDemand(bytes, records, 3, 7);
   const w2Kp = kinesisProvisioned(bytes, records, 3, 7);
@@ -385,7 +411,18 @@ export async function run(): Promise<void> {
     round(w2Kp, 0),
     round(w2Msk, 0),
   ]);
-  console.log(`prices: us-east-1 list prices as of ${PRICES_AS_OF} (bench/prices.ts); Lambda GB-s estimated`);
+  console.log(
+    `prices: us-east-1 list prices as of ${PRICES_AS_OF} (bench/prices.ts); Lambda GB-s of produce and fetch ${
+      GBS_MEASURED
+        ? 'measured (bench/results/lambda-time.json)'
+        : 'estimated (run `npm run bench -- lambda-time` first)'
+    }, of the inbox batcher estimated`,
+  );
+  metrics['lambda.gbSecondsMeasured'] = GBS_MEASURED ? 1 : 0;
+  metrics['lambda.produceSmall.gbSeconds'] = GBS.produceSmall;
+  metrics['lambda.produce1MiB.gbSeconds'] = GBS.produce1MiB;
+  metrics['lambda.fetch.gbSeconds'] = GBS.fetch;
+  metrics['lambda.fetch1MiB.gbSeconds'] = GBS.fetch1MiB;
   printTable(rows);
   console.log(
     `W1 acks=all: ${acksAll.wcu} WCU and ${acksAll.s3Puts} PUT per event; W2: ${round(busy.wcu, 2)} WCU per 1 MiB request`,
