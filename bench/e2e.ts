@@ -5,6 +5,10 @@
  * (consume) made directly on the adapters. Rounds alternate system and floor so both see
  * the same machine noise; figures are medians over rounds.
  *
+ * Two HTTP ceilings, measured in the same run: a bare `node:http` server, and a handler that
+ * does nothing served over sluice dev's own HTTP path. Each ratio is also reported as a share
+ * of each ceiling (`*_share_of_ceiling`, `*_share_of_handler_ceiling`).
+ *
  * Writes bench/results/e2e.json.
  */
 
@@ -106,6 +110,27 @@ const server = http.createServer((req, res) => {
   });
 });
 server.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + server.address().port));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/**
+ * The HTTP ceiling over Sluice's own HTTP path: `sluice dev`'s server and event conversion
+ * (bin/dev.ts, lambdas/http.ts `lambdaHandler`) with a handler that takes the upload and
+ * answers `{}`, or answers 1 MiB of bytes, and does nothing else.
+ */
+const BARE_HANDLER_SERVER = (root: string) => `
+import { startDevServer } from '${root}/bin/dev.ts';
+import { lambdaHandler } from '${root}/lambdas/http.ts';
+import { createContext } from '${root}/lambdas/context.ts';
+import { MemoryMetaStore, MemoryObjectStore } from '${root}/storage/memory.ts';
+const mib = new Uint8Array(1 << 20).fill(7);
+const route = lambdaHandler([
+  { method: 'POST', path: '/put', handle: async () => ({ status: 200, body: {} }) },
+  { method: 'POST', path: '/get', handle: async () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: mib }) },
+]);
+const context = createContext({ meta: new MemoryMetaStore(), objects: new MemoryObjectStore() }, { env: {} });
+const dev = await startDevServer({ port: 0, context, route, subscriptions: false, inboxWindowMs: false });
+console.log('listening on ' + dev.url);
 process.on('SIGTERM', () => process.exit(0));
 `;
 
@@ -327,6 +352,25 @@ export async function run(args: string[]): Promise<void> {
   bare.close();
   const httpUp = median(httpRounds.map((r) => r.system));
   const httpDown = median(httpRounds.map((r) => r.floor));
+  // The same, through sluice dev's HTTP path (its server, event conversion, lambdaHandler).
+  const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+  const bareHandler = await spawnServer([
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    BARE_HANDLER_SERVER(root),
+  ]);
+  const handlerRounds = await alternateRounds(
+    'bare handler over the dev HTTP path (upload | download)',
+    requestsPerRound,
+    requestBytes,
+    async () => void (await call(`${bareHandler.url}/put`, 'POST', upload, {})),
+    async () => void (await call(`${bareHandler.url}/get`, 'POST', '{}', {})),
+  );
+  bareHandler.close();
+  const handlerUp = median(handlerRounds.map((r) => r.system));
+  const handlerDown = median(handlerRounds.map((r) => r.floor));
   const ceiling = (floor: number, http: number) => 1 / floor / (1 / floor + 1 / http);
 
   const recordsPerMiB = (RECORDS_PER_REQUEST * MiB) / requestBytes;
@@ -344,7 +388,20 @@ export async function run(args: string[]): Promise<void> {
     bare_http_download_mb_s: httpDown,
     produce_ratio_ceiling: ceiling(median(produce.map((r) => r.floor)), httpUp),
     consume_ratio_ceiling: ceiling(median(consume.map((r) => r.floor)), httpDown),
+    bare_handler_upload_mb_s: handlerUp,
+    bare_handler_download_mb_s: handlerDown,
+    produce_ratio_handler_ceiling: ceiling(median(produce.map((r) => r.floor)), handlerUp),
+    consume_ratio_handler_ceiling: ceiling(median(consume.map((r) => r.floor)), handlerDown),
+    produce_share_of_ceiling: 0,
+    consume_share_of_ceiling: 0,
+    produce_share_of_handler_ceiling: 0,
+    consume_share_of_handler_ceiling: 0,
   };
+  // Each ratio as a share of its ceiling (issue 17 §4: goal ≥ 0.9).
+  metrics.produce_share_of_ceiling = metrics.produce_ratio / metrics.produce_ratio_ceiling;
+  metrics.consume_share_of_ceiling = metrics.consume_ratio / metrics.consume_ratio_ceiling;
+  metrics.produce_share_of_handler_ceiling = metrics.produce_ratio / metrics.produce_ratio_handler_ceiling;
+  metrics.consume_share_of_handler_ceiling = metrics.consume_ratio / metrics.consume_ratio_handler_ceiling;
   console.log('');
   printTable([
     [
@@ -355,6 +412,9 @@ export async function run(args: string[]): Promise<void> {
       'ratio (median of rounds)',
       'bare HTTP MiB/s',
       'HTTP ceiling of the ratio',
+      'share of it',
+      'dev-path ceiling',
+      'share of it',
     ],
     [
       'produce',
@@ -364,6 +424,9 @@ export async function run(args: string[]): Promise<void> {
       round(metrics.produce_ratio),
       round(metrics.bare_http_upload_mb_s, 1),
       round(metrics.produce_ratio_ceiling),
+      round(metrics.produce_share_of_ceiling),
+      round(metrics.produce_ratio_handler_ceiling),
+      round(metrics.produce_share_of_handler_ceiling),
     ],
     [
       'consume',
@@ -373,6 +436,9 @@ export async function run(args: string[]): Promise<void> {
       round(metrics.consume_ratio),
       round(metrics.bare_http_download_mb_s, 1),
       round(metrics.consume_ratio_ceiling),
+      round(metrics.consume_share_of_ceiling),
+      round(metrics.consume_ratio_handler_ceiling),
+      round(metrics.consume_share_of_handler_ceiling),
     ],
   ]);
   console.log(

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { InboxBatcher } from '../core/inbox/batcher.js';
 import { drainOnce } from '../core/inbox/drain.js';
 import type { MaintenanceReport } from '../core/maintenance/index.js';
@@ -46,6 +47,11 @@ export interface DevServerOptions {
    * the batch window in ms, or `false` for none. @default 200 (none with a provided `context`)
    */
   inboxWindowMs?: number | false;
+  /**
+   * Serve this handler instead of Sluice's functions (benchmarks: the HTTP path alone, same
+   * server and event conversion, with a handler that does nothing).
+   */
+  route?: (event: LambdaFunctionURLEvent) => Promise<APIGatewayProxyStructuredResultV2>;
 }
 
 export interface DevServer {
@@ -95,7 +101,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
           ...options.subscriptions,
         })
       : undefined;
-  const route = createRouter(ctx);
+  const route = options.route ?? createRouter(ctx);
   const server: Server = createServer(async (req, res) => {
     try {
       const body = await readBody(req);
