@@ -102,8 +102,8 @@ export class Reader {
    * Runs `read` on the topic of that name (with `partition`, when given), as the cache has
    * it. When `read` meets a tombstone — the cache held a deleted incarnation — the topic is
    * read from the catalog and `read` runs once more on the topic now of that name. With
-   * `expectedId`, a topic whose id is another is UNKNOWN_TOPIC_ID (docs/design.md "Topic
-   * incarnations").
+   * `expectedId`, a topic whose id is another, or no topic at all, is UNKNOWN_TOPIC_ID
+   * (docs/design.md "Topic incarnations"), whatever its partitions.
    */
   private async onTopic<T>(
     name: string,
@@ -111,45 +111,13 @@ export class Reader {
     expectedId: string | undefined,
     read: (topic: TopicMeta) => Promise<T>,
   ): Promise<T> {
-    const resolve = async (fresh: boolean): Promise<TopicMeta> => {
-      if (fresh) this.deps.topics.invalidate(name);
-      let topic =
-        partition === undefined
-          ? await this.deps.topics.get(name)
-          : await this.deps.topics.withPartition(name, partition);
-      if (expectedId !== undefined && topic.id !== expectedId && !fresh) {
-        // The cache may be the stale side: ask the catalog before refusing.
-        topic = (await this.deps.topics.load(name)) ?? topic;
-      }
-      if (expectedId !== undefined && topic.id !== expectedId) {
-        throw new SluiceError(
-          'UNKNOWN_TOPIC_ID',
-          `topic '${name}' is id ${topic.id}, not ${expectedId}: the topic read before was deleted`,
-        );
-      }
-      return topic;
-    };
-    const first = await resolve(false);
+    const first = await this.resolve(name, partition, expectedId, false);
     try {
       return await read(first);
     } catch (err) {
       if (!(err instanceof DeletedHead)) throw err;
     }
-    let again: TopicMeta;
-    try {
-      again = await resolve(true);
-    } catch (err) {
-      if (
-        expectedId !== undefined &&
-        err instanceof SluiceError &&
-        err.code === 'UNKNOWN_TOPIC_OR_PARTITION'
-      ) {
-        throw new SluiceError('UNKNOWN_TOPIC_ID', `topic '${name}' (id ${expectedId}) was deleted`, {
-          cause: err,
-        });
-      }
-      throw err;
-    }
+    const again = await this.resolve(name, partition, expectedId, true);
     if (again.id !== first.id) {
       try {
         return await read(again);
@@ -159,6 +127,32 @@ export class Reader {
     }
     // Still the tombstoned id: a delete in progress (or one that stopped half-way).
     throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' is being deleted`);
+  }
+
+  /** The topic of that name, from the cache unless `fresh` or the cache disagrees with `expectedId`. */
+  private async resolve(
+    name: string,
+    partition: number | undefined,
+    expectedId: string | undefined,
+    fresh: boolean,
+  ): Promise<TopicMeta> {
+    const { topics } = this.deps;
+    if (fresh) topics.invalidate(name);
+    if (expectedId === undefined) {
+      return partition === undefined ? topics.get(name) : topics.withPartition(name, partition);
+    }
+    let topic = fresh ? await topics.load(name) : await topics.get(name).catch(() => undefined);
+    // The cache may be the stale side: ask the catalog before refusing.
+    if (!fresh && topic?.id !== expectedId) topic = await topics.load(name);
+    if (topic?.id !== expectedId) {
+      throw new SluiceError(
+        'UNKNOWN_TOPIC_ID',
+        topic === undefined
+          ? `topic '${name}' (id ${expectedId}) was deleted`
+          : `topic '${name}' is id ${topic.id}, not ${expectedId}: the topic read before was deleted`,
+      );
+    }
+    return partition === undefined ? topic : topics.withPartition(name, partition);
   }
 
   /**

@@ -115,7 +115,13 @@ describe.each(['sqlite', 'aws'] as const)('topic incarnations on %s', (kind) => 
     // Deleted and not re-created: B's cache still has the topic, its append is refused all the same.
     await a.post('/v1/topics', { name: 'dropped', partitions: 1 });
     await produce(b, 'dropped', 1);
+    const droppedId = await topicId(b, 'dropped');
     expect((await a.delete('/v1/topics/dropped')).status).toBe(204);
+    // Named by its id, a topic that is gone is UNKNOWN_TOPIC_ID, through either instance.
+    for (const http of [a, b]) {
+      const byId = await http.get(`/v1/fetch?topic=dropped&partition=0&offset=0&topicId=${droppedId}`);
+      expect([byId.status, byId.body.error.code]).toEqual([404, 'UNKNOWN_TOPIC_ID']);
+    }
     const gone = await b.post('/v1/produce', { topic: 'dropped', records: [{ value: 'x', partition: 0 }] });
     expect([gone.status, gone.body.error.code]).toEqual([404, 'UNKNOWN_TOPIC_OR_PARTITION']);
     const read = await b.get('/v1/fetch?topic=dropped&partition=0&offset=0');
