@@ -6,7 +6,7 @@
  * uncompressed batch cut by the bounds always fits; a compressed one is measured once
  * encoded (incompressible data grows a little) and halved when over.
  */
-import { type Compression, encodeBatch, type RecordInput } from '../../core/records/index.js';
+import { Compression, encodeBatch, type RecordInput } from '../../core/records/index.js';
 
 /** Bytes a v2 record batch adds to its records (its header). */
 export const BATCH_OVERHEAD = 61;
@@ -59,8 +59,18 @@ export function frameOverhead(topic: string): number {
 }
 
 /**
- * The encoded size of a record alone in a batch, when it may be over `limit`; a record
- * whose bound fits is not encoded (its bound is returned).
+ * The most a codec adds to `bytes` of incompressible data: frame headers and per-block
+ * framing (gzip 18 + 5 per 64 KiB, zstd ≤ 18 + 3 per 128 KiB, LZ4 ≤ 19 + n/255, Snappy's
+ * Kafka framing 16 + 4 per 32 KiB plus literal tags) stay under 64 bytes + 1/128.
+ */
+export function compressionGrowth(bytes: number, compression: Compression): number {
+  return compression === Compression.None ? 0 : 64 + Math.ceil(bytes / 128);
+}
+
+/**
+ * The encoded size of a record alone in a batch (compressed with `compression`), when it
+ * may be over `limit`; a record whose bound, plus what the codec may add, fits is not
+ * encoded (that sum is returned).
  */
 export function aloneBytes(
   record: RecordInput,
@@ -69,7 +79,8 @@ export function aloneBytes(
   now: number,
 ): number {
   const bound = BATCH_OVERHEAD + recordBound(record);
-  if (bound <= limit) return bound;
+  const most = bound + compressionGrowth(bound, compression);
+  if (most <= limit) return most;
   return encodeBatch([record], { compression, now }).length;
 }
 
@@ -100,10 +111,15 @@ export class RequestEstimate {
   }
 }
 
+/** How many times {@link cutBatches} re-encodes a batch to fill what its bounds left. */
+const FILL_ROUNDS = 4;
+
 /**
  * Cuts one partition's records, in order, into consecutive batches of at most `limit`
  * bytes each once encoded by `encode(from, to)` (which compresses, and numbers the
- * batch's first sequence `from` past the run's). Greedy on the bounds; a batch over the
+ * batch's first sequence `from` past the run's). Greedy on the bounds; as bounds are
+ * worst cases (and compression shrinks), the room an encoded batch leaves is filled with
+ * the next records (a few rounds, keeping the last batch that fit); a batch over the
  * limit anyway (compressed and grown) is halved until it fits.
  *
  * @throws whatever `tooLarge(index, bytes)` returns, for a record over the limit alone.
@@ -134,7 +150,23 @@ export function cutBatches(
     let end = start + 1;
     let bytes = bounds[start]!;
     while (end < bounds.length && bytes + bounds[end]! <= room) bytes += bounds[end++]!;
-    place(start, end);
+    let batch = encode(start, end);
+    if (batch.length > limit) {
+      place(start, end);
+      start = end;
+      continue;
+    }
+    for (let round = 0; round < FILL_ROUNDS && end < bounds.length; round++) {
+      let more = end;
+      let slack = limit - batch.length;
+      while (more < bounds.length && bounds[more]! <= slack) slack -= bounds[more++]!;
+      if (more === end) break;
+      const fuller = encode(start, more);
+      if (fuller.length > limit) break;
+      batch = fuller;
+      end = more;
+    }
+    out.push(batch);
     start = end;
   }
   return out;
