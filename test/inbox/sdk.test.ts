@@ -154,6 +154,32 @@ describe.each(CASES)('SDK acks=1 on %s with the %s queue', (kind, queueKind) => 
       producer: { id: '1', epoch: 0, sequences: {} },
     });
     expect(noSeq.status).toBe(400);
+    // A typo is a 400 naming the field, not an ignored field (closed bodies, issue 12).
+    const typo = await post({ topic: 'small', records: [{ value: 'x', partiton: 0 }] });
+    expect(typo.status).toBe(400);
+    expect(JSON.stringify(await typo.json())).toContain('records.0.partiton');
+    // The rules of the topic's configuration, as at produce: the batcher never meets a record
+    // it cannot append (a compacted topic refuses a keyless record), nor one over the topic's limit.
+    await sluice.admin().createTopics({
+      topics: [
+        {
+          topic: 'compacted',
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'max.message.bytes', value: '1024' },
+          ],
+        },
+      ],
+    });
+    const keyless = await post({
+      topic: 'compacted',
+      records: [{ key: 'k', value: 'a' }, { value: 'keyless' }],
+    });
+    expect(keyless.status).toBe(400);
+    expect(await keyless.json()).toMatchObject({ error: { code: 'INVALID_RECORD' } });
+    const big = await post({ topic: 'compacted', records: [{ key: 'k', value: 'x'.repeat(2000) }] });
+    expect(big.status).toBe(413);
+    expect(JSON.stringify(await big.json())).toContain('records.0');
     const ok = await post({ topic: 'small', records: [{ value: 'x' }], eventId: 'e-1' });
     expect(ok.status).toBe(202);
     expect(await ok.json()).toMatchObject({
