@@ -3,7 +3,7 @@
  * request asks for `"encoding": "base64"` (API.md). `null` stays null (a null value is a
  * tombstone).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { encodeBatch, type KafkaRecord, type RecordHeader, type RecordInput } from '../core/records/index.js';
 
