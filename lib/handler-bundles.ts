@@ -4,7 +4,7 @@
  *
  * Two modes, one recipe:
  * - Published package (`dist/lib/*.js`): `npm run build` has bundled every handler into
- *   `dist/handlers/<name>/index.mjs` and written the native packages' versions to
+ *   `dist/handlers/<name>/` (index.mjs and chunks/) and written the native packages' versions to
  *   `dist/handlers/native-versions.json`; synth copies the bundle and installs the native
  *   packages for Lambda's platform. No TypeScript, no lock file, no esbuild needed in the
  *   user's app.
@@ -109,8 +109,9 @@ interface EsbuildResult {
 type BuildSync = (options: Record<string, unknown>) => EsbuildResult;
 
 /**
- * Bundles `entry` into `outDir/index.mjs` for Lambda's Node 22 with esbuild (a development
- * dependency: only the repository and `npm run build` call this). Returns the bundle's size.
+ * Bundles `entry` into `outDir/index.mjs` (and `outDir/chunks/`) for Lambda's Node 22 with esbuild (a development
+ * dependency: only the repository and `npm run build` call this). Returns the bundle's size
+ * (all its files).
  *
  * @example
  * bundleHandler('produce', '/repo/lambdas/produce.ts', '/tmp/produce'); // 1_234_567
