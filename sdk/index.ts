@@ -46,6 +46,7 @@ export {
   NonEmptyGroupError,
   OffsetOutOfRangeError,
   OutOfOrderSequenceNumberError,
+  RecordTooLargeError,
   SluiceArgumentError,
   SluiceClientError,
   SluiceConnectionError,
