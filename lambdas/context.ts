@@ -103,8 +103,9 @@ export function createContext(
     },
     highWatermarks: (topic: string, partitions: readonly number[]) =>
       reader.highWatermarks(topic, partitions),
-    // Read from the catalog, not the cache: an offset belongs to the incarnation current now.
-    topicId: async (topic: string) => (await topics.load(topic))?.id,
+    // From the catalog unless `cached` (see TopicView.topicId).
+    topicId: async (topic: string, cached?: boolean) =>
+      cached ? (await topics.get(topic).catch(() => undefined))?.id : (await topics.load(topic))?.id,
   };
   return {
     inbox: () => {
