@@ -42,6 +42,7 @@ async function measure(
   concurrency: number,
   seconds: number,
   groupCommit: boolean,
+  combine = false,
 ): Promise<Outcome> {
   const clock = new VirtualClock();
   const random = seededRandom(instances * 1000 + concurrency);
@@ -59,7 +60,7 @@ async function measure(
   const engines = Array.from({ length: instances }, (_, i) => {
     const r = seededRandom(7919 * (i + 1));
     const topics = new Topics(meta, { clock, random: r });
-    return new Appender({ meta, objects, topics, clock, random: r, groupCommit });
+    return new Appender({ meta, objects, topics, clock, random: r, groupCommit, combine });
   });
   const start = clock.now();
   const end = start + seconds * 1000;
@@ -119,7 +120,8 @@ export async function run(args: string[]): Promise<void> {
       o.failed,
     ]);
   };
-  for (const n of COUNTS) record('instances', n, await measure(n, 1, seconds, true));
+  for (const n of COUNTS) record('instances', n, await measure(n, 1, seconds, true, false));
+  for (const n of COUNTS) record('combining', n, await measure(n, 1, seconds, true, true));
   for (const n of COUNTS) record('group_on', n, await measure(1, n, seconds, true));
   for (const n of COUNTS) record('group_off', n, await measure(1, n, seconds, false));
   printTable(rows);
