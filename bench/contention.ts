@@ -16,6 +16,7 @@
  */
 import { Appender } from '../core/append.js';
 import { seededRandom } from '../core/clock.js';
+import type { ItemKey, MetaStore, QueryOptions, SortKeyRange, TransactOp } from '../core/ports.js';
 import { encodeBatch, verifyBatch } from '../core/records/index.js';
 import { Topics } from '../core/topics.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
@@ -34,6 +35,36 @@ interface Outcome {
   p50Ms: number;
   p99Ms: number;
   failed: number;
+  /** Head commits that did not apply per head commit that did (intent puts and reads aside). */
+  headRetriesPerCommit: number;
+  /** Requests answered per head commit that applied. */
+  requestsPerHeadCommit: number;
+}
+
+/** Counts the transactions that write a head item, and those of them that failed. */
+class HeadCounter implements MetaStore {
+  attempts = 0;
+  failures = 0;
+  constructor(private readonly inner: MetaStore) {}
+  get(key: ItemKey) {
+    return this.inner.get(key);
+  }
+  batchGet(keys: readonly ItemKey[]) {
+    return this.inner.batchGet(keys);
+  }
+  query(pk: string, range?: SortKeyRange, options?: QueryOptions) {
+    return this.inner.query(pk, range, options);
+  }
+  async transact(ops: readonly TransactOp[]): Promise<void> {
+    const head = ops.some((op) => op.key.sk === 'head');
+    if (head) this.attempts++;
+    try {
+      await this.inner.transact(ops);
+    } catch (err) {
+      if (head) this.failures++;
+      throw err;
+    }
+  }
 }
 
 /** `instances` engines, each keeping `concurrency` requests in flight, for `seconds`. */
@@ -46,7 +77,8 @@ async function measure(
 ): Promise<Outcome> {
   const clock = new VirtualClock();
   const random = seededRandom(instances * 1000 + concurrency);
-  const meta = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
+  const modelled = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
+  const meta = new HeadCounter(modelled);
   const objects = new ModelledObjectStore(new MemoryObjectStore(), { clock, random });
   await clock.run(new Topics(meta, { clock, random }).create('t', 1));
   const value = new Uint8Array(RECORD_BYTES).fill(7);
@@ -66,7 +98,8 @@ async function measure(
   const end = start + seconds * 1000;
   const latencies: number[] = [];
   let failed = 0;
-  const before = { ...meta.stats };
+  const before = { ...modelled.stats };
+  const heads = { attempts: meta.attempts, failures: meta.failures };
   const loop = async (appender: Appender) => {
     while (clock.now() < end) {
       const t0 = clock.now();
@@ -80,8 +113,11 @@ async function measure(
   };
   await clock.run(Promise.all(engines.flatMap((a) => Array.from({ length: concurrency }, () => loop(a)))));
   const elapsed = (clock.now() - start) / 1000;
-  const transactions = meta.stats.transactions - before.transactions;
-  const committed = meta.stats.committed - before.committed;
+  const transactions = modelled.stats.transactions - before.transactions;
+  const committed = modelled.stats.committed - before.committed;
+  const headAttempts = meta.attempts - heads.attempts;
+  const headFailures = meta.failures - heads.failures;
+  const headCommits = headAttempts - headFailures;
   return {
     requestsPerSecond: latencies.length / elapsed,
     recordsPerSecond: (latencies.length * RECORDS_PER_REQUEST) / elapsed,
@@ -90,6 +126,8 @@ async function measure(
     p50Ms: latencies.length ? quantile(latencies, 0.5) : 0,
     p99Ms: latencies.length ? quantile(latencies, 0.99) : 0,
     failed,
+    headRetriesPerCommit: headFailures / Math.max(1, headCommits),
+    requestsPerHeadCommit: latencies.length / Math.max(1, headCommits),
   };
 }
 
@@ -97,7 +135,19 @@ export async function run(args: string[]): Promise<void> {
   const seconds = numberArg(args, 'seconds', 10);
   const metrics: Record<string, number> = { seconds, records_per_request: RECORDS_PER_REQUEST };
   const rows: (string | number)[][] = [
-    ['scenario', 'writers', 'req/s', 'records/s', 'tx/req', 'retries/commit', 'p50 ms', 'p99 ms', 'failed'],
+    [
+      'scenario',
+      'writers',
+      'req/s',
+      'records/s',
+      'tx/req',
+      'retries/commit',
+      'head retries/commit',
+      'req/head commit',
+      'p50 ms',
+      'p99 ms',
+      'failed',
+    ],
   ];
   const record = (scenario: string, n: number, o: Outcome) => {
     const prefix = `${scenario}_${n}`;
@@ -108,6 +158,8 @@ export async function run(args: string[]): Promise<void> {
     metrics[`${prefix}_p50_ms`] = round(o.p50Ms, 1);
     metrics[`${prefix}_p99_ms`] = round(o.p99Ms, 1);
     metrics[`${prefix}_failed`] = o.failed;
+    metrics[`${prefix}_head_retries_per_commit`] = round(o.headRetriesPerCommit, 3);
+    metrics[`${prefix}_requests_per_head_commit`] = round(o.requestsPerHeadCommit, 3);
     rows.push([
       scenario,
       n,
@@ -115,15 +167,24 @@ export async function run(args: string[]): Promise<void> {
       Math.round(o.recordsPerSecond),
       round(o.transactionsPerRequest, 2),
       round(o.retriesPerCommit, 2),
+      round(o.headRetriesPerCommit, 2),
+      round(o.requestsPerHeadCommit, 2),
       round(o.p50Ms, 1),
       round(o.p99Ms, 1),
       o.failed,
     ]);
   };
-  for (const n of COUNTS) record('instances', n, await measure(n, 1, seconds, true, false));
-  for (const n of COUNTS) record('combining', n, await measure(n, 1, seconds, true, true));
-  for (const n of COUNTS) record('group_on', n, await measure(1, n, seconds, true));
-  for (const n of COUNTS) record('group_off', n, await measure(1, n, seconds, false));
+  const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const scenarios: [string, (n: number) => Promise<Outcome>][] = [
+    ['instances', (n) => measure(n, 1, seconds, true, false)],
+    ['combining', (n) => measure(n, 1, seconds, true, true)],
+    ['group_on', (n) => measure(1, n, seconds, true)],
+    ['group_off', (n) => measure(1, n, seconds, false)],
+  ];
+  for (const [name, go] of scenarios) {
+    if (only === undefined || only === name) for (const n of COUNTS) record(name, n, await go(n));
+  }
   printTable(rows);
-  console.log(`wrote ${writeResults('contention', metrics)}`);
+  // A partial run (--only) prints and keeps the stored results.
+  if (only === undefined) console.log(`wrote ${writeResults('contention', metrics)}`);
 }

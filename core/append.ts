@@ -34,6 +34,7 @@ import {
   type MetaStore,
   ObjectExistsError,
   type ObjectStore,
+  type QueryPage,
   type TransactOp,
 } from './ports.js';
 import { ProducerItemCache } from './producer-cache.js';
@@ -611,7 +612,9 @@ export class Appender {
     const published = clock.now();
     await this.publishIntents(own, published);
     const mine = new Map(own.map((m) => [m.intent!.key.sk, m]));
-    /** Foreign intents this writer will not commit: refused here, or already landed. */
+    /** Foreign intents to delete uncommitted: expired, refused, duplicates, landed before. */
+    const stale = new Map<string, { key: ItemKey; version: number }>();
+    /** Intents dropped here: a later page may still show them (a read racing the delete). */
     const skip = new Set<string>();
     let waitingSince = published;
     let polled = false;
@@ -620,56 +623,88 @@ export class Appender {
       if (pending.length === 0 || clock.now() >= deadline) break;
       if (polled) await clock.sleep(INTENT_POLL_MS * (0.5 + random()));
       polled = true;
-      const page = await meta.query(pk, { beginsWith: keys.intentPrefix }, { limit: 100 });
-      const present = new Set(page.items.map((i) => i.sk));
-      // Past a partial page, absence proves nothing.
-      const last = page.next === undefined ? undefined : page.items.at(-1)?.sk;
-      const gone = pending.filter(
-        (m) => !present.has(m.intent!.key.sk) && (last === undefined || m.intent!.key.sk < last),
-      );
-      if (gone.length > 0) await this.outcomesOf(gone, landed);
+      let page: QueryPage;
+      try {
+        page = await meta.query(pk, { beginsWith: keys.intentPrefix }, { limit: 100 });
+        const present = new Set(page.items.map((i) => i.sk));
+        // Past a partial page, absence proves nothing.
+        const last = page.next === undefined ? undefined : page.items.at(-1)?.sk;
+        const gone = pending.filter(
+          (m) => !present.has(m.intent!.key.sk) && (last === undefined || m.intent!.key.sk < last),
+        );
+        if (gone.length > 0) await this.outcomesOf(gone, landed);
+      } catch (err) {
+        if (err instanceof SluiceError && err.retriable) continue;
+        throw err;
+      }
       const now = clock.now();
       const all = page.items.map(intentFromItem);
-      const expired = all.filter((i) => !mine.has(i.key.sk) && now - i.at > INTENT_MAX_AGE_MS);
-      const live = all.filter(
-        (i) => (mine.has(i.key.sk) || now - i.at <= INTENT_MAX_AGE_MS) && !skip.has(i.key.sk),
-      );
-      const waiting = live.filter((i) => {
+      for (const i of all) {
+        if (!mine.has(i.key.sk) && now - i.at > INTENT_MAX_AGE_MS) stale.set(i.key.sk, i);
+      }
+      const live = all.filter((i) => !stale.has(i.key.sk) && !skip.has(i.key.sk));
+      // Other writers' intents pending: the partition is still contended.
+      if (live.some((i) => !mine.has(i.key.sk))) this.contended.set(pk, now + CONTENDED_MS);
+      const waiting = live.some((i) => {
         const m = mine.get(i.key.sk);
         return m && !landed.has(m) && !errors.has(m);
       });
-      if (waiting.length === 0) continue;
+      if (!waiting) continue;
       const oldest = live[0]!;
+      // The oldest intent's writer combines; another takes over only after waiting long
+      // enough for that one to be gone (then it commits the orphan too).
       if (!mine.has(oldest.key.sk) && now - waitingSince < INTENT_TAKEOVER_MS) continue;
 
-      // This writer combines: the oldest intents, its own among them where they fit.
-      const batch = live.slice(0, COMBINE_CAPACITY);
-      const members = batch.map(
-        (i) => mine.get(i.key.sk) ?? this.foreignMember(i, first.run.topic, first.topic),
-      );
-      const local = new Map<CommitMember, unknown>();
+      // This writer combines: the oldest intents, its own among them where they fit, over
+      // the head as it is now (others have committed since this writer last saw it: one
+      // read instead of a transaction failing on the head's version).
+      try {
+        this.heads.set(pk, headFromItem(await meta.get(keys.head(first.topic.id, first.run.partition))));
+      } catch (err) {
+        if (err instanceof SluiceError && err.retriable) continue;
+        throw err;
+      }
+      const members = live
+        .slice(0, COMBINE_CAPACITY)
+        .map((i) => mine.get(i.key.sk) ?? this.foreignMember(i, first.run.topic, first.topic));
+      const refused = new Map<CommitMember, unknown>();
       let plan: GroupPlan | undefined;
       while (!plan) {
-        const candidates = members.filter((m) => !local.has(m) && !landed.has(m) && !errors.has(m));
+        const candidates = members.filter((m) => !refused.has(m) && !landed.has(m) && !errors.has(m));
         if (candidates.length === 0) break;
-        plan = await this.planGroup(candidates, now, fresh, local);
+        plan = await this.planGroup(candidates, now, fresh, refused);
       }
-      for (const [m, err] of local) {
-        if (m.foreign) skip.add(m.intent!.key.sk);
+      plan ??= emptyPlan();
+      // Foreign intents refused or answered as duplicates here are deleted uncommitted:
+      // their writers, finding them gone without offsets, commit directly and get their
+      // own answer. Ours are withdrawn by ourselves, below.
+      for (const [m, err] of refused) {
+        if (m.foreign) stale.set(m.intent!.key.sk, m.intent!);
         else errors.set(m, err);
       }
-      if (!plan) continue;
-      for (const e of expired.slice(0, 3)) {
-        plan.ops.push({ type: 'delete', key: e.key, condition: { version: e.version } });
+      const writing = new Set(plan.writers.map((w) => w.member));
+      for (const m of plan.results.keys()) {
+        if (m.foreign && !writing.has(m)) stale.set(m.intent!.key.sk, m.intent!);
       }
+      const drops = [...stale.entries()].slice(0, Math.max(0, 100 - plan.ops.length));
+      for (const [, i] of drops)
+        plan.ops.push({ type: 'delete', key: i.key, condition: { version: i.version } });
       if (plan.ops.length === 0) {
         for (const [m, results] of plan.results) this.settle(m, results, landed);
-        for (const m of members) if (m.foreign) skip.add(m.intent!.key.sk);
         continue;
       }
       const failure = await this.tryPlan(plan, landed);
-      for (const m of members) if (m.foreign && landed.has(m)) skip.add(m.intent!.key.sk);
-      if (!failure) waitingSince = clock.now();
+      for (const [sk, i] of drops) {
+        // Dropped, or gone already (its delete failed): either way no longer ours to drop.
+        if (!failure || (failure.error instanceof ConflictError && failure.error.failed(i.key))) {
+          stale.delete(sk);
+          skip.add(sk);
+        }
+      }
+      // A foreign intent an earlier commit had landed (its registry says so) is dropped next.
+      for (const m of members)
+        if (m.foreign && landed.has(m) && failure) stale.set(m.intent!.key.sk, m.intent!);
+      waitingSince = clock.now();
     }
     // What is still ours to settle: intents not committed by the deadline, members refused
     // (their intent must not be committed later), duplicates answered without a commit.
@@ -1101,6 +1136,18 @@ function checkRecords(batch: DeflatedBatch, where: string, topic: string, config
     }
     checkRecordRules(topic, config, r, `${where} record ${i}`);
   });
+}
+
+function emptyPlan(): GroupPlan {
+  return {
+    ops: [],
+    writers: [],
+    results: new Map(),
+    newHeads: new Map(),
+    newItems: new Map(),
+    headKeys: new Map(),
+    producerKeys: new Map(),
+  };
 }
 
 /** Joins runs of the same topic-partition, keeping the order of first appearance. */
