@@ -21,7 +21,7 @@ import { encodeBatch, verifyBatch } from '../core/records/index.js';
 import { Topics } from '../core/topics.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { ModelledMetaStore, ModelledObjectStore } from '../storage/modelled.js';
-import { numberArg, printTable, quantile, round, VirtualClock, writeResults } from './lib.js';
+import { median, numberArg, printTable, quantile, round, VirtualClock, writeResults } from './lib.js';
 
 const RECORDS_PER_REQUEST = 10;
 const RECORD_BYTES = 100;
@@ -74,9 +74,10 @@ async function measure(
   seconds: number,
   groupCommit: boolean,
   combine = false,
+  seed = 0,
 ): Promise<Outcome> {
   const clock = new VirtualClock();
-  const random = seededRandom(instances * 1000 + concurrency);
+  const random = seededRandom(instances * 1000 + concurrency + seed * 104_729);
   const modelled = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
   const meta = new HeadCounter(modelled);
   const objects = new ModelledObjectStore(new MemoryObjectStore(), { clock, random });
@@ -90,7 +91,7 @@ async function measure(
       ),
     );
   const engines = Array.from({ length: instances }, (_, i) => {
-    const r = seededRandom(7919 * (i + 1));
+    const r = seededRandom(7919 * (i + 1) + seed * 15_485_863);
     const topics = new Topics(meta, { clock, random: r });
     return new Appender({ meta, objects, topics, clock, random: r, groupCommit, combine });
   });
@@ -133,7 +134,8 @@ async function measure(
 
 export async function run(args: string[]): Promise<void> {
   const seconds = numberArg(args, 'seconds', 10);
-  const metrics: Record<string, number> = { seconds, records_per_request: RECORDS_PER_REQUEST };
+  const seeds = numberArg(args, 'seeds', 3);
+  const metrics: Record<string, number> = { seconds, seeds, records_per_request: RECORDS_PER_REQUEST };
   const rows: (string | number)[][] = [
     [
       'scenario',
@@ -175,16 +177,51 @@ export async function run(args: string[]): Promise<void> {
     ]);
   };
   const only = args.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-  const scenarios: [string, (n: number) => Promise<Outcome>][] = [
-    ['instances', (n) => measure(n, 1, seconds, true, false)],
-    ['combining', (n) => measure(n, 1, seconds, true, true)],
-    ['group_on', (n) => measure(1, n, seconds, true)],
-    ['group_off', (n) => measure(1, n, seconds, false)],
+  const scenarios: [string, (n: number, seed: number) => Promise<Outcome>][] = [
+    ['instances', (n, seed) => measure(n, 1, seconds, true, false, seed)],
+    ['combining', (n, seed) => measure(n, 1, seconds, true, true, seed)],
+    ['group_on', (n, seed) => measure(1, n, seconds, true, false, seed)],
+    ['group_off', (n, seed) => measure(1, n, seconds, false, false, seed)],
   ];
+  const outcomes = new Map<string, Outcome>();
   for (const [name, go] of scenarios) {
-    if (only === undefined || only === name) for (const n of COUNTS) record(name, n, await go(n));
+    if (only !== undefined && !only.split(',').includes(name)) continue;
+    for (const n of COUNTS) {
+      // Each figure is the median over `seeds` schedules (latencies, conflicts, jitter).
+      const runs: Outcome[] = [];
+      for (let seed = 0; seed < seeds; seed++) runs.push(await go(n, seed));
+      const o = Object.fromEntries(
+        Object.keys(runs[0]!).map((k) => [k, median(runs.map((r) => r[k as keyof Outcome]))]),
+      ) as unknown as Outcome;
+      outcomes.set(`${name}_${n}`, o);
+      record(name, n, o);
+    }
   }
   printTable(rows);
+  // Combining against racing (the default), both measured here: ratios of the medians.
+  const ratios: (string | number)[][] = [['writers', 'req/s ×', 'retries/commit ×', 'p99 ×']];
+  for (const n of COUNTS) {
+    const base = outcomes.get(`instances_${n}`);
+    const comb = outcomes.get(`combining_${n}`);
+    if (!base || !comb) continue;
+    const ratio = (a: number, b: number) => round(a / Math.max(b, 1e-9), 3);
+    metrics[`combining_vs_instances_${n}_requests_ratio`] = ratio(
+      comb.requestsPerSecond,
+      base.requestsPerSecond,
+    );
+    metrics[`combining_vs_instances_${n}_retries_ratio`] = ratio(
+      comb.retriesPerCommit,
+      base.retriesPerCommit,
+    );
+    metrics[`combining_vs_instances_${n}_p99_ratio`] = ratio(comb.p99Ms, base.p99Ms);
+    ratios.push([
+      n,
+      metrics[`combining_vs_instances_${n}_requests_ratio`]!,
+      metrics[`combining_vs_instances_${n}_retries_ratio`]!,
+      metrics[`combining_vs_instances_${n}_p99_ratio`]!,
+    ]);
+  }
+  if (ratios.length > 1) printTable(ratios);
   // A partial run (--only) prints and keeps the stored results.
   if (only === undefined) console.log(`wrote ${writeResults('contention', metrics)}`);
 }
