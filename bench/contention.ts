@@ -12,7 +12,12 @@
  *
  * Per run: requests acked per second, records per second, transactions per request,
  * retries per commit (transactions that did not apply per transaction that did), request
- * latency p50/p99 (virtual ms) and requests failed. Writes bench/results/contention.json.
+ * latency p50/p99 (virtual ms), DynamoDB WCU and RCU per request (storage/metered.ts) and
+ * requests failed; each the median over `--seeds=N` schedules (default 3).
+ * - `combining`: as `instances`, with cross-instance combining (core/intents.ts, the
+ *   default); `instances` races only (`combine: false`). Ratios combining/instances follow.
+ * `--only=a,b` runs some scenarios and prints without writing; otherwise writes
+ * bench/results/contention.json.
  */
 import { Appender } from '../core/append.js';
 import { seededRandom } from '../core/clock.js';
@@ -20,6 +25,7 @@ import type { ItemKey, MetaStore, QueryOptions, SortKeyRange, TransactOp } from 
 import { encodeBatch, verifyBatch } from '../core/records/index.js';
 import { Topics } from '../core/topics.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
+import { MeteredMetaStore } from '../storage/metered.js';
 import { ModelledMetaStore, ModelledObjectStore } from '../storage/modelled.js';
 import { median, numberArg, printTable, quantile, round, VirtualClock, writeResults } from './lib.js';
 
@@ -39,6 +45,9 @@ interface Outcome {
   headRetriesPerCommit: number;
   /** Requests answered per head commit that applied. */
   requestsPerHeadCommit: number;
+  /** DynamoDB capacity per request acked (storage/metered.ts: failed calls count too). */
+  wcuPerRequest: number;
+  rcuPerRequest: number;
 }
 
 /** Counts the transactions that write a head item, and those of them that failed. */
@@ -79,7 +88,8 @@ async function measure(
   const clock = new VirtualClock();
   const random = seededRandom(instances * 1000 + concurrency + seed * 104_729);
   const modelled = new ModelledMetaStore(new MemoryMetaStore(), { clock, random });
-  const meta = new HeadCounter(modelled);
+  const metered = new MeteredMetaStore(modelled);
+  const meta = new HeadCounter(metered);
   const objects = new ModelledObjectStore(new MemoryObjectStore(), { clock, random });
   await clock.run(new Topics(meta, { clock, random }).create('t', 1));
   const value = new Uint8Array(RECORD_BYTES).fill(7);
@@ -100,6 +110,7 @@ async function measure(
   const latencies: number[] = [];
   let failed = 0;
   const before = { ...modelled.stats };
+  const capacity = metered.meter.snapshot().dynamo;
   const heads = { attempts: meta.attempts, failures: meta.failures };
   const loop = async (appender: Appender) => {
     while (clock.now() < end) {
@@ -119,7 +130,10 @@ async function measure(
   const headAttempts = meta.attempts - heads.attempts;
   const headFailures = meta.failures - heads.failures;
   const headCommits = headAttempts - headFailures;
+  const after = metered.meter.snapshot().dynamo;
   return {
+    wcuPerRequest: (after.wcu - capacity.wcu) / Math.max(1, latencies.length),
+    rcuPerRequest: (after.rcu - capacity.rcu) / Math.max(1, latencies.length),
     requestsPerSecond: latencies.length / elapsed,
     recordsPerSecond: (latencies.length * RECORDS_PER_REQUEST) / elapsed,
     transactionsPerRequest: transactions / Math.max(1, latencies.length),
@@ -148,6 +162,8 @@ export async function run(args: string[]): Promise<void> {
       'req/head commit',
       'p50 ms',
       'p99 ms',
+      'WCU/req',
+      'RCU/req',
       'failed',
     ],
   ];
@@ -162,6 +178,8 @@ export async function run(args: string[]): Promise<void> {
     metrics[`${prefix}_failed`] = o.failed;
     metrics[`${prefix}_head_retries_per_commit`] = round(o.headRetriesPerCommit, 3);
     metrics[`${prefix}_requests_per_head_commit`] = round(o.requestsPerHeadCommit, 3);
+    metrics[`${prefix}_wcu_per_request`] = round(o.wcuPerRequest, 2);
+    metrics[`${prefix}_rcu_per_request`] = round(o.rcuPerRequest, 2);
     rows.push([
       scenario,
       n,
@@ -173,6 +191,8 @@ export async function run(args: string[]): Promise<void> {
       round(o.requestsPerHeadCommit, 2),
       round(o.p50Ms, 1),
       round(o.p99Ms, 1),
+      round(o.wcuPerRequest, 1),
+      round(o.rcuPerRequest, 1),
       o.failed,
     ]);
   };
@@ -199,7 +219,7 @@ export async function run(args: string[]): Promise<void> {
   }
   printTable(rows);
   // Combining against racing (the default), both measured here: ratios of the medians.
-  const ratios: (string | number)[][] = [['writers', 'req/s ×', 'retries/commit ×', 'p99 ×']];
+  const ratios: (string | number)[][] = [['writers', 'req/s ×', 'retries/commit ×', 'p99 ×', 'WCU/req ×']];
   for (const n of COUNTS) {
     const base = outcomes.get(`instances_${n}`);
     const comb = outcomes.get(`combining_${n}`);
@@ -214,11 +234,13 @@ export async function run(args: string[]): Promise<void> {
       base.retriesPerCommit,
     );
     metrics[`combining_vs_instances_${n}_p99_ratio`] = ratio(comb.p99Ms, base.p99Ms);
+    metrics[`combining_vs_instances_${n}_wcu_ratio`] = ratio(comb.wcuPerRequest, base.wcuPerRequest);
     ratios.push([
       n,
       metrics[`combining_vs_instances_${n}_requests_ratio`]!,
       metrics[`combining_vs_instances_${n}_retries_ratio`]!,
       metrics[`combining_vs_instances_${n}_p99_ratio`]!,
+      metrics[`combining_vs_instances_${n}_wcu_ratio`]!,
     ]);
   }
   if (ratios.length > 1) printTable(ratios);

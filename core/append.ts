@@ -156,7 +156,9 @@ export interface AppenderDeps {
    * Writers in separate instances that race for a partition's head stop racing: a writer
    * that lost a race publishes a write intent beside the head and one writer commits all
    * pending intents in one transaction (core/intents.ts; docs/design.md "Contention and
-   * group commit"). Applies to requests of one partition in one transaction. Default false.
+   * group commit"). Applies to requests of one partition in one transaction; a writer that
+   * never loses a race never publishes an intent. Default true; false restores racing only
+   * (optimistic retries with jittered backoff).
    */
   combine?: boolean;
 }
@@ -460,7 +462,7 @@ export class Appender {
     const fresh = new Set<string>();
     const pk = members[0]!.chunk[0]!.pk;
     // One partition, one transaction per request: a lost race may switch to intents.
-    const combinable = this.deps.combine === true && members.every((m) => m.single);
+    const combinable = this.deps.combine !== false && members.every((m) => m.single);
     let combine = combinable && (this.contended.get(pk) ?? 0) > clock.now();
     let combined = false;
     let lastError: unknown;
