@@ -46,6 +46,27 @@ export function base64Bytes(n: number): number {
   return 4 * Math.ceil(n / 3);
 }
 
+/**
+ * Room a request event keeps for what is not its body (headers, path, query string,
+ * request context) within {@link LAMBDA_PAYLOAD_BYTES}.
+ */
+export const REQUEST_EVENT_RESERVE = 64 * 1024;
+
+/** Content types a Function URL hands the function as text; any other body is base64. */
+const TEXT_TYPES = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)\b|[^;]*\+json\b)/i;
+
+/**
+ * Bytes a request body takes in the event a Function URL builds for it (payload 2.0): a
+ * text body as an escaped JSON string, any other base64 — so a binary produce body of
+ * 4.5 MB is already over the 6 MB Lambda passes to a function.
+ */
+export function requestBodyEventBytes(body: Uint8Array, contentType: string | undefined): number {
+  if (TEXT_TYPES.test(contentType ?? '')) {
+    return Buffer.byteLength(JSON.stringify(Buffer.from(body).toString('utf8')), 'utf8') - 2;
+  }
+  return base64Bytes(body.length);
+}
+
 /** Size of a result document as Lambda serialises it, in bytes (base64 bodies counted encoded). */
 export function resultBytes(result: APIGatewayProxyStructuredResultV2, rawBodyBytes?: number): number {
   const { body, ...rest } = result;
