@@ -9,9 +9,9 @@
  * synchronous"); Function URL response format (payload 2.0, base64 for bytes).
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LAMBDA_PAYLOAD_BYTES, REQUEST_EVENT_RESERVE } from '../core/lambda-payload.js';
 
-/** Lambda's limit for a synchronous response document (and request event), in bytes. */
-export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+export { LAMBDA_PAYLOAD_BYTES, REQUEST_EVENT_RESERVE };
 
 /**
  * The largest result document a handler returns: Lambda's limit less room for the
@@ -45,12 +45,6 @@ export function escapedBytes(json: string): number {
 export function base64Bytes(n: number): number {
   return 4 * Math.ceil(n / 3);
 }
-
-/**
- * Room a request event keeps for what is not its body (headers, path, query string,
- * request context) within {@link LAMBDA_PAYLOAD_BYTES}.
- */
-export const REQUEST_EVENT_RESERVE = 64 * 1024;
 
 /** Content types a Function URL hands the function as text; any other body is base64. */
 const TEXT_TYPES = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)\b|[^;]*\+json\b)/i;

@@ -6,23 +6,17 @@
  * uncompressed batch cut by the bounds always fits; a compressed one is measured once
  * encoded (incompressible data grows a little) and halved when over.
  */
-import { Compression, encodeBatch, type RecordInput } from '../../core/records/index.js';
+import { MAX_BINARY_REQUEST_BYTES } from '../../core/lambda-payload.js';
+import { BATCH_HEADER_SIZE, Compression, encodeBatch, type RecordInput } from '../../core/records/index.js';
 
 /** Bytes a v2 record batch adds to its records (its header). */
-export const BATCH_OVERHEAD = 61;
+export const BATCH_OVERHEAD = BATCH_HEADER_SIZE;
 
 /**
- * Lambda's invocation payload limit (6 MB, request and response alike; AWS Lambda quotas).
- * A Function URL hands a binary body to the function base64-encoded inside the event.
+ * The largest produce body that reaches the function (`core/lambda-payload.ts`): binary
+ * bodies travel base64-encoded in Lambda's 6 MB event. 4,669,440 bytes.
  */
-export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
-
-/**
- * The largest produce body that reaches the function: its base64 (4/3) plus the rest of the
- * event (headers, path, query, request context; 64 KiB reserved) within
- * {@link LAMBDA_PAYLOAD_BYTES}. 4,669,440 bytes.
- */
-export const MAX_REQUEST_BODY_BYTES = Math.floor(((LAMBDA_PAYLOAD_BYTES - 64 * 1024) * 3) / 4);
+export const MAX_REQUEST_BODY_BYTES = MAX_BINARY_REQUEST_BYTES;
 
 /**
  * What the producer packs a request to (the largest `batchSize`), measured by upper bounds:
