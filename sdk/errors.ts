@@ -67,6 +67,11 @@ export class UnknownTopicOrPartitionError extends named(
   'UNKNOWN_TOPIC_OR_PARTITION',
   'UnknownTopicOrPartitionError',
 ) {}
+/**
+ * The topic id named is not the topic's current incarnation (`UNKNOWN_TOPIC_ID`, KIP-516):
+ * the topic was deleted, and maybe re-created under the same name.
+ */
+export class UnknownTopicIdError extends named('UNKNOWN_TOPIC_ID', 'UnknownTopicIdError') {}
 /** The offset is below the log start or past the high watermark (`OFFSET_OUT_OF_RANGE`). */
 export class OffsetOutOfRangeError extends named('OFFSET_OUT_OF_RANGE', 'OffsetOutOfRangeError') {}
 /** `TOPIC_ALREADY_EXISTS` */
@@ -142,6 +147,7 @@ const BY_CODE: Record<
   ) => SluiceProtocolError
 > = {
   UNKNOWN_TOPIC_OR_PARTITION: UnknownTopicOrPartitionError,
+  UNKNOWN_TOPIC_ID: UnknownTopicIdError,
   OFFSET_OUT_OF_RANGE: OffsetOutOfRangeError,
   TOPIC_ALREADY_EXISTS: TopicAlreadyExistsError,
   FENCED_MEMBER_EPOCH: FencedMemberEpochError,
