@@ -2,9 +2,9 @@
  * Sizing what a producer sends to every limit on the way (docs/design.md §17, "Requests
  * fit Lambda"): a record batch to its topic's `max.message.bytes` after compression, a
  * produce request to what a Lambda Function URL carries, an inbox message to SQS's
- * 256 KiB. Records are measured by an upper bound of their encoded size, so an
- * uncompressed batch cut by the bounds always fits; a compressed one is measured once
- * encoded (incompressible data grows a little) and halved when over.
+ * 256 KiB. Batches are cut by each record's exact size in an uncompressed batch, so an
+ * uncompressed one always fits; a compressed one is measured once encoded (incompressible
+ * data grows a little) and halved when over. Requests are estimated by upper bounds.
  */
 import { MAX_BINARY_REQUEST_BYTES } from '../../core/lambda-payload.js';
 import {
@@ -85,9 +85,9 @@ export function aloneBytes(
 }
 
 /**
- * Estimates a request's body as records are added, batch by batch as
- * {@link cutBatches} will cut them (uncompressed bounds): never below the real size of an
- * uncompressed request.
+ * Estimates a request's body as records are added, cutting batches by the records'
+ * upper bounds (so never into fewer batches than {@link cutBatches}, which cuts by exact
+ * sizes): never below the real size of an uncompressed request.
  */
 export class RequestEstimate {
   bytes = 0;
