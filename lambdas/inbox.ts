@@ -7,8 +7,9 @@
  */
 import { z } from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
-import { encodeInboxMessage, type InboxMessage } from '../core/inbox/message.js';
-import { defaultPartition } from '../core/records/index.js';
+import { type InboxSenderState, inboxMessageOf } from '../core/inbox/build.js';
+import { encodeInboxMessage } from '../core/inbox/message.js';
+import { defaultPartition, type RecordInput } from '../core/records/index.js';
 import type { SluiceContext } from './context.js';
 import { parseJson, type Route } from './http.js';
 import { toBytes } from './json-records.js';
@@ -41,8 +42,6 @@ const inboxBody = z.object({
   eventId: z.string().min(1).max(128).optional(),
 });
 
-const b64 = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString('base64'));
-
 export function inboxRoute(ctx: SluiceContext): Route {
   return {
     method: 'POST',
@@ -59,7 +58,7 @@ export function inboxRoute(ctx: SluiceContext): Route {
       const keyless = body.producer
         ? Number(Object.keys(body.producer.sequences)[0] ?? 0) % topic.partitions
         : Math.floor(ctx.random() * topic.partitions);
-      const byPartition = new Map<number, InboxMessage['records']>();
+      const byPartition = new Map<number, RecordInput[]>();
       body.records.forEach((r, i) => {
         const key = toBytes(r.key, encoding, `records.${i}.key`);
         const partition = r.partition ?? (key ? defaultPartition(key, topic.partitions) : keyless);
@@ -69,17 +68,14 @@ export function inboxRoute(ctx: SluiceContext): Route {
             `topic '${topic.name}' has no partition ${partition} (it has ${topic.partitions})`,
           );
         }
-        const record = {
-          k: b64(key),
-          v: b64(toBytes(r.value, encoding, `records.${i}.value`)),
-          h: Object.entries(r.headers ?? {}).map(
-            ([name, value]) =>
-              [name, b64(toBytes(value, encoding, `records.${i}.headers.${name}`))] as [
-                string,
-                string | null,
-              ],
-          ),
-          ts: r.timestamp ?? now,
+        const record: RecordInput = {
+          key,
+          value: toBytes(r.value, encoding, `records.${i}.value`),
+          headers: Object.entries(r.headers ?? {}).map(([name, value]) => ({
+            key: name,
+            value: toBytes(value, encoding, `records.${i}.headers.${name}`),
+          })),
+          timestamp: r.timestamp ?? now,
         };
         const list = byPartition.get(partition);
         if (list) list.push(record);
@@ -87,7 +83,7 @@ export function inboxRoute(ctx: SluiceContext): Route {
       });
       const partitions = [...byPartition.keys()];
       const bodies = partitions.map((partition) => {
-        let producer: InboxMessage['producer'];
+        let producer: InboxSenderState | undefined;
         if (body.producer) {
           const seq = body.producer.sequences[String(partition)];
           if (seq === undefined) {
@@ -97,21 +93,18 @@ export function inboxRoute(ctx: SluiceContext): Route {
             );
           }
           const prevAt = body.producer.prevAt?.[String(partition)];
-          producer = {
-            id: body.producer.id,
-            epoch: body.producer.epoch,
-            seq,
-            ...(prevAt !== undefined && { prevAt }),
-          };
+          producer = { id: body.producer.id, epoch: body.producer.epoch, seq, prevAt };
         }
-        return encodeInboxMessage({
-          v: 1,
-          topic: topic.name,
-          partition,
-          records: byPartition.get(partition)!,
-          ...(producer && { producer }),
-          ...(body.eventId !== undefined && { eventId: `${body.eventId}/${partition}` }),
-        });
+        return encodeInboxMessage(
+          inboxMessageOf({
+            topic: topic.name,
+            partition,
+            records: byPartition.get(partition)!,
+            now,
+            producer,
+            eventId: body.eventId,
+          }),
+        );
       });
       const ids = await inbox.send(bodies);
       return {

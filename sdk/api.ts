@@ -5,7 +5,9 @@
  */
 import { protocolError, type SluiceClientError, UnknownTopicOrPartitionError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { InboxConfig } from './producer/inbox.js';
 import { type RetryOptions, withRetry } from './retry.js';
+import type { Credentials } from './transport/sigv4.js';
 import type { Transport, TransportResponse } from './transport/types.js';
 
 export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas';
@@ -17,6 +19,12 @@ export interface ClusterMetadata {
   /** The Confluent-compatible schema registry's URL (`<schemas endpoint>/schemas`). */
   schemaRegistry?: string;
   topics: { name: string; partitions: number }[];
+  /**
+   * Where acks=1 sends go (absent when the cluster has no inbox): an SQS queue the client
+   * sends to itself, or `http` when only `POST /v1/inbox` reaches it (`sluice dev` on the
+   * embedded queue).
+   */
+  inbox?: { type: 'sqs'; queueUrl: string; region: string } | { type: 'http' };
 }
 
 export interface ApiRequest {
@@ -36,6 +44,8 @@ export interface ApiOptions {
   logger: Logger;
   /** Topic metadata older than this is refreshed on use (ms). @default 300000 */
   metadataMaxAge?: number;
+  /** How acks=1 and acks=0 sends reach the inbox (SluiceConfig.inbox), with the client's credentials. */
+  inbox?: InboxConfig & { credentials?: Credentials; region?: string; requestTimeout?: number };
 }
 
 const utf8 = new TextEncoder();
@@ -45,6 +55,7 @@ export class SluiceApi {
   readonly endpoint: string;
   readonly retry: RetryOptions | undefined;
   readonly logger: Logger;
+  readonly inbox: ApiOptions['inbox'];
   private readonly transport: Transport;
   private readonly maxAge: number;
   private meta: { at: number; value: ClusterMetadata } | undefined;
@@ -56,6 +67,7 @@ export class SluiceApi {
     this.retry = options.retry;
     this.logger = options.logger;
     this.maxAge = options.metadataMaxAge ?? 300_000;
+    this.inbox = options.inbox;
   }
 
   /** Cluster metadata, cached; `refresh` forces a new `GET /v1/metadata`. */

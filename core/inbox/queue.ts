@@ -19,7 +19,20 @@ export interface InboxDelivery {
   receiveCount: number;
 }
 
+/**
+ * Where a client reaches the queue itself (`GET /v1/metadata`'s `inbox`): the SDK sends
+ * there directly, signed for SQS, instead of through `POST /v1/inbox`.
+ */
+export interface InboxAddress {
+  /** The SQS queue URL, e.g. `https://sqs.us-east-1.amazonaws.com/123456789012/sluice-inbox`. */
+  queueUrl: string;
+  /** The region to sign for. */
+  region: string;
+}
+
 export interface InboxQueue {
+  /** Set when clients can send to the queue directly (SQS); absent for the embedded queue. */
+  readonly address?: InboxAddress;
   /**
    * Enqueues messages durably; resolves once the queue holds every one (for SQS: stored
    * redundantly across availability zones). Returns their message ids, in order.

@@ -1,23 +1,48 @@
 /**
- * acks=1: sends go to the cluster's durable inbox (`POST /v1/inbox`) and resolve once it
- * holds them; the batcher appends them to the log within the batch window (docs/api.md,
- * "acks=1: the inbox"). Offsets are not known at the ack: the metadata carries
- * `baseOffset: '-1'` and the inbox's message id as a receipt.
+ * acks=1: sends go to the cluster's durable inbox and resolve once it holds them; the
+ * batcher appends them to the log within the batch window (docs/api.md, "acks=1: the
+ * inbox"). Offsets are not known at the ack: the metadata carries `baseOffset: '-1'` and
+ * the inbox's message id as a receipt.
+ *
+ * Two ways in, decided by `GET /v1/metadata`'s `inbox`: straight to the SQS queue it names
+ * (SendMessageBatch signed with the client's credentials: no Sluice function runs per
+ * send), or — when it names `http`, or no AWS credentials are found, or `inbox.mode` is
+ * `'http'` — through `POST /v1/inbox`. Both carry the same messages: the SDK builds them
+ * with the module the produce function uses (`core/inbox/build.ts`).
  *
  * Idempotence and order: an idempotent producer numbers its inbox messages per partition
  * (sequences of their own, apart from acks=all's) and sends a partition's messages one at
  * a time, each naming when the previous one was acknowledged (`prevAt`), so the batcher
- * commits each once and in order. After a send that failed for good, the partition starts
- * over under a new producer id: the failed message may still land, never twice.
+ * commits each once and in order. The messages of one send (one per partition) travel
+ * together, ten per SendMessageBatch. After a send that failed for good, the partition
+ * starts over under a new producer id: the failed message may still land, never twice.
  */
 import { randomUUID } from 'node:crypto';
+import { inboxBodyOf, inboxMessageOf } from '../../core/inbox/build.js';
+import { MAX_INBOX_MESSAGE_BYTES } from '../../core/inbox/queue.js';
 import type { SluiceApi } from '../api.js';
 import { parseJson } from '../api.js';
+import { MessageTooLargeError, type SluiceClientError } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
+import { defaultCredentials } from '../transport/credentials.js';
+import { SqsInboxClient } from '../transport/sqs.js';
+import type { Transport } from '../transport/types.js';
 import type { QueuedRecord } from './request.js';
 import { tpKey } from './request.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
+
+/** `new Sluice({ inbox })`: how acks=1 and acks=0 sends reach the inbox. */
+export interface InboxConfig {
+  /**
+   * `'auto'`: to the SQS queue `GET /v1/metadata` names when AWS credentials are found, else
+   * `POST /v1/inbox`; `'http'`: always `POST /v1/inbox` (one produce invocation per send).
+   * @default 'auto'
+   */
+  mode?: 'auto' | 'http';
+  /** Replaces the HTTP transport to SQS (tracing, fault injection): it receives signed requests. */
+  transport?: Transport;
+}
 
 export interface InboxReceipt {
   topic: string;
@@ -33,15 +58,21 @@ interface PartitionState {
   epoch: number;
   seq: number;
   prevAt: number | undefined;
+  /** Settles when this partition's last send has been answered. */
   chain: Promise<unknown>;
 }
 
-const b64 = (b: Uint8Array | null | undefined) =>
-  b === null || b === undefined ? null : Buffer.from(b).toString('base64');
+interface Part {
+  topic: string;
+  partition: number;
+  records: QueuedRecord[];
+  state: PartitionState;
+}
 
 export class InboxSender {
   private readonly partitions = new Map<string, PartitionState>();
-  private inFlight = new Set<Promise<unknown>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private route: Promise<SqsInboxClient | undefined> | undefined;
 
   constructor(
     private readonly api: SluiceApi,
@@ -51,16 +82,31 @@ export class InboxSender {
   ) {}
 
   /** Sends records (already partitioned), one message per partition; resolves with the receipts. */
-  async send(records: readonly QueuedRecord[]): Promise<InboxReceipt[]> {
-    const byPartition = new Map<string, QueuedRecord[]>();
+  send(records: readonly QueuedRecord[]): Promise<InboxReceipt[]> {
+    const byPartition = new Map<string, Part>();
     for (const r of records) {
       const k = tpKey(r.topic, r.partition);
-      const list = byPartition.get(k);
-      if (list) list.push(r);
-      else byPartition.set(k, [r]);
+      let part = byPartition.get(k);
+      if (!part) {
+        let state = this.partitions.get(k);
+        if (!state) {
+          state = { producerId: '', epoch: 0, seq: 0, prevAt: undefined, chain: Promise.resolve() };
+          this.partitions.set(k, state);
+        }
+        part = { topic: r.topic, partition: r.partition, records: [], state };
+        byPartition.set(k, part);
+      }
+      part.records.push(r);
     }
-    const sends = [...byPartition.entries()].map(([k, list]) => this.sendPartition(k, list));
-    return Promise.all(sends);
+    const parts = [...byPartition.values()];
+    // A partition's messages go one at a time, in the order of the sends: this send waits for
+    // the previous one of every partition it writes.
+    const run = Promise.all(parts.map((p) => p.state.chain)).then(() => this.deliver(parts));
+    const tracked = run.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    const settled = tracked.catch(() => undefined);
+    for (const p of parts) p.state.chain = settled;
+    return run;
   }
 
   /** Resolves when every send started so far has been answered. */
@@ -68,63 +114,166 @@ export class InboxSender {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** A partition's messages go one at a time, in the order of the sends. */
-  private sendPartition(k: string, list: QueuedRecord[]): Promise<InboxReceipt> {
-    let state = this.partitions.get(k);
-    if (!state) {
-      state = { producerId: '', epoch: 0, seq: 0, prevAt: undefined, chain: Promise.resolve() };
-      this.partitions.set(k, state);
+  private async deliver(parts: Part[]): Promise<InboxReceipt[]> {
+    const sqs = await this.sqs();
+    const fresh = parts.filter((p) => p.state.producerId === '');
+    if (this.newProducer && fresh.length > 0) {
+      // The partitions of one send starting afresh share one new id (sequences are per
+      // partition); a partition never takes an id it used before.
+      const id = await this.newProducer();
+      for (const p of fresh) {
+        Object.assign(p.state, { producerId: id.producerId, epoch: id.epoch, seq: 0, prevAt: undefined });
+      }
     }
-    const s = state;
-    const run = s.chain.then(() => this.post(s, list));
-    const tracked = run.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
-    s.chain = tracked.catch(() => undefined);
-    return run;
+    if (sqs) return this.toQueue(sqs, parts);
+    try {
+      return await this.overHttp(parts);
+    } catch (err) {
+      // The messages may have landed: their sequences are spent. Start over under a new id.
+      for (const p of parts) if (this.newProducer) p.state.producerId = '';
+      throw err;
+    }
   }
 
-  private async post(s: PartitionState, list: QueuedRecord[]): Promise<InboxReceipt> {
-    const { topic, partition } = list[0]!;
-    if (this.newProducer && s.producerId === '') {
-      const id = await this.newProducer();
-      Object.assign(s, { producerId: id.producerId, epoch: id.epoch, seq: 0, prevAt: undefined });
-    }
-    const state = this.newProducer ? s : undefined;
+  /** Straight to SQS: one message per partition, up to ten per SendMessageBatch. */
+  private async toQueue(sqs: SqsInboxClient, parts: Part[]): Promise<InboxReceipt[]> {
+    const now = Date.now();
+    const eventId = this.newProducer ? undefined : randomUUID();
+    const bodies = parts.map((p) => {
+      const { body, bytes, tooLarge } = inboxBodyOf(
+        inboxMessageOf({
+          topic: p.topic,
+          partition: p.partition,
+          records: p.records.map((r) => r.record),
+          now,
+          producer: this.newProducer
+            ? { id: p.state.producerId, epoch: p.state.epoch, seq: p.state.seq, prevAt: p.state.prevAt }
+            : undefined,
+          eventId,
+        }),
+      );
+      if (tooLarge) {
+        throw new MessageTooLargeError(
+          `an acks=1 send puts at most ${MAX_INBOX_MESSAGE_BYTES} bytes in one partition's inbox message; ${p.topic}-${p.partition} needs ${bytes}: send fewer records at once, or use acks=all`,
+          { status: 413, retriable: false },
+        );
+      }
+      return body;
+    });
+    const results = await sqs.sendMessages(bodies);
+    const acceptedAt = Date.now();
+    let failed: SluiceClientError | undefined;
+    const receipts = parts.map((p, i) => {
+      const r = results[i]!;
+      if ('error' in r) {
+        // It may have landed: its sequence is spent. The partition starts over under a new id.
+        failed ??= r.error;
+        if (this.newProducer) p.state.producerId = '';
+        return undefined;
+      }
+      this.advance(p, acceptedAt);
+      return {
+        topic: p.topic,
+        partition: p.partition,
+        messageId: r.messageId,
+        records: p.records.length,
+        acceptedAt,
+      };
+    });
+    if (failed) throw failed;
+    return receipts as InboxReceipt[];
+  }
+
+  /** Through the produce function: `POST /v1/inbox` with every partition of the send. */
+  private async overHttp(parts: Part[]): Promise<InboxReceipt[]> {
+    const b64 = (b: Uint8Array | null | undefined) =>
+      b === null || b === undefined ? null : Buffer.from(b).toString('base64');
+    const first = parts[0]!;
     const json = {
-      topic,
+      topic: first.topic,
       encoding: 'base64',
-      records: list.map((r) => ({
-        key: b64(r.record.key),
-        value: b64(r.record.value),
-        headers: Object.fromEntries((r.record.headers ?? []).map((h) => [h.key, b64(h.value)])),
-        partition,
-        timestamp: r.record.timestamp,
-      })),
-      ...(state
+      records: parts.flatMap((p) =>
+        p.records.map((r) => ({
+          key: b64(r.record.key),
+          value: b64(r.record.value),
+          headers: Object.fromEntries((r.record.headers ?? []).map((h) => [h.key, b64(h.value)])),
+          partition: p.partition,
+          timestamp: r.record.timestamp,
+        })),
+      ),
+      ...(this.newProducer
         ? {
             producer: {
-              id: state.producerId,
-              epoch: state.epoch,
-              sequences: { [partition]: state.seq },
-              ...(state.prevAt !== undefined && { prevAt: { [partition]: state.prevAt } }),
+              id: first.state.producerId,
+              epoch: first.state.epoch,
+              sequences: Object.fromEntries(parts.map((p) => [p.partition, p.state.seq])),
+              prevAt: Object.fromEntries(
+                parts.filter((p) => p.state.prevAt !== undefined).map((p) => [p.partition, p.state.prevAt]),
+              ),
             },
           }
         : { eventId: randomUUID() }),
     };
-    try {
-      const res = parseJson(
-        await this.api.call('produce', { method: 'POST', path: '/v1/inbox', json }, this.retry),
-      ) as { acceptedAt: number; messages: { partition: number; messageId: string; records: number }[] };
-      if (state) {
-        state.seq = (state.seq + list.length) % (MAX_SEQUENCE + 1);
-        state.prevAt = Date.now();
-      }
-      const m = res.messages[0]!;
-      return { topic, partition, messageId: m.messageId, records: m.records, acceptedAt: res.acceptedAt };
-    } catch (err) {
-      // The message may have landed: its sequence is spent. Start over under a new id.
-      if (state) state.producerId = '';
-      throw err;
+    if (this.newProducer && parts.some((p) => p.state.producerId !== first.state.producerId)) {
+      // One request names one producer: partitions under different ids go separately.
+      const out: InboxReceipt[] = [];
+      for (const p of parts) out.push(...(await this.overHttp([p])));
+      return out;
     }
+    const res = parseJson(
+      await this.api.call('produce', { method: 'POST', path: '/v1/inbox', json }, this.retry),
+    ) as { acceptedAt: number; messages: { partition: number; messageId: string; records: number }[] };
+    const acceptedAt = Date.now();
+    return parts.map((p) => {
+      this.advance(p, acceptedAt);
+      const m = res.messages.find((x) => x.partition === p.partition)!;
+      return {
+        topic: p.topic,
+        partition: p.partition,
+        messageId: m.messageId,
+        records: m.records,
+        acceptedAt: res.acceptedAt,
+      };
+    });
+  }
+
+  private advance(p: Part, acceptedAt: number): void {
+    if (!this.newProducer) return;
+    p.state.seq = (p.state.seq + p.records.length) % (MAX_SEQUENCE + 1);
+    p.state.prevAt = acceptedAt;
+  }
+
+  /** The SQS client when sends go straight to the queue, else undefined (POST /v1/inbox). */
+  private sqs(): Promise<SqsInboxClient | undefined> {
+    this.route ??= this.chooseRoute().catch((err: unknown) => {
+      this.route = undefined;
+      throw err;
+    });
+    return this.route;
+  }
+
+  private async chooseRoute(): Promise<SqsInboxClient | undefined> {
+    const options = this.api.inbox ?? {};
+    const inbox = (await this.api.metadata()).inbox;
+    if (options.mode === 'http' || inbox?.type !== 'sqs') return undefined;
+    const credentials = options.credentials ?? defaultCredentials();
+    try {
+      if (typeof credentials === 'function') await credentials();
+    } catch (err) {
+      this.api.logger.info('acks=1: no AWS credentials for the SQS inbox; sending through POST /v1/inbox', {
+        queueUrl: inbox.queueUrl,
+        reason: String(err),
+      });
+      return undefined;
+    }
+    return new SqsInboxClient({
+      queueUrl: inbox.queueUrl,
+      region: inbox.region,
+      credentials,
+      transport: options.transport,
+      retry: this.retry,
+      logger: this.api.logger,
+      requestTimeout: options.requestTimeout,
+    });
   }
 }
