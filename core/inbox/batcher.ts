@@ -26,7 +26,7 @@ import { ConflictError, type MetaStore, type TransactOp } from '../ports.js';
 import { encodeBatch, verifyBatch } from '../records/index.js';
 import type { Topics } from '../topics.js';
 import { decodeInboxMessage, dedupKey, type InboxMessage, predecessorKey, recordsOf } from './message.js';
-import type { InboxDelivery } from './queue.js';
+import { INBOX_ORDER_HORIZON_MS, type InboxDelivery } from './queue.js';
 
 export interface BatcherOptions {
   /** See the file comment. Default 5 minutes. */
@@ -40,7 +40,7 @@ export interface BatcherOptions {
 }
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
-  orderHorizonMs: 5 * 60_000,
+  orderHorizonMs: INBOX_ORDER_HORIZON_MS,
   skewMs: 5_000,
   ledgerTtlMs: 5 * 24 * 3600_000,
   maxAttempts: 20,
