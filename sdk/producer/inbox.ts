@@ -22,7 +22,7 @@ import { inboxBodyOf, inboxMessageOf } from '../../core/inbox/build.js';
 import { MAX_INBOX_MESSAGE_BYTES } from '../../core/inbox/queue.js';
 import type { SluiceApi } from '../api.js';
 import { parseJson } from '../api.js';
-import { MessageTooLargeError, type SluiceClientError } from '../errors.js';
+import { AuthorizationFailedError, MessageTooLargeError, type SluiceClientError } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
 import { defaultCredentials } from '../transport/credentials.js';
 import { SqsInboxClient } from '../transport/sqs.js';
@@ -125,7 +125,18 @@ export class InboxSender {
         Object.assign(p.state, { producerId: id.producerId, epoch: id.epoch, seq: 0, prevAt: undefined });
       }
     }
-    if (sqs) return this.toQueue(sqs, parts);
+    if (sqs) {
+      const receipts = await this.toQueue(sqs, parts);
+      if (receipts) return receipts;
+      // Denied: these credentials may call the produce URL but not send to the queue (an
+      // imported cluster granted without its inbox ARN). Nothing was enqueued; from now on
+      // every send goes through POST /v1/inbox.
+      this.api.logger.warn('acks=1: not allowed to send to the SQS inbox; sending through POST /v1/inbox', {
+        queueUrl: sqs.queueUrl,
+      });
+      this.route = Promise.resolve(undefined);
+      return this.deliver(parts);
+    }
     try {
       return await this.overHttp(parts);
     } catch (err) {
@@ -135,8 +146,11 @@ export class InboxSender {
     }
   }
 
-  /** Straight to SQS: one message per partition, up to ten per SendMessageBatch. */
-  private async toQueue(sqs: SqsInboxClient, parts: Part[]): Promise<InboxReceipt[]> {
+  /**
+   * Straight to SQS: one message per partition, up to ten per SendMessageBatch. Resolves
+   * `undefined` when SQS denied every message (nothing enqueued, no sequence spent).
+   */
+  private async toQueue(sqs: SqsInboxClient, parts: Part[]): Promise<InboxReceipt[] | undefined> {
     const now = Date.now();
     const eventId = this.newProducer ? undefined : randomUUID();
     const bodies = parts.map((p) => {
@@ -161,6 +175,7 @@ export class InboxSender {
       return body;
     });
     const results = await sqs.sendMessages(bodies);
+    if (results.every((r) => 'error' in r && r.error instanceof AuthorizationFailedError)) return undefined;
     const acceptedAt = Date.now();
     let failed: SluiceClientError | undefined;
     const receipts = parts.map((p, i) => {
