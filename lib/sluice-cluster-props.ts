@@ -123,7 +123,8 @@ export interface SluiceClusterProps {
   /**
    * How long the event source mapping gathers inbox messages before invoking the batcher
    * (0–300 s): the bound on an acks=1 event's delay at low volume, and the lever on its cost
-   * (longer windows, bigger batches, fewer objects and transactions).
+   * (longer windows, bigger batches, fewer objects and transactions). At least 1 s when
+   * `inboxBatchSize` is above 10 (an SQS event source's rule).
    * @default Duration.seconds(1)
    */
   readonly inboxBatchWindow?: Duration;

@@ -466,6 +466,20 @@ describe('acks=1 inbox', () => {
     }
   });
 
+  it('refuses at synth a batch above 10 messages without a batching window (SQS would at deploy)', () => {
+    expect(() =>
+      clusterStack({ inboxBatchWindow: Duration.seconds(0), dashboard: false, alarms: false }),
+    ).toThrow(/inboxBatchWindow of at least 1 second/);
+    expect(() =>
+      clusterStack({
+        inboxBatchSize: 10,
+        inboxBatchWindow: Duration.seconds(0),
+        dashboard: false,
+        alarms: false,
+      }),
+    ).not.toThrow();
+  });
+
   it('inbox size, window and concurrency are configurable', () => {
     const { template: t } = clusterStack({
       inboxBatchSize: 500,

@@ -540,12 +540,20 @@ export class SluiceCluster extends SluiceClusterBase {
       invokedBy: 'sqs',
     });
     grantDataAccess(batcher.role, 'batcher', rt.data);
+    const batchSize = props.inboxBatchSize ?? 10_000;
+    const window = props.inboxBatchWindow ?? Duration.seconds(1);
+    if (batchSize > 10 && window.toSeconds() < 1) {
+      // SQS event source mappings refuse it at deploy time; say so at synth.
+      throw new Error(
+        `inboxBatchSize ${batchSize} needs an inboxBatchWindow of at least 1 second (SQS event sources take more than 10 messages only with a batching window)`,
+      );
+    }
     // The mapping's grant (receive, delete, change visibility, attributes) is also what the
     // batcher needs to release held-back messages early.
     batcher.function.addEventSource(
       new SqsEventSource(this.inboxQueue, {
-        batchSize: props.inboxBatchSize ?? 10_000,
-        maxBatchingWindow: props.inboxBatchWindow ?? Duration.seconds(1),
+        batchSize,
+        maxBatchingWindow: window,
         maxConcurrency: props.inboxMaxConcurrency ?? 5,
         reportBatchItemFailures: true,
       }),
