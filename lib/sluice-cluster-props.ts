@@ -201,7 +201,7 @@ export interface SluiceClusterProps {
   readonly dashboard?: boolean;
   /**
    * Create the CloudWatch alarms (function errors and throttles, dead-lettered maintenance
-   * work; $0.10 a month each).
+   * work, the acks=1 inbox's age and dead letters; $0.10 a month each).
    * @default true
    */
   readonly alarms?: boolean;

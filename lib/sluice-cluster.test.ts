@@ -395,8 +395,13 @@ describe('acks=1 inbox', () => {
     expect(inbox.props.KmsMasterKeyId).toBeUndefined();
     // Shorter than the batcher's ledger (5 days): a redelivery is always recognised.
     expect(inbox.props.MessageRetentionPeriod).toBe(4 * 24 * 3600);
-    // Six times the batcher's timeout (60 s), as AWS advises for SQS event sources.
-    expect(inbox.props.VisibilityTimeout).toBe(360);
+    // Six times the batcher's timeout (30 s), as AWS advises for SQS event sources, and
+    // short enough that a failed batch's messages come back within the order horizon.
+    expect(inbox.props.VisibilityTimeout).toBe(180);
+    const windowMs = 1000;
+    expect((inbox.props.VisibilityTimeout as number) * 1000 + windowMs).toBeLessThan(
+      INBOX_ORDER_HORIZON_MS - DEFAULT_BATCHER_OPTIONS.skewMs,
+    );
     expect(inbox.props.RedrivePolicy).toEqual({
       deadLetterTargetArn: { 'Fn::GetAtt': [dlq.id, 'Arn'] },
       maxReceiveCount: INBOX_MAX_RECEIVE_COUNT,
@@ -430,7 +435,7 @@ describe('acks=1 inbox', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
-    expect(fn('Batcher').props).toMatchObject({ MemorySize: 1024, Timeout: 60 });
+    expect(fn('Batcher').props).toMatchObject({ MemorySize: 1024, Timeout: 30 });
     const env = (fn('Batcher').props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.SLUICE_INBOX_URL).toEqual({ Ref: inbox.id });
     expect(env.SLUICE_ENDPOINTS_PARAMETER).toBeUndefined();

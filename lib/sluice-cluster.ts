@@ -183,7 +183,9 @@ export class SluiceCluster extends SluiceClusterBase {
     );
     this.inboxQueue = new sqs.Queue(this, 'Inbox', {
       // AWS advises six times the function timeout for an SQS event source (a batch's
-      // messages stay hidden while it runs and while the mapping retries).
+      // messages stay hidden while it runs and while the mapping retries): 3 minutes, so the
+      // messages of a failed batch come back within the batcher's order horizon (5 min),
+      // before a successor could be taken for committed without them.
       visibilityTimeout: Duration.seconds(batcherTimeout.toSeconds() * 6),
       // The batcher's ledger keeps committed ids 5 days: a redelivery is always recognised.
       retentionPeriod: Duration.days(4),

@@ -111,6 +111,10 @@ export const FUNCTION_TIMEOUTS = {
   groups: Duration.seconds(30),
   schemas: Duration.seconds(30),
   maintenance: Duration.minutes(2),
-  /** A batch of up to 10,000 inbox messages: one object and a transaction per chunk of partitions. */
-  batcher: Duration.minutes(1),
+  /**
+   * A batch of up to 10,000 inbox messages (≤ 6 MB): one object and a transaction per chunk
+   * of partitions, seconds at most. Short on purpose: the inbox's visibility timeout is six
+   * times this, and a failed batch must come back well within the order horizon (5 min).
+   */
+  batcher: Duration.seconds(30),
 } as const;
