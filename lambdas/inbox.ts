@@ -9,29 +9,20 @@ import { z } from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { type InboxSenderState, inboxMessageOf } from '../core/inbox/build.js';
 import { encodeInboxMessage } from '../core/inbox/message.js';
-import { defaultPartition, type RecordInput } from '../core/records/index.js';
+import { defaultPartition, encodeBatch, type RecordInput } from '../core/records/index.js';
+import { checkRecordRules } from '../core/topic-rules.js';
 import type { SluiceContext } from './context.js';
 import { parseJson, type Route } from './http.js';
-import { toBytes } from './json-records.js';
+import { headersFromJson, jsonRecord, toBytes } from './json-records.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
-const inboxBody = z.object({
+const inboxBody = z.strictObject({
   topic: z.string(),
   encoding: z.enum(['utf8', 'base64']).optional(),
-  records: z
-    .array(
-      z.object({
-        key: z.string().nullable().optional(),
-        value: z.string().nullable(),
-        headers: z.record(z.string(), z.string().nullable()).optional(),
-        partition: z.number().int().min(0).optional(),
-        timestamp: z.number().int().min(0).max(8.64e15).optional(),
-      }),
-    )
-    .min(1, 'at least one record is required'),
+  records: z.array(jsonRecord).min(1, 'at least one record is required'),
   producer: z
-    .object({
+    .strictObject({
       id: z.string().regex(/^\d{1,18}$/, 'a producer id from POST /v1/producers'),
       epoch: z.number().int().min(0).max(32767),
       sequences: z.record(z.string().regex(/^\d+$/), z.number().int().min(0).max(MAX_SEQUENCE)),
@@ -68,15 +59,21 @@ export function inboxRoute(ctx: SluiceContext): Route {
             `topic '${topic.name}' has no partition ${partition} (it has ${topic.partitions})`,
           );
         }
-        const record: RecordInput = {
-          key,
-          value: toBytes(r.value, encoding, `records.${i}.value`),
-          headers: Object.entries(r.headers ?? {}).map(([name, value]) => ({
-            key: name,
-            value: toBytes(value, encoding, `records.${i}.headers.${name}`),
-          })),
-          timestamp: r.timestamp ?? now,
-        };
+        // The rules of the topic's configuration, as at produce: the batcher must never
+        // meet a record it cannot append.
+        checkRecordRules(topic.name, topic.config, { key }, `records.${i}`);
+        const value = toBytes(r.value, encoding, `records.${i}.value`);
+        const headers = headersFromJson(r.headers, encoding, `records.${i}.headers`);
+        const timestamp = r.timestamp ?? now;
+        const alone = encodeBatch([{ key, value, headers, timestamp }], { now }).length;
+        const limit = topic.config['max.message.bytes'];
+        if (alone > limit) {
+          throw new SluiceError(
+            'MESSAGE_TOO_LARGE',
+            `records.${i}: ${alone} bytes as a batch, over the topic's max.message.bytes of ${limit}`,
+          );
+        }
+        const record: RecordInput = { key, value, headers, timestamp };
         const list = byPartition.get(partition);
         if (list) list.push(record);
         else byPartition.set(partition, [record]);

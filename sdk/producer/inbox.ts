@@ -13,9 +13,11 @@
  * Idempotence and order: an idempotent producer numbers its inbox messages per partition
  * (sequences of their own, apart from acks=all's) and sends a partition's messages one at
  * a time, each naming when the previous one was acknowledged (`prevAt`), so the batcher
- * commits each once and in order. The messages of one send (one per partition) travel
- * together, ten per SendMessageBatch. After a send that failed for good, the partition
- * starts over under a new producer id: the failed message may still land, never twice.
+ * commits each once and in order. A partition's records of one send become as few messages
+ * as fit SQS's 256 KiB each; the send goes in rounds — the first message of every partition,
+ * then the second… — each round together, ten per SendMessageBatch. After a send that failed
+ * for good, the partition starts over under a new producer id: the failed message may still
+ * land, never twice.
  */
 import { randomUUID } from 'node:crypto';
 import { inboxBodyOf, inboxMessageOf } from '../../core/inbox/build.js';
@@ -29,6 +31,7 @@ import { SqsInboxClient } from '../transport/sqs.js';
 import type { Transport } from '../transport/types.js';
 import type { QueuedRecord } from './request.js';
 import { tpKey } from './request.js';
+import { inboxRecordBytes, inboxRoom } from './sizing.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -81,8 +84,12 @@ export class InboxSender {
     private readonly newProducer: (() => Promise<{ producerId: string; epoch: number }>) | undefined,
   ) {}
 
-  /** Sends records (already partitioned), one message per partition; resolves with the receipts. */
-  send(records: readonly QueuedRecord[]): Promise<InboxReceipt[]> {
+  /**
+   * Sends records (already partitioned, each checked to fit a message alone): per
+   * partition, as few messages as fit SQS's 256 KiB each, in order; resolves with one
+   * receipt per partition (the id of its first message, the records of all).
+   */
+  send(records: readonly QueuedRecord[], now: number): Promise<InboxReceipt[]> {
     const byPartition = new Map<string, Part>();
     for (const r of records) {
       const k = tpKey(r.topic, r.partition);
@@ -101,7 +108,7 @@ export class InboxSender {
     const parts = [...byPartition.values()];
     // A partition's messages go one at a time, in the order of the sends: this send waits for
     // the previous one of every partition it writes.
-    const run = Promise.all(parts.map((p) => p.state.chain)).then(() => this.deliver(parts));
+    const run = Promise.all(parts.map((p) => p.state.chain)).then(() => this.deliverInRounds(parts, now));
     const tracked = run.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
     const settled = tracked.catch(() => undefined);
@@ -112,6 +119,40 @@ export class InboxSender {
   /** Resolves when every send started so far has been answered. */
   async flush(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * Round i carries the i-th message of every partition that has one. When a round fails,
+   * later ones are not sent (the error says how many records of the partition were
+   * acknowledged before).
+   */
+  private async deliverInRounds(parts: Part[], now: number): Promise<InboxReceipt[]> {
+    const messages = parts.map((p) => splitMessages(p.records, now));
+    const receipts = new Map<Part, InboxReceipt>();
+    for (let round = 0; ; round++) {
+      const batch = parts
+        .map((p, i) => messages[i]![round] && { ...p, records: messages[i]![round]! })
+        .filter((p): p is Part => p !== undefined);
+      if (batch.length === 0) break;
+      let got: InboxReceipt[];
+      try {
+        got = await this.deliver(batch);
+      } catch (err) {
+        const acked = batch.map((p) => receipts.get(parts.find((x) => x.state === p.state)!)?.records ?? 0);
+        const first = batch.findIndex((_, i) => acked[i]! > 0);
+        if (first >= 0 && err instanceof Error) {
+          const p = batch[first]!;
+          err.message += ` (inbox: the first ${acked[first]} records of this send to ${p.topic}/${p.partition} were acknowledged in earlier messages; the rest were not sent)`;
+        }
+        throw err;
+      }
+      batch.forEach((p, i) => {
+        const part = parts.find((x) => x.state === p.state)!;
+        const before = receipts.get(part);
+        receipts.set(part, before ? { ...before, records: before.records + got[i]!.records } : got[i]!);
+      });
+    }
+    return parts.map((p) => receipts.get(p)!);
   }
 
   private async deliver(parts: Part[]): Promise<InboxReceipt[]> {
@@ -211,7 +252,8 @@ export class InboxSender {
         p.records.map((r) => ({
           key: b64(r.record.key),
           value: b64(r.record.value),
-          headers: Object.fromEntries((r.record.headers ?? []).map((h) => [h.key, b64(h.value)])),
+          // The list form: order, repeated keys and nulls kept (docs/api.md, "Headers, exactly").
+          headers: (r.record.headers ?? []).map((h) => ({ key: h.key, value: b64(h.value) })),
           partition: p.partition,
           timestamp: r.record.timestamp,
         })),
@@ -291,4 +333,24 @@ export class InboxSender {
       requestTimeout: options.requestTimeout,
     });
   }
+}
+
+/** A partition's records cut into consecutive inbox messages that fit SQS's limit. */
+function splitMessages(list: QueuedRecord[], now: number): QueuedRecord[][] {
+  const room = inboxRoom(list[0]!.topic);
+  const out: QueuedRecord[][] = [];
+  let current: QueuedRecord[] = [];
+  let bytes = 0;
+  for (const r of list) {
+    const size = inboxRecordBytes(r.record, now);
+    if (current.length > 0 && bytes + size > room) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  out.push(current);
+  return out;
 }

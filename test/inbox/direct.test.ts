@@ -184,6 +184,39 @@ describe('acks=1 and acks=0 straight to SQS (moto), with throttling', () => {
     await p.disconnect();
   }, 60_000);
 
+  it('a send over 256 KiB per partition goes straight to SQS in rounds of messages, each partition in order', async () => {
+    const sqs = sqsFaults(createHttpTransport({ endpoint: 'http://sqs', sign: false }));
+    const api = counting(server.url);
+    const sluice = new Sluice({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: EMULATOR_CREDENTIALS,
+      transport: api.transport,
+      inbox: { transport: sqs.transport },
+      retry: FAST_RETRY,
+      logLevel: logLevel.NOTHING,
+    });
+    await sluice.admin().createTopics({ topics: [{ topic: 'rounds', numPartitions: 2 }] });
+    const p = sluice.producer({ acks: 1 });
+    // 5 × 60 KB per partition: 80 KB each as base64 JSON, so at least two messages each.
+    const values = (partition: number) =>
+      Array.from({ length: 5 }, (_, i) => `${partition}${i}`.repeat(30_000));
+    const metas = await p.send({
+      topic: 'rounds',
+      messages: [0, 1].flatMap((partition) => values(partition).map((value) => ({ partition, value }))),
+    });
+    expect(metas.map((m) => m.partition).sort()).toEqual([0, 1]);
+    expect(api.paths.get('POST /v1/inbox') ?? 0).toBe(0);
+    const read = async (partition: number) =>
+      (await server.context.reader.fetchRecords('rounds', partition, 0, { maxBytes: 4 << 20 })).records.map(
+        (r) => Buffer.from(r.value!).toString(),
+      );
+    await waitFor(async () => (await read(0)).length + (await read(1)).length >= 10, 30_000, 'the batcher');
+    expect(await read(0)).toEqual(values(0));
+    expect(await read(1)).toEqual(values(1));
+    await p.disconnect();
+  }, 60_000);
+
   it('credentials denied by SQS (no sqs:SendMessage): the sends go through POST /v1/inbox, once each, in order', async () => {
     const api = counting(server.url);
     let denied = 0;
