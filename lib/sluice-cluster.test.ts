@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -483,6 +483,16 @@ describe('acks=1 inbox', () => {
         alarms: false,
       }),
     ).not.toThrow();
+  });
+
+  it('warns at synth when the inbox-age alarm would fire only past the order horizon', () => {
+    const late = clusterStack({ inboxAgeAlarmThreshold: Duration.minutes(6), dashboard: false });
+    expect(
+      Annotations.fromStack(late.stack).findWarning('*', Match.stringLikeRegexp('order horizon')),
+    ).toHaveLength(1);
+    expect(
+      Annotations.fromStack(base.stack).findWarning('*', Match.stringLikeRegexp('order horizon')),
+    ).toEqual([]);
   });
 
   it('inbox size, window and concurrency are configurable', () => {

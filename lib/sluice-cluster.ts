@@ -6,7 +6,7 @@
  * §12 and docs/deploy.md.
  */
 import { join } from 'node:path';
-import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -22,7 +22,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
-import { INBOX_MAX_RECEIVE_COUNT } from '../core/inbox/queue.js';
+import { INBOX_MAX_RECEIVE_COUNT, INBOX_ORDER_HORIZON_MS } from '../core/inbox/queue.js';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import { SluiceMonitoring } from './monitoring.js';
@@ -351,6 +351,13 @@ export class SluiceCluster extends SluiceClusterBase {
       topics.node.addDependency(this.endpointsParameter);
     }
 
+    const inboxAgeThreshold = props.inboxAgeAlarmThreshold ?? Duration.minutes(2);
+    if (inboxAgeThreshold.toMilliseconds() >= INBOX_ORDER_HORIZON_MS) {
+      Annotations.of(this).addWarningV2(
+        'sluice:inboxAgeAlarmThreshold',
+        `inboxAgeAlarmThreshold is ${inboxAgeThreshold.toHumanString()}: at or past the batcher's order horizon (${INBOX_ORDER_HORIZON_MS / 60_000} minutes), producer order is no longer guaranteed before the alarm fires. Keep it below.`,
+      );
+    }
     const monitoring = new SluiceMonitoring(this, 'Monitoring', {
       serviceName: this.serviceName,
       functions: {
@@ -366,7 +373,7 @@ export class SluiceCluster extends SluiceClusterBase {
       deadLetterQueue: this.deadLetterQueue,
       inboxQueue: this.inboxQueue,
       inboxDeadLetterQueue: this.inboxDeadLetterQueue,
-      inboxAgeThreshold: props.inboxAgeAlarmThreshold ?? Duration.minutes(2),
+      inboxAgeThreshold,
       dashboard: props.dashboard ?? true,
       alarms: props.alarms ?? true,
       urlRoles: ['produce', 'fetch', 'admin', 'groups', 'schemas'],
