@@ -10,12 +10,13 @@ import { ByteLru } from '../core/cache.js';
 import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
 import type { GroupConfig, TopicView } from '../core/groups/index.js';
-import type { InboxQueue } from '../core/inbox/queue.js';
+import type { InboxAddress, InboxQueue } from '../core/inbox/queue.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
 import { SchemaValidator } from '../core/schemas/validation.js';
 import { Topics } from '../core/topics.js';
 import { TransactionCoordinator } from '../core/transactions/index.js';
+import { regionOfQueueUrl } from '../storage/inbox-address.js';
 import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -51,6 +52,13 @@ export interface SluiceContext {
   groupConfig: Partial<GroupConfig>;
   /** The acks=1 inbox (`storage/inbox-config.ts`), opened on first use; `undefined` when there is none. */
   inbox(): Promise<InboxQueue | undefined>;
+  /**
+   * How clients reach the inbox (`GET /v1/metadata`): an SQS queue they may send to
+   * themselves, `'http'` when only `POST /v1/inbox` can (the embedded queue), `undefined`
+   * without an inbox. Read from SLUICE_INBOX_URL when set, so a function that never sends
+   * to the inbox (fetch, admin, groups: no SQS client in their bundles) can answer it.
+   */
+  inboxAddress(): Promise<InboxAddress | 'http' | undefined>;
   /** A view of topics for the group coordinator: partition counts and high watermarks. */
   topicView: TopicView;
 }
@@ -118,16 +126,24 @@ export function createContext(
     topicId: async (topic: string, cached?: boolean) =>
       cached ? (await topics.get(topic).catch(() => undefined))?.id : (await topics.load(topic))?.id,
   };
+  const openInbox = () => {
+    inbox ??= import('../storage/inbox-config.js')
+      .then(({ inboxFromEnv }) => inboxFromEnv(env))
+      .then((i) => i?.queue)
+      .catch((err) => {
+        inbox = undefined;
+        throw err;
+      });
+    return inbox;
+  };
   return {
-    inbox: () => {
-      inbox ??= import('../storage/inbox-config.js')
-        .then(({ inboxFromEnv }) => inboxFromEnv(env))
-        .then((i) => i?.queue)
-        .catch((err) => {
-          inbox = undefined;
-          throw err;
-        });
-      return inbox;
+    inbox: openInbox,
+    async inboxAddress() {
+      if (!options.inbox && env.SLUICE_INBOX_URL) {
+        return { queueUrl: env.SLUICE_INBOX_URL, region: regionOfQueueUrl(env.SLUICE_INBOX_URL, env) };
+      }
+      const queue = await openInbox();
+      return queue && (queue.address ?? 'http');
     },
     ...stores,
     clock,

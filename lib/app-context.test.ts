@@ -13,6 +13,7 @@ describe('stackOptionsFromContext', () => {
     expect(props.removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(props.topics).toBeUndefined();
     expect(props.maintenanceSchedule).toBeUndefined();
+    expect(props.inboxBatchWindow).toBeUndefined();
   });
 
   it('reads every option', () => {
@@ -22,12 +23,14 @@ describe('stackOptionsFromContext', () => {
       removalPolicy: 'destroy',
       topics: '[{"name":"orders","partitions":3}]',
       maintenanceMinutes: '5',
+      inboxWindowSeconds: '20',
     });
     expect(stackName).toBe('Dev');
     expect(props.architecture).toBe(Architecture.X86_64);
     expect(props.removalPolicy).toBe(RemovalPolicy.DESTROY);
     expect(props.topics).toEqual([{ name: 'orders', partitions: 3 }]);
     expect(props.maintenanceSchedule?.expressionString).toBe('rate(5 minutes)');
+    expect(props.inboxBatchWindow?.toSeconds()).toBe(20);
   });
 
   it.each([
@@ -37,6 +40,9 @@ describe('stackOptionsFromContext', () => {
     [{ topics: '[{"name":' }, /not JSON/],
     [{ topics: '{"name":"a"}' }, /JSON list/],
     [{ maintenanceMinutes: '0.5' }, /whole number/],
+    [{ inboxWindowSeconds: '0' }, /inboxWindowSeconds.*1 to 300/],
+    [{ inboxWindowSeconds: '301' }, /inboxWindowSeconds/],
+    [{ inboxWindowSeconds: 'soon' }, /inboxWindowSeconds/],
   ])('refuses %j', (context, message) => {
     expect(() => from(context)).toThrow(InvalidContextError);
     expect(() => from(context)).toThrow(message);

@@ -9,6 +9,10 @@
  * | removalPolicy      | retain, destroy         | retain   |
  * | topics             | JSON list of TopicSpec  | none     |
  * | maintenanceMinutes | whole number ≥ 1        | 1        |
+ * | inboxWindowSeconds | whole number 1–300      | 1        |
+ *
+ * `inboxWindowSeconds` is the acks=1 batcher's batching window: the delay bound of an acks=1
+ * event at low volume, and the lever on its cost (docs/design.md, "acks=1: the inbox").
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
@@ -47,6 +51,7 @@ export function stackOptionsFromContext(get: ContextLookup): { stackName: string
       ),
       topics: topics(get),
       maintenanceSchedule: maintenanceSchedule(get),
+      inboxBatchWindow: inboxBatchWindow(get),
     },
   };
 }
@@ -88,4 +93,16 @@ function maintenanceSchedule(get: ContextLookup): Schedule | undefined {
     );
   }
   return Schedule.rate(Duration.minutes(minutes));
+}
+
+function inboxBatchWindow(get: ContextLookup): Duration | undefined {
+  const raw = get('inboxWindowSeconds');
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 300) {
+    throw new InvalidContextError(
+      `context 'inboxWindowSeconds' is '${String(raw)}'; use a whole number of seconds from 1 to 300`,
+    );
+  }
+  return Duration.seconds(seconds);
 }

@@ -72,6 +72,13 @@ export const HANDLER_SPECS = {
   groups: { source: 'lambdas/groups.ts', native: [], unused: API_UNUSED },
   // The schema registry reads and writes table items only.
   schemas: { source: 'lambdas/schemas.ts', native: [], unused: API_UNUSED },
+  // The acks=1 inbox batcher: encodes and checks batches (CRC32C), never compresses; SQS to
+  // release held-back messages early.
+  batcher: {
+    source: 'lambdas/batcher.ts',
+    native: ['@node-rs/crc32'],
+    unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-lambda'],
+  },
   maintenance: {
     source: 'lambdas/maintenance.ts',
     native: ALL_NATIVE,

@@ -64,6 +64,12 @@ export interface SluiceClusterProps {
    * @default 1024
    */
   readonly maintenanceMemorySize?: number;
+  /**
+   * Memory of the acks=1 inbox batcher, in MB (a batch of up to `inboxBatchSize` messages,
+   * at most 6 MB, is encoded in memory).
+   * @default 1024
+   */
+  readonly batcherMemorySize?: number;
 
   /**
    * The longest a fetch may wait for data (SLUICE_FETCH_MAX_WAIT_MS; a request's
@@ -108,6 +114,32 @@ export interface SluiceClusterProps {
    * @default 5
    */
   readonly maintenanceMaxConcurrency?: number;
+  /**
+   * Messages the acks=1 inbox's event source mapping hands the batcher at most (1–10,000);
+   * each batch is one object and one transaction per chunk of partitions.
+   * @default 10000
+   */
+  readonly inboxBatchSize?: number;
+  /**
+   * How long the event source mapping gathers inbox messages before invoking the batcher
+   * (0–300 s): the bound on an acks=1 event's delay at low volume, and the lever on its cost
+   * (longer windows, bigger batches, fewer objects and transactions). At least 1 s when
+   * `inboxBatchSize` is above 10 (an SQS event source's rule).
+   * @default Duration.seconds(1)
+   */
+  readonly inboxBatchWindow?: Duration;
+  /**
+   * Batcher invocations the event source mapping runs at once (2–1000).
+   * @default 5
+   */
+  readonly inboxMaxConcurrency?: number;
+  /**
+   * The inbox-age alarm's threshold: the oldest acks=1 message waiting this long means the
+   * batcher is behind. Keep it below the batcher's order horizon (5 minutes), past which a
+   * message's predecessor is taken as committed.
+   * @default Duration.minutes(2)
+   */
+  readonly inboxAgeAlarmThreshold?: Duration;
   /**
    * How often maintenance is planned: each tick invokes the maintenance function, which
    * sends one SQS message per task (partition with work, deleted topic, orphan GC).
@@ -169,7 +201,7 @@ export interface SluiceClusterProps {
   readonly dashboard?: boolean;
   /**
    * Create the CloudWatch alarms (function errors and throttles, dead-lettered maintenance
-   * work; $0.10 a month each).
+   * work, the acks=1 inbox's age and dead letters; $0.10 a month each).
    * @default true
    */
   readonly alarms?: boolean;
