@@ -11,6 +11,9 @@ export default defineConfig({
       'bin/**/*.test.ts',
       'test/**/*.test.ts',
     ],
+    // The deploy smoke test synthesizes the package and runs its bundles on Lambda's Node:
+    // CI's Node 22 step runs it (SLUICE_DEPLOY_SMOKE=1), `npm test` does not.
+    exclude: ['**/node_modules/**', ...(process.env.SLUICE_DEPLOY_SMOKE === '1' ? [] : ['test/deploy/**'])],
     globalSetup: ['test/setup/moto.ts'],
     setupFiles: ['test/setup/fast-check.ts'],
     testTimeout: 60_000,
