@@ -104,10 +104,10 @@ describe('DynamoDB table', () => {
 });
 
 describe('functions', () => {
-  it('are five Node 22 arm64 ES-module bundles with the handler contract', () => {
+  it('are five Node 24 arm64 ES-module bundles with the handler contract', () => {
     for (const role of ROLES) {
       const { props } = fn(role);
-      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Runtime).toBe('nodejs24.x');
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Handler).toBe('index.handler');
     }

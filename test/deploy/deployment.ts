@@ -2,7 +2,7 @@
  * A synthesized Sluice stack "deployed" onto moto for the deploy smoke test: the bucket,
  * tables, queues and SSM parameters its template declares are created in moto (same key
  * schema, stream and TTL), and each Lambda function of the template is started as Lambda
- * starts it (`lambda-runtime.mjs`: its asset directory, `index.handler`, Node 22) with the
+ * starts it (`lambda-runtime.mjs`: its asset directory, `index.handler`, the runtime's Node) with the
  * environment variables of its template, every `Ref`/`Fn::GetAtt`/`Fn::Join` resolved
  * against the moto resources. A reference the resolver does not know fails the test: the
  * template changed in a way this deployment has to learn.

@@ -6,8 +6,9 @@
  * the runtime's Node major — with Function URL payload 2.0 events, an EventBridge scheduled
  * event, SQS events from the queue the schedule filled, and DynamoDB stream events.
  *
- * Runs in CI's Node 22 step only (SLUICE_DEPLOY_SMOKE=1, see vitest.config.ts): the functions
- * must run on the Node of their runtime (`nodejs22.x`; node:zlib zstd is only there). The
+ * Runs in CI's step on Lambda's Node only (SLUICE_DEPLOY_SMOKE=1, see vitest.config.ts): the
+ * functions must run on the Node of their runtime (`nodejs24.x`: its node:zlib zstd, its
+ * module loader; SLUICE_LAMBDA_NODE names that Node when this process runs another). The
  * x86_64 bundles run natively; the arm64 bundles are checked for arm64 native binaries (no
  * emulator here).
  */
@@ -139,7 +140,7 @@ describe('deploy smoke: the synthesized functions on moto', () => {
     for (const f of fns) {
       expect(f.handler).toBe('index.handler');
       expect(f.architecture).toBe('x86_64');
-      expect(f.runtime).toBe('nodejs22.x');
+      expect(f.runtime).toBe('nodejs24.x');
     }
     // The codec functions carry x86-64 binaries, the others none.
     for (const id of ['ClusterProduce', 'ClusterFetch', 'ClusterMaintenance', 'ClusterSubscriptions']) {

@@ -19,7 +19,7 @@ for (const arch of architectures) {
   });
   // A subscription, so the stack has the subscriptions trigger (and its provider).
   const target = new lambda.Function(stack, 'Target', {
-    runtime: lambda.Runtime.NODEJS_22_X,
+    runtime: lambda.Runtime.NODEJS_24_X,
     handler: 'index.handler',
     code: lambda.Code.fromInline('exports.handler = async () => ({});'),
   });
