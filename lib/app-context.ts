@@ -9,6 +9,7 @@
  * | removalPolicy      | retain, destroy         | retain   |
  * | topics             | JSON list of TopicSpec  | none     |
  * | maintenanceMinutes | whole number ≥ 1        | 1        |
+ * | reservedConcurrency| whole number ≥ 1, none  | 20       |
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
@@ -47,6 +48,7 @@ export function stackOptionsFromContext(get: ContextLookup): { stackName: string
       ),
       topics: topics(get),
       maintenanceSchedule: maintenanceSchedule(get),
+      ...reservedConcurrency(get),
     },
   };
 }
@@ -88,4 +90,18 @@ function maintenanceSchedule(get: ContextLookup): Schedule | undefined {
     );
   }
   return Schedule.rate(Duration.minutes(minutes));
+}
+
+/** Each HTTP function's reserved concurrency: a whole number, or `none` (accounts below a quota of 200). */
+function reservedConcurrency(get: ContextLookup): { reservedConcurrency?: number | 'none' } {
+  const raw = get('reservedConcurrency');
+  if (raw === undefined) return {};
+  if (raw === 'none') return { reservedConcurrency: 'none' };
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidContextError(
+      `context 'reservedConcurrency' is '${String(raw)}'; use a whole number ≥ 1, or none`,
+    );
+  }
+  return { reservedConcurrency: n };
 }
