@@ -135,6 +135,7 @@ describe('deploy smoke: the synthesized functions on moto', () => {
         'ClusterSchemas',
         'ClusterSubscriptions',
         'ClusterSubscriptionsProvider',
+        'ClusterTopicsHandler',
       ].sort(),
     );
     for (const f of fns) {
@@ -421,15 +422,27 @@ describe('deploy smoke: the synthesized functions on moto', () => {
     expect(values.map((v) => Buffer.from(v.value!, 'base64').toString())).toEqual(['a', 'b', 'c']);
   });
 
-  it('creates the declared subscription at deploy time: the provider answers a CloudFormation Create', async () => {
+  /**
+   * What CloudFormation does with a custom resource of `type`: resolve its properties, invoke
+   * the function its ServiceToken names with a request whose ResponseURL is the local
+   * endpoint; returns the properties and the response the function PUT there.
+   */
+  async function customResource(
+    type: string,
+    requestType: 'Create' | 'Update',
+    edit: (properties: Record<string, string>) => void = () => {},
+  ): Promise<{ properties: Record<string, string>; response: Record<string, unknown> }> {
     const [logicalId, resource] = Object.entries(deployment.template.Resources).find(
-      ([, r]) => r.Type === 'Custom::SluiceSubscription',
+      ([, r]) => r.Type === type,
     )!;
     const properties: Record<string, string> = {};
     for (const [k, v] of Object.entries(resource.Properties ?? {})) properties[k] = deployment.resolve(v);
-    const provider = deployment.fn('ClusterSubscriptionsProviderFunction');
+    edit(properties);
+    const provider = deployment.functions.get(properties.ServiceToken!.split(':').at(-1)!)!;
+    expect(provider, `the function of ${type}'s ServiceToken`).toBeDefined();
+    const answered = urls.cloudFormation.length;
     await provider.invoke({
-      RequestType: 'Create',
+      RequestType: requestType,
       ServiceToken: properties.ServiceToken,
       ResponseURL: `${urls.url}cloudformation/${logicalId}`,
       StackId: deployment.stackId,
@@ -437,8 +450,41 @@ describe('deploy smoke: the synthesized functions on moto', () => {
       LogicalResourceId: logicalId,
       ResourceType: resource.Type,
       ResourceProperties: properties,
+      ...(requestType === 'Update' ? { PhysicalResourceId: logicalId, OldResourceProperties: {} } : {}),
     });
-    expect(urls.cloudFormation.at(-1)).toMatchObject({ Status: 'SUCCESS', LogicalResourceId: logicalId });
+    expect(urls.cloudFormation.length).toBe(answered + 1);
+    const response = urls.cloudFormation.at(-1)!;
+    expect(response).toMatchObject({ LogicalResourceId: logicalId, StackId: deployment.stackId });
+    return { properties, response };
+  }
+
+  it('creates the declared topics at deploy time, and grows them on update: CloudFormation requests', async () => {
+    const created = await customResource('Custom::SluiceTopics', 'Create');
+    expect(created.response.Status).toBe('SUCCESS');
+    const [declared] = JSON.parse(created.properties.Topics!) as { name: string; partitions: number }[];
+    const admin = sluice.admin();
+    expect((await admin.fetchTopicOffsets(declared!.name)).length).toBe(declared!.partitions);
+    // Through the admin function (a Lambda Invoke), as the construct grants it.
+    expect(urls.invoked.some((i) => i.name === deployment.fn('ClusterAdminFunction').fn.logicalId)).toBe(
+      true,
+    );
+    const grown = await customResource('Custom::SluiceTopics', 'Update', (p) => {
+      p.Topics = JSON.stringify([{ ...declared, partitions: 3 }]);
+    });
+    expect(grown.response.Status).toBe('SUCCESS');
+    expect((await admin.fetchTopicOffsets(declared!.name)).length).toBe(3);
+    // Fewer partitions than exist: FAILED with a reason, nothing changed.
+    const shrunk = await customResource('Custom::SluiceTopics', 'Update', (p) => {
+      p.Topics = JSON.stringify([{ ...declared, partitions: 1 }]);
+    });
+    expect(shrunk.response.Status).toBe('FAILED');
+    expect(String(shrunk.response.Reason)).toContain(declared!.name);
+    expect((await admin.fetchTopicOffsets(declared!.name)).length).toBe(3);
+  });
+
+  it('creates the declared subscription at deploy time: the provider answers a CloudFormation Create', async () => {
+    const { properties, response } = await customResource('Custom::SluiceSubscription', 'Create');
+    expect(response.Status).toBe('SUCCESS');
     // Created through the admin function (a Lambda Invoke), as declared in the app.
     const declared = JSON.parse(properties.Subscription!) as { name: string; topic: string; target: string };
     expect(urls.invoked.some((i) => i.name === deployment.fn('ClusterAdminFunction').fn.logicalId)).toBe(

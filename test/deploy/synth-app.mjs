@@ -16,6 +16,8 @@ for (const arch of architectures) {
   const stack = new Stack(app, arch === 'arm64' ? 'SmokeArm64' : 'SmokeX64');
   const cluster = new SluiceCluster(stack, 'Cluster', {
     architecture: arch === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+    // Declared topics, so the stack has the topics custom resource (and its function).
+    topics: [{ name: 'smoke-declared', partitions: 2, config: { 'cleanup.policy': 'compact' } }],
   });
   // A subscription, so the stack has the subscriptions trigger (and its provider).
   const target = new lambda.Function(stack, 'Target', {
