@@ -10,6 +10,7 @@
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
  * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
  * | `p#<topicId>#<partition>`  | `pr#<producerId>`   | a producer's dedup state (not on head) |
+ * | `p#<topicId>#<partition>`  | `w#<time>#<id>`     | write intent awaiting a combined commit |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
@@ -54,6 +55,11 @@ export const keys = {
   producer: (topicId: string, partition: number, producerId: string): ItemKey => ({
     pk: `p#${topicId}#${partition}`,
     sk: `pr#${producerId}`,
+  }),
+  intentPrefix: 'w#',
+  intent: (topicId: string, partition: number, sk: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk,
   }),
   inboxPk: 'inbox',
   inboxTail: { pk: 'inbox', sk: 'tail' } as ItemKey,

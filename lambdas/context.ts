@@ -73,6 +73,11 @@ export interface ContextOptions {
   topicCacheTtlMs?: number;
   /** The acks=1 inbox; otherwise chosen from the environment on first use. */
   inbox?: InboxQueue;
+  /**
+   * Cross-instance combining of contended commits (core/intents.ts); otherwise
+   * `SLUICE_COMBINE` (`0`/`false` off, `1`/`true` on), otherwise the Appender's default.
+   */
+  combine?: boolean;
 }
 
 /** Builds a context over given stores (tests, `sluice dev`, the in-process SDK transport). */
@@ -84,7 +89,13 @@ export function createContext(
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const topics = new Topics(stores.meta, { clock, random, cacheTtlMs: options.topicCacheTtlMs });
-  const appender = new Appender({ ...stores, topics, clock, random });
+  const appender = new Appender({
+    ...stores,
+    topics,
+    clock,
+    random,
+    combine: options.combine ?? flagFromEnv(env.SLUICE_COMBINE),
+  });
   const cacheMb = Number(env.SLUICE_FETCH_CACHE_MB ?? 64);
   const cache = new ByteLru<Uint8Array>(
     (Number.isFinite(cacheMb) && cacheMb >= 0 ? cacheMb : 64) * 1024 * 1024,
@@ -197,3 +208,11 @@ export const contextHooks: HandlerHooks = {
     if (defaultContext) (await defaultContext.catch(() => undefined))?.telemetry.flush();
   },
 };
+
+/** `1`/`true`/`on` → true, `0`/`false`/`off` → false, unset or anything else → undefined (the default). */
+function flagFromEnv(value: string | undefined): boolean | undefined {
+  const v = value?.trim().toLowerCase();
+  if (v === '1' || v === 'true' || v === 'on') return true;
+  if (v === '0' || v === 'false' || v === 'off') return false;
+  return undefined;
+}

@@ -44,10 +44,11 @@ interface Access {
 }
 
 export const DATA_ACCESS: Readonly<Record<FunctionRole | OptionalFunctionRole, Access>> = {
+  // DeleteItem: a combined commit deletes the write intents it commits (core/intents.ts).
   produce: {
     objects: ['s3:GetObject', 's3:PutObject'],
     listBucket: false,
-    items: [...ITEM_READ, ...ITEM_WRITE],
+    items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
   },
   fetch: { objects: ['s3:GetObject'], listBucket: true, items: ITEM_READ },
   admin: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
