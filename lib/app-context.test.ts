@@ -14,6 +14,7 @@ describe('stackOptionsFromContext', () => {
     expect(props.topics).toBeUndefined();
     expect(props.maintenanceSchedule).toBeUndefined();
     expect(props.inboxBatchWindow).toBeUndefined();
+    expect(props.reservedConcurrency).toBeUndefined();
   });
 
   it('reads every option', () => {
@@ -24,6 +25,7 @@ describe('stackOptionsFromContext', () => {
       topics: '[{"name":"orders","partitions":3}]',
       maintenanceMinutes: '5',
       inboxWindowSeconds: '20',
+      reservedConcurrency: '40',
     });
     expect(stackName).toBe('Dev');
     expect(props.architecture).toBe(Architecture.X86_64);
@@ -31,6 +33,8 @@ describe('stackOptionsFromContext', () => {
     expect(props.topics).toEqual([{ name: 'orders', partitions: 3 }]);
     expect(props.maintenanceSchedule?.expressionString).toBe('rate(5 minutes)');
     expect(props.inboxBatchWindow?.toSeconds()).toBe(20);
+    expect(props.reservedConcurrency).toBe(40);
+    expect(from({ reservedConcurrency: 'none' }).props.reservedConcurrency).toBe('none');
   });
 
   it.each([
@@ -43,6 +47,8 @@ describe('stackOptionsFromContext', () => {
     [{ inboxWindowSeconds: '0' }, /inboxWindowSeconds.*1 to 300/],
     [{ inboxWindowSeconds: '301' }, /inboxWindowSeconds/],
     [{ inboxWindowSeconds: 'soon' }, /inboxWindowSeconds/],
+    [{ reservedConcurrency: '0' }, /reservedConcurrency.*whole number ≥ 1, or none/],
+    [{ reservedConcurrency: 'unlimited' }, /reservedConcurrency/],
   ])('refuses %j', (context, message) => {
     expect(() => from(context)).toThrow(InvalidContextError);
     expect(() => from(context)).toThrow(message);

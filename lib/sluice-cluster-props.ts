@@ -80,28 +80,47 @@ export interface SluiceClusterProps {
    */
   readonly fetchMaxWait?: Duration;
   /**
+   * Concurrency reserved for, and capping, each HTTP function (produce, fetch, admin,
+   * groups, schemas) whose own `<role>ReservedConcurrency` is not set. Capped, a runaway
+   * client or a retry storm is throttled (the Function URL answers 429, which the SDK
+   * retries with backoff) instead of scaling cost and the account's concurrency without
+   * bound, and fewer writers contend for one partition's head (`npm run bench --
+   * contention`: 64 concurrent writers commit fewer requests a second than 4).
+   *
+   * A reservation comes out of the account's concurrency, which must keep 100 unreserved:
+   * the default (5 × 20 = 100) needs an account quota of at least 200 (most accounts have
+   * 1,000). An account below that (new accounts may have 10) fails the deployment with
+   * "Specified ReservedConcurrentExecutions for function decreases account's
+   * UnreservedConcurrentExecution below its minimum value of [100]": use `'none'` there
+   * (`npx cdk deploy -c reservedConcurrency=none`), or ask for a quota increase.
+   * Maintenance is capped by `maintenanceMaxConcurrency`, the subscriptions trigger by its
+   * stream's shards.
+   * @default 20
+   */
+  readonly reservedConcurrency?: number | 'none';
+  /**
    * Concurrency reserved for (and capping) the produce function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly produceReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the fetch function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly fetchReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the admin function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly adminReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the groups function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly groupsReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the schema registry function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly schemasReservedConcurrency?: number;
   /**

@@ -20,6 +20,7 @@ import {
   roleActions,
   roleStatements,
 } from '../test/fixtures/cdk/synth.js';
+import { DEFAULT_RESERVED_CONCURRENCY, InvalidReservedConcurrencyError } from './reserved-concurrency.js';
 import { SluiceCluster } from './sluice-cluster.js';
 import type { ISluiceCluster } from './sluice-cluster-ref.js';
 import { InvalidTopicSpecError } from './topic-spec.js';
@@ -116,10 +117,10 @@ describe('DynamoDB table', () => {
 });
 
 describe('functions', () => {
-  it('are Node 22 arm64 ES-module bundles with the handler contract', () => {
+  it('are Node 24 arm64 ES-module bundles with the handler contract', () => {
     for (const role of ALL_ROLES) {
       const { props } = fn(role);
-      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Runtime).toBe('nodejs24.x');
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Handler).toBe('index.handler');
     }
@@ -166,7 +167,34 @@ describe('functions', () => {
     for (const role of ROLES) {
       const { props } = fn(role);
       expect([props.MemorySize, props.Timeout]).toEqual(expected[role]);
-      expect(props.ReservedConcurrentExecutions).toBeUndefined();
+      // The HTTP functions are capped by default; maintenance by its event source mapping.
+      expect(props.ReservedConcurrentExecutions).toBe(
+        role === 'Maintenance' ? undefined : DEFAULT_RESERVED_CONCURRENCY,
+      );
+    }
+    expect(DEFAULT_RESERVED_CONCURRENCY).toBe(20);
+  });
+
+  it('take one reserved concurrency for every HTTP function, or none, a function’s own winning', () => {
+    const reservations = (t: Template) =>
+      ROLES.map((role) => resourceOf(t, 'AWS::Lambda::Function', `Cluster${role}Function`).props).map(
+        (p) => p.ReservedConcurrentExecutions,
+      );
+    const common = { dashboard: false, alarms: false } as const;
+    expect(
+      reservations(
+        clusterStack({ ...common, reservedConcurrency: 50, adminReservedConcurrency: 5 }).template,
+      ),
+    ).toEqual([50, 50, 5, 50, 50, undefined]);
+    expect(
+      reservations(
+        clusterStack({ ...common, reservedConcurrency: 'none', fetchReservedConcurrency: 8 }).template,
+      ),
+    ).toEqual([undefined, 8, undefined, undefined, undefined, undefined]);
+    for (const bad of [0, -1, 2.5]) {
+      expect(() => clusterStack({ ...common, reservedConcurrency: bad })).toThrow(
+        InvalidReservedConcurrencyError,
+      );
     }
   });
 

@@ -27,6 +27,7 @@ import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import { SluiceMonitoring } from './monitoring.js';
 import { acknowledge, wildcardResourceFinding } from './nag.js';
+import { reservedConcurrencyCap } from './reserved-concurrency.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
 import {
   type ISluiceCluster,
@@ -221,12 +222,13 @@ export class SluiceCluster extends SluiceClusterBase {
       schemas: props.schemasMemorySize ?? 512,
       maintenance: props.maintenanceMemorySize ?? 1024,
     };
+    const httpCap = reservedConcurrencyCap(props.reservedConcurrency);
     const reserved: Record<FunctionRole, number | undefined> = {
-      produce: props.produceReservedConcurrency,
-      fetch: props.fetchReservedConcurrency,
-      admin: props.adminReservedConcurrency,
-      groups: props.groupsReservedConcurrency,
-      schemas: props.schemasReservedConcurrency,
+      produce: props.produceReservedConcurrency ?? httpCap,
+      fetch: props.fetchReservedConcurrency ?? httpCap,
+      admin: props.adminReservedConcurrency ?? httpCap,
+      groups: props.groupsReservedConcurrency ?? httpCap,
+      schemas: props.schemasReservedConcurrency ?? httpCap,
       maintenance: props.maintenanceReservedConcurrency,
     };
     const describe: Record<FunctionRole, string> = {

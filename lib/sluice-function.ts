@@ -1,5 +1,5 @@
 /**
- * One Sluice Lambda function: its handler bundle (an ES module for Node 22, prebuilt in the
+ * One Sluice Lambda function: its handler bundle (an ES module for Node 24, prebuilt in the
  * package or bundled from the sources, see handler-bundles.ts) with the native packages it
  * needs installed for Lambda's platform (native-modules.ts), its own log group and its own
  * role. The role starts with nothing but writing to that log group; the
@@ -72,7 +72,7 @@ export class SluiceFunction extends Construct {
       code: handlerCode(props.handler, props.architecture, props.entry ? { entry: props.entry } : {}),
       handler: 'index.handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: props.architecture,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -83,7 +83,7 @@ export class SluiceFunction extends Construct {
       environment: props.environment,
     });
     const runtime =
-      'Node.js 22 is the runtime Sluice is built and tested for (node:zlib zstd, the native packages); it is a supported Lambda runtime and moves with the project, not with each new release.';
+      'Node.js 24 is the runtime Sluice is built and tested for (node:zlib zstd, the native packages; CI and the deploy smoke test run the bundles on it); it is a supported Lambda runtime and moves with the project, not with each new release.';
     acknowledge(this, 'AwsSolutions-L1', runtime);
     acknowledge(this, 'Serverless-LambdaLatestVersion', runtime);
     acknowledge(this, 'Serverless-LambdaDLQ', FAILURES_GO_TO[props.invokedBy]);
