@@ -1,6 +1,6 @@
 /**
  * `npm run build`, second step: bundles every Lambda handler into dist/handlers/<name>/index.mjs
- * and chunks/ (esbuild, ES modules for Node 22, code reached by dynamic import split out, no
+ * and chunks/ (esbuild, ES modules for Node 24, code reached by dynamic import split out, no
  * source map) and writes the native packages' versions
  * from package-lock.json to dist/handlers/native-versions.json, so the published construct
  * synthesizes without TypeScript sources, a lock file or esbuild (lib/handler-bundles.ts).
