@@ -168,6 +168,17 @@ describe("bundled real fetch handler (this machine's CPU)", () => {
     expect(code).toContain('LocalOnlyModuleError');
   });
 
+  it('parses at start only its entry: the AWS clients (S3, DynamoDB, SSM) wait in chunks/', () => {
+    const entry = readFileSync(join(assets.host, 'index.mjs'), 'utf8');
+    // The stores open on the first request, SSM only with SLUICE_ENDPOINTS_PARAMETER.
+    for (const client of ['"S3Client"', '"DynamoDBClient"', '"SSMClient"'])
+      expect(entry).not.toContain(client);
+    const all = bundleText(assets.host);
+    for (const client of ['"S3Client"', '"DynamoDBClient"', '"SSMClient"']) expect(all).toContain(client);
+    // The entry is a fraction of the whole (cold-start parse time follows size, design §19).
+    expect(entry.length).toBeLessThan(all.length / 3);
+  });
+
   const run = (script: string, env: Record<string, string> = {}) => {
     const url = pathToFileURL(join(assets.host, 'index.mjs')).href;
     // A cwd outside the repository and no NODE_PATH: nothing can resolve from the repo.
