@@ -5,7 +5,8 @@
  * One run of {@link Dispatcher.dispatch} for (subscription, partition):
  * 1. takes the partition's subscription lease (fenced, `leases.ts`) — or returns `busy`;
  * 2. reads the group's committed offset (next offset to deliver);
- * 3. loops: fetch up to `batchSize` records; send records past `maxRecordAgeMs` to
+ * 3. loops: fetch up to `batchSize` records; drop those matching none of the `filters`
+ *    (committing past them); send records past `maxRecordAgeMs` to
  *    `onFailure`; make sure the lease outlives the invocation; invoke; commit what
  *    succeeded — in one transaction with a check on the lease item, so a deposed dispatcher's
  *    commit is refused — and retry the rest with backoff (halving the batch with
@@ -34,6 +35,7 @@ import type { KafkaRecord } from '../records/index.js';
 import type { Topics } from '../topics.js';
 import type { SubscriptionConfig } from './config.js';
 import { buildEvent, firstFailedOffset } from './event.js';
+import { compileFilters } from './filters.js';
 import type { FailureDestination, FailureRecord, InvokeTarget } from './ports.js';
 
 export interface DispatcherDeps {
@@ -205,6 +207,7 @@ class PartitionRun {
   private offsetVersion: number | undefined;
   private readonly offsetKey: ItemKey;
   private retry: RetryState = { ...NO_RETRY, ends: [] };
+  private compiled: { source: string; accept: ((r: KafkaRecord) => boolean) | undefined } | undefined;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -266,6 +269,17 @@ class PartitionRun {
         }
       }
 
+      // Records that match none of the filters are dropped (Lambda drops them) and committed past.
+      const batchEnd = records.at(-1)!.offset + 1;
+      const accept = this.filter();
+      if (accept) {
+        records = records.filter(accept);
+        if (records.length === 0) {
+          await this.commit(batchEnd);
+          continue;
+        }
+      }
+
       // Records past their age go to onFailure unprocessed (the oldest come first).
       if (this.sub.maxRecordAgeMs >= 0) {
         const now = clock.now();
@@ -299,13 +313,14 @@ class PartitionRun {
         }
       }
       if (good > 0) {
-        await this.commit(records[good - 1]!.offset + 1);
+        // Up to the first failed record, or past the whole batch (and the records filtered out of it).
+        await this.commit(good === records.length ? batchEnd : records[good]!.offset);
         this.result.delivered += good;
       }
       if (good === records.length) continue;
 
       const failing = records.slice(good);
-      const failingEnd = failing.at(-1)!.offset + 1;
+      const failingEnd = batchEnd;
       const ends =
         this.retry.ends.at(-1) === failingEnd ? [...this.retry.ends] : [...this.retry.ends, failingEnd];
       if (this.sub.bisectBatchOnFunctionError && !outcome.ok && failing.length > 1) {
@@ -325,6 +340,16 @@ class PartitionRun {
       const delay = Math.floor(ceiling / 2 + (this.deps.random() * ceiling) / 2);
       await this.saveRetry({ attempts, ends, retryAt: clock.now() + delay, error });
     }
+  }
+
+  /** The subscription's filters as a predicate, recompiled when they change; undefined: none. */
+  private filter(): ((r: KafkaRecord) => boolean) | undefined {
+    const filters = this.sub.filters ?? [];
+    const source = JSON.stringify(filters);
+    if (this.compiled?.source !== source) {
+      this.compiled = { source, accept: filters.length === 0 ? undefined : compileFilters(filters) };
+    }
+    return this.compiled.accept;
   }
 
   /** Up to `limit` records from the committed offset; undefined after skipping a gap. */

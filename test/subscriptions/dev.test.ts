@@ -68,6 +68,15 @@ describe('subscriptions in sluice dev', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'INVALID_REQUEST' });
     expect(bad.body.error.message).toMatch(/batchSize/);
+    const badFilter = await http.post('/v1/subscriptions', {
+      name: 's',
+      topic: 'orders',
+      target: 'x',
+      filters: [{ pattern: '{"value": {"kind": ["a"]}}' }, { pattern: '{"value": [{"prefix": 7}]}' }],
+    });
+    expect(badFilter.status).toBe(400);
+    expect(badFilter.body.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(badFilter.body.error.message).toMatch(/filters\[1\]\.value: prefix takes a string/);
     const missing = await http.post('/v1/subscriptions', { name: 's', topic: 'nope', target: 'x' });
     expect(missing.status).toBe(404);
     expect((await http.get('/v1/subscriptions/s')).body.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
@@ -134,6 +143,24 @@ describe('subscriptions in sluice dev', () => {
     ]);
     const patched = await http.request('PATCH', '/v1/subscriptions/billing', { batchSize: 10 });
     expect(patched.body.subscription.batchSize).toBe(10);
+
+    // Filters set at run time: only matching records reach the module; the rest are committed past.
+    const filters = [{ pattern: JSON.stringify({ value: [{ prefix: 'keep' }] }) }];
+    const filtered = await http.request('PATCH', '/v1/subscriptions/billing', { filters });
+    expect(filtered.body.subscription.filters).toEqual(filters);
+    const before = received().length;
+    await produce(0, ['drop-1', 'keep-1', 'drop-2']);
+    await settle();
+    expect(
+      received()
+        .slice(before)
+        .map((r) => r.value),
+    ).toEqual(['keep-1']);
+    expect((await http.get('/v1/subscriptions/billing')).body.lag[0]).toMatchObject({ committed: 7, lag: 0 });
+    expect(
+      (await http.request('PATCH', '/v1/subscriptions/billing', { filters: [{ pattern: '{"value": 1}' }] }))
+        .status,
+    ).toBe(400);
     expect((await http.request('PATCH', '/v1/subscriptions/billing', { topic: 'x' })).status).toBe(400);
     expect((await http.delete('/v1/subscriptions/billing')).status).toBe(204);
     expect((await http.delete('/v1/subscriptions/billing')).status).toBe(404);
