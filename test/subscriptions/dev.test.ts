@@ -14,6 +14,7 @@ import { type Api, api } from '../helpers/http.js';
 declare global {
   // biome-ignore lint/suspicious/noExplicitAny: the handler module reports through a global
   var __sluiceSubscriptionTest: any[] | undefined;
+  var __sluiceRetryTest: { url: string; calls: number } | undefined;
 }
 
 const HANDLER = `
@@ -27,6 +28,16 @@ export async function main(event) {
 }
 `;
 
+// Fails every time; its first invocation pauses its own subscription, so the run stops mid-retry.
+const FLAKY = `
+export async function main() {
+  const state = globalThis.__sluiceRetryTest;
+  state.calls++;
+  if (state.calls === 1) await fetch(state.url + '/v1/subscriptions/retrying/pause', { method: 'POST' });
+  throw new Error('attempt ' + state.calls);
+}
+`;
+
 describe('subscriptions in sluice dev', () => {
   let dir: string;
   let server: DevServer;
@@ -36,6 +47,7 @@ describe('subscriptions in sluice dev', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-subs-'));
     await writeFile(join(dir, 'handler.mjs'), HANDLER);
+    await writeFile(join(dir, 'flaky.mjs'), FLAKY);
     server = await startDevServer({
       port: 0,
       env: { SLUICE_STORAGE: 'local', SLUICE_DATA_DIR: join(dir, 'data') },
@@ -49,6 +61,7 @@ describe('subscriptions in sluice dev', () => {
     await server?.close();
     await rm(dir, { recursive: true, force: true });
     globalThis.__sluiceSubscriptionTest = undefined;
+    globalThis.__sluiceRetryTest = undefined;
   });
 
   const produce = (partition: number, values: string[]) =>
@@ -164,6 +177,47 @@ describe('subscriptions in sluice dev', () => {
     expect((await http.request('PATCH', '/v1/subscriptions/billing', { topic: 'x' })).status).toBe(400);
     expect((await http.delete('/v1/subscriptions/billing')).status).toBe(204);
     expect((await http.delete('/v1/subscriptions/billing')).status).toBe(404);
+  });
+
+  it('counts retry attempts per batch across runs: a pause mid-retry does not reset them', async () => {
+    globalThis.__sluiceRetryTest = { url: server.url.replace(/\/$/, ''), calls: 0 };
+    await http.post('/v1/topics', { name: 'retries', partitions: 1 });
+    const created = await http.post('/v1/subscriptions', {
+      name: 'retrying',
+      topic: 'retries',
+      target: './flaky.mjs#main',
+      maxRetryAttempts: 2,
+      onFailure: 'retries-dlq',
+    });
+    expect(created.status).toBe(201);
+    await http.post('/v1/produce', { topic: 'retries', records: [{ value: 'x', partition: 0 }] });
+    await settle();
+    // The first attempt failed and the run stopped on the pause.
+    expect(globalThis.__sluiceRetryTest.calls).toBe(1);
+    expect((await http.get('/v1/subscriptions/retrying')).body.subscription.enabled).toBe(false);
+
+    expect((await http.post('/v1/subscriptions/retrying/resume')).status).toBe(200);
+    await settle();
+    // A new run carries on counting: 1 + 2 retries = maxRetryAttempts + 1 invocations in all.
+    expect(globalThis.__sluiceRetryTest.calls).toBe(3);
+    const failures = (await readFile(join(dir, 'data', 'failures', 'retries-dlq.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(failures).toEqual([
+      expect.objectContaining({
+        subscription: 'retrying',
+        startOffset: 0,
+        endOffset: 0,
+        condition: 'RetryAttemptsExhausted',
+        attempts: 3,
+        error: 'Error: attempt 3',
+      }),
+    ]);
+    expect((await http.get('/v1/subscriptions/retrying')).body.lag[0]).toMatchObject({
+      committed: 1,
+      lag: 0,
+    });
   });
 
   it('parses --subscription flags', () => {
