@@ -21,6 +21,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { TRIGGER_PATTERNS } from '../core/subscriptions/trigger-patterns.js';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import { SluiceMonitoring } from './monitoring.js';
@@ -457,14 +458,7 @@ export class SluiceCluster extends SluiceClusterBase {
       // A trigger batch that keeps failing (storage errors) is recorded in the cluster's
       // dead-letter queue, which has an alarm; the records themselves stay in the log.
       onFailure: new SqsDlq(this.deadLetterQueue),
-      filters: [
-        lambda.FilterCriteria.filter({
-          dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('head') } } },
-        }),
-        lambda.FilterCriteria.filter({
-          dynamodb: { Keys: { pk: { S: lambda.FilterRule.isEqual('subscriptions') } } },
-        }),
-      ],
+      filters: TRIGGER_PATTERNS.map((pattern) => lambda.FilterCriteria.filter(pattern)),
     });
     const provider = new SluiceFunction(this, 'SubscriptionsProvider', {
       handler: 'subscriptions-provider',

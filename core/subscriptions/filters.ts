@@ -150,7 +150,7 @@ function parseNode(raw: Record<string, unknown>, path: string, top: boolean): No
 }
 
 /** Parses one pattern; throws PatternError naming where it is wrong. */
-function parsePattern(pattern: string): Node {
+function parsePattern(pattern: string, recordFields = true): Node {
   let raw: unknown;
   try {
     raw = JSON.parse(pattern);
@@ -158,7 +158,24 @@ function parsePattern(pattern: string): Node {
     fail('pattern', 'not JSON');
   }
   if (!isObject(raw)) fail('pattern', 'not a JSON object');
-  return parseNode(raw, 'pattern', true);
+  return parseNode(raw, 'pattern', recordFields);
+}
+
+/**
+ * The same grammar over any JSON event, with no restriction on the top-level fields: what an
+ * event source mapping's `FilterCriteria` pattern does to its events (for example the
+ * DynamoDB stream records that feed the subscriptions trigger).
+ * @throws {@link InvalidRequestError} for a bad pattern.
+ */
+export function eventPatternMatcher(pattern: string): (event: unknown) => boolean {
+  let node: Node;
+  try {
+    node = parsePattern(pattern, false);
+  } catch (error) {
+    if (!(error instanceof PatternError)) throw error;
+    throw new InvalidRequestError(error.message, 'pattern');
+  }
+  return (event) => nodeMatches(node, JSON.parse(JSON.stringify(event ?? null)) as Json);
 }
 
 /**

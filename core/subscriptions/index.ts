@@ -29,6 +29,7 @@ export {
 } from './event.js';
 export {
   compileFilters,
+  eventPatternMatcher,
   type FilterableRecord,
   MAX_FILTERS,
   MAX_PATTERN_LENGTH,
@@ -38,3 +39,4 @@ export {
 export type { FailureDestination, FailureRecord, InvokeOutcome, InvokeTarget } from './ports.js';
 export { type PendingDispatch, type SchedulerDeps, SubscriptionScheduler } from './scheduler.js';
 export { SubscriptionStore, type SubscriptionStoreDeps } from './store.js';
+export { TRIGGER_PATTERNS } from './trigger-patterns.js';
