@@ -17,6 +17,12 @@ export interface HeadData {
   size: number;
   /** Idempotent producer state, by producer id. */
   p: ProducerStates;
+  /**
+   * Set when the topic was deleted (docs/design.md "Topic incarnations"): the head is a
+   * tombstone, so an append or fetch of an instance whose cache still holds this topic id
+   * fails its condition or sees it, instead of writing to or reading a deleted topic.
+   */
+  deleted?: true;
 }
 
 /** A head as read: version 0 means the item does not exist yet (an empty partition). */
@@ -32,12 +38,30 @@ export function headFromItem(item: Item | undefined): Head {
   const d = item.data as Partial<HeadData>;
   return {
     version: item.version,
-    data: { next: d.next ?? 0, start: d.start ?? 0, size: d.size ?? 0, p: (d.p as ProducerStates) ?? {} },
+    data: {
+      next: d.next ?? 0,
+      start: d.start ?? 0,
+      size: d.size ?? 0,
+      p: (d.p as ProducerStates) ?? {},
+      ...(item.data.del === true && { deleted: true as const }),
+    },
   };
 }
 
 export function headToData(head: HeadData): ItemData {
-  return { next: head.next, start: head.start, size: head.size, p: head.p as unknown as ItemData };
+  const data: ItemData = {
+    next: head.next,
+    start: head.start,
+    size: head.size,
+    p: head.p as unknown as ItemData,
+  };
+  if (head.deleted) data.del = true;
+  return data;
+}
+
+/** The tombstone a deleted topic leaves on a partition head: what was there, marked deleted. */
+export function tombstoneData(head: HeadData): ItemData {
+  return headToData({ ...head, deleted: true });
 }
 
 /** Reads heads (strongly consistent), one request for many partitions. */

@@ -92,7 +92,7 @@ for (const kind of ['sqlite', 'aws'] as const) {
                 : [[a, b, max + 1, 'boom']],
             );
             const item = await w.meta.get(keys.committed(`g${max}`, 't', 0));
-            expect(item?.data).toEqual({ offset: b + 1, at: expect.any(Number) }); // no retry state left
+            expect(item?.data).toEqual({ offset: b + 1, at: expect.any(Number), tid: expect.any(String) }); // no retry state left
           }
         });
       }
