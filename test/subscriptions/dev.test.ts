@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDevServer } from '../../bin/dev.js';
-import { parseSubscriptionFlag } from '../../bin/dev-subscriptions.js';
+import { parseSubscriptionFlag, parseSubscriptionsFile } from '../../bin/dev-subscriptions.js';
 import { type Api, api } from '../helpers/http.js';
 
 declare global {
@@ -232,5 +232,29 @@ describe('subscriptions in sluice dev', () => {
     });
     expect(() => parseSubscriptionFlag('topic=orders')).toThrow(/handler/);
     expect(() => parseSubscriptionFlag('orders')).toThrow(/key=value/);
+  });
+
+  it('parses --subscriptions-file, filters included', () => {
+    const filters = [{ pattern: '{"value":{"kind":["order"]}}' }];
+    const text = JSON.stringify({
+      subscriptions: [{ topic: 'orders', handler: './handler.ts#main', filters, maxRetryAttempts: 2 }],
+    });
+    expect(parseSubscriptionsFile(text, 'subs.json')).toEqual([
+      {
+        name: 'orders-handler.ts-main',
+        topic: 'orders',
+        target: './handler.ts#main',
+        filters,
+        maxRetryAttempts: 2,
+      },
+    ]);
+    expect(parseSubscriptionsFile('[{"name":"n","topic":"t","target":"./m.js#f"}]', 'f')).toEqual([
+      { name: 'n', topic: 't', target: './m.js#f' },
+    ]);
+    expect(() => parseSubscriptionsFile('{', 'subs.json')).toThrow(/subs\.json: not JSON/);
+    expect(() => parseSubscriptionsFile('{"subscriptions": 1}', 'subs.json')).toThrow(/expected an array/);
+    expect(() => parseSubscriptionsFile('[{"topic": "t"}]', 'subs.json')).toThrow(
+      /subscriptions\[0\] needs "topic" and "handler"/,
+    );
   });
 });
