@@ -234,6 +234,28 @@ describe('subscriptions in sluice dev', () => {
     expect(() => parseSubscriptionFlag('orders')).toThrow(/key=value/);
   });
 
+  it('applies definitions given at start again to the stored subscription (every setting they name)', async () => {
+    const env = { SLUICE_STORAGE: 'local', SLUICE_DATA_DIR: join(dir, 'restart') };
+    const start = async (definitions: Record<string, unknown>[]) =>
+      startDevServer({ port: 0, env, subscriptions: { baseDir: dir, definitions } });
+    let s = await start([]);
+    await api(s.url).post('/v1/topics', { name: 'orders', partitions: 1 });
+    await s.close();
+    const def = { name: 'd', topic: 'orders', target: './handler.mjs#main', batchSize: 5 };
+    s = await start([def]);
+    await s.close();
+    const filters = [{ pattern: '{"value":[{"prefix":"k"}]}' }];
+    s = await start([{ ...def, batchSize: 9, filters }]);
+    try {
+      expect((await api(s.url).get('/v1/subscriptions/d')).body.subscription).toMatchObject({
+        batchSize: 9,
+        filters,
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
   it('parses --subscriptions-file, filters included', () => {
     const filters = [{ pattern: '{"value":{"kind":["order"]}}' }];
     const text = JSON.stringify({
