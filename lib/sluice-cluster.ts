@@ -482,6 +482,15 @@ export class SluiceCluster extends SluiceClusterBase {
     );
     this.subscriptionRuntime = { trigger: trigger.function, provider: provider.function };
     this.grantTaggedTargets(trigger.role);
+    // The safety net: each scheduled maintenance pass wakes the trigger for partitions left
+    // with records and no live dispatcher (a run that died, a stream batch given up).
+    this.maintenanceFunction.addEnvironment('SLUICE_SUBSCRIPTIONS_FUNCTION', trigger.function.functionName);
+    this.maintenanceFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [trigger.function.functionArn],
+      }),
+    );
     return this.subscriptionRuntime;
   }
 

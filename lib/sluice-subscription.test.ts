@@ -145,6 +145,11 @@ describe('subscriptions created at run time', () => {
     );
     expect(cluster.subscriptionsFunction).toBeDefined();
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2); // maintenance's SQS + the trigger
+    // The safety net: scheduled maintenance may wake the trigger, which it knows by name.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SLUICE_SUBSCRIPTIONS_FUNCTION: Match.anyValue() }) },
+    });
+    expect(roleActions(template, 'ClusterMaintenanceRole')).toContain('lambda:InvokeFunction');
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       StreamSpecification: { StreamViewType: 'KEYS_ONLY' },
     });

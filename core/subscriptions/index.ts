@@ -39,4 +39,5 @@ export {
 export type { FailureDestination, FailureRecord, InvokeOutcome, InvokeTarget } from './ports.js';
 export { type PendingDispatch, type SchedulerDeps, SubscriptionScheduler } from './scheduler.js';
 export { SubscriptionStore, type SubscriptionStoreDeps } from './store.js';
+export { type SweepDeps, strandedDispatches } from './sweep.js';
 export { TRIGGER_PATTERNS } from './trigger-patterns.js';
