@@ -72,10 +72,11 @@ export const HANDLER_SPECS = {
   groups: { source: 'lambdas/groups.ts', native: [], unused: API_UNUSED },
   // The schema registry reads and writes table items only.
   schemas: { source: 'lambdas/schemas.ts', native: [], unused: API_UNUSED },
+  // Maintenance sends tasks to SQS and wakes the subscriptions trigger (Lambda).
   maintenance: {
     source: 'lambdas/maintenance.ts',
     native: ALL_NATIVE,
-    unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-lambda'],
+    unused: ['@aws-sdk/client-ssm'],
   },
   topics: {
     source: 'lib/topics-handler.ts',
