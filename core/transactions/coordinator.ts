@@ -38,6 +38,7 @@ import {
   type TransactOp,
 } from '../ports.js';
 import { initProducer } from '../producers.js';
+import { abortExpiredTransactions } from './expire.js';
 import {
   afterInit,
   afterSend,
@@ -279,25 +280,7 @@ export class TransactionCoordinator {
    * abandoned one holds nothing. Returns how many were aborted.
    */
   async abortExpired(): Promise<number> {
-    const { meta, clock } = this.deps;
-    let aborted = 0;
-    let after: string | undefined;
-    do {
-      const page = await meta.query(keys.transactionCatalogPk, undefined, { limit: 100, after });
-      after = page.next;
-      const items = await meta.batchGet(page.items.map((i) => keys.transaction(i.sk)));
-      for (const [i, item] of items.entries()) {
-        const state = decodeState(item?.data);
-        if (!item || !state || !isExpired(state, clock.now())) continue;
-        try {
-          await meta.transact([this.endOp(page.items[i]!.sk, item, afterTimeout(state))]);
-          aborted++;
-        } catch (err) {
-          if (!isRetry(err)) throw err; // someone else moved it: it is not abandoned
-        }
-      }
-    } while (after);
-    return aborted;
+    return abortExpiredTransactions(this.deps);
   }
 
   // -------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
 /** Transactional producers: exactly-once writes across partitions and group offsets. */
 export * from './coordinator.js';
+export * from './expire.js';
 export * from './state.js';

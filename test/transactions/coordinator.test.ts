@@ -6,10 +6,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SluiceError } from '../../core/errors.js';
 import { keys } from '../../core/keys.js';
+import { resolveMaintenanceOptions, runMaintenancePass } from '../../core/maintenance/index.js';
 import { records, run } from '../helpers/engine.js';
 import { makeStores, type TestStores } from '../helpers/stores.js';
 import { type TxEngine, txEngine } from '../helpers/transactions.js';
 
+const HOUR = 3_600_000;
 const code = (p: Promise<unknown>) =>
   p.then(
     () => 'ok',
@@ -115,6 +117,38 @@ describe.each(['sqlite', 'aws'] as const)('transactions on %s', (kind) => {
     expect(await e.tx.abortExpired()).toBe(0);
     expect(await code(e.tx.commit('t', q, q.transaction))).toBe('INVALID_PRODUCER_EPOCH');
     expect(await e.readAll('out', 1)).toEqual([]);
+  });
+
+  it('an abandoned transaction is aborted by a maintenance pass; orphan GC then deletes its staged objects', async () => {
+    await setup();
+    // Object stores stamp real time: bring the virtual clock to it.
+    e.clock.advance(Date.now() - e.clock.now());
+    const deps = { meta: e.meta, objects: e.objects, clock: e.clock, random: e.random, owner: 'test' };
+    const options = resolveMaintenanceOptions({ orphanGraceMs: HOUR });
+    const p = await e.tx.init('abandoned', { timeoutMs: 1000 });
+    await e.tx.send('abandoned', p, p.transaction, 0, [run('out', 0, records(2)), run('out', 1, records(1))]);
+    await e.tx.send('abandoned', p, p.transaction, 1, [run('out', 0, records(1))]);
+    const staged = (await e.objects.list('data/')).objects.length;
+    expect(staged).toBe(2);
+    // Still within its timeout: maintenance leaves it open.
+    let { tasks, report } = await runMaintenancePass(deps, options);
+    expect(tasks.map((t) => t.kind)).toContain('transactions');
+    expect(report.transactionsAborted).toBe(0);
+    e.clock.advance(1001);
+    ({ report } = await runMaintenancePass(deps, options));
+    expect(report).toMatchObject({ transactionsAborted: 1, orphansDeleted: 0, errors: [] });
+    // Aborted and fenced: its producer can neither commit nor send.
+    expect(await code(e.tx.commit('abandoned', p, p.transaction))).toBe('INVALID_PRODUCER_EPOCH');
+    expect(await e.readAll('out', 0)).toEqual([]);
+    e.clock.advance(HOUR + 1000);
+    ({ report } = await runMaintenancePass(deps, options));
+    expect(report).toMatchObject({ transactionsAborted: 0, orphansDeleted: 2, errors: [] });
+    expect((await e.objects.list('data/')).objects).toEqual([]);
+    // The id is usable again.
+    const q = await e.tx.init('abandoned');
+    await e.tx.send('abandoned', q, q.transaction, 0, [run('out', 0, records(1))]);
+    await e.tx.commit('abandoned', q, q.transaction);
+    expect((await e.readAll('out', 0)).map((r) => r.offset)).toEqual([0]);
   });
 
   it('commits offsets only for a member that owns the partitions (group fencing), atomically with the records', async () => {
