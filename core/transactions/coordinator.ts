@@ -111,12 +111,13 @@ export class TransactionCoordinator {
     // A producer id is drawn only when one is needed (first init, spent epoch).
     const producerId =
       !before || before.epoch >= 32767 ? (await initProducer(meta, this.deps)).producerId : undefined;
-    let created = false;
+    // The catalog entry (what maintenance sweeps) goes first: an init cut short after
+    // creating the id would otherwise leave an id maintenance never finds.
+    if (!before) await meta.transact([{ type: 'put', key: keys.transactionCatalog(id), data: {} }]);
     const item = await casUpdate(
       meta,
       keys.transaction(id),
       (current) => {
-        created = !current;
         const state = decodeState(current?.data);
         if ((!state || state.epoch >= 32767) && producerId === undefined) {
           throw new UnavailableError('the transactional id changed while it was initialised; retry');
@@ -125,7 +126,6 @@ export class TransactionCoordinator {
       },
       { ...this.deps, maxAttempts: this.deps.maxAttempts ?? 50 },
     );
-    if (created) await meta.transact([{ type: 'put', key: keys.transactionCatalog(id), data: {} }]);
     const state = decodeState(item!.data)!;
     return { producerId: state.producerId, epoch: state.epoch, transaction: state.txn };
   }
@@ -251,7 +251,12 @@ export class TransactionCoordinator {
     });
   }
 
-  /** Aborts the transaction: nothing it sent becomes visible. Retrying an abort is harmless. */
+  /**
+   * Aborts the transaction: nothing it sent becomes visible. Retrying an abort is harmless.
+   *
+   * @throws SluiceError INVALID_PRODUCER_EPOCH (fenced, or past its timeout: then it is
+   *   aborted all the same, and its producer fenced), INVALID_TXN_STATE (it was committed).
+   */
   async abort(id: string, producer: TxProducer, transaction: number): Promise<void> {
     validateId(id);
     const maxAttempts = this.deps.maxAttempts ?? 50;
@@ -262,6 +267,8 @@ export class TransactionCoordinator {
         this.outcome(read.state, transaction, 'aborted');
         return;
       }
+      // Past its timeout it is aborted as any timed-out transaction is: producer fenced.
+      if (isExpired(read.state, this.deps.clock.now())) await this.timeOut(id, read.item, read.state);
       try {
         await this.deps.meta.transact([this.endOp(id, read.item, ended(read.state, 'aborted'))]);
         return;
@@ -310,10 +317,20 @@ export class TransactionCoordinator {
 
   /** Aborts a timed-out transaction (fencing its producer) and throws INVALID_PRODUCER_EPOCH. */
   private async timeOut(id: string, item: Item, state: TxState): Promise<never> {
-    try {
-      await this.deps.meta.transact([this.endOp(id, item, afterTimeout(state))]);
-    } catch (err) {
-      if (!isRetry(err)) throw err;
+    let current: { item: Item | undefined; state: TxState | undefined } = { item, state };
+    for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 50); attempt++) {
+      const { item: it, state: st } = current;
+      // Done once it is no longer this open, expired transaction (ended by anyone).
+      if (!it || !st || st.txn !== state.txn || st.epoch !== state.epoch || !st.open) break;
+      try {
+        await this.deps.meta.transact([this.endOp(id, it, afterTimeout(st))]);
+        break;
+      } catch (err) {
+        // A lost race or a cancelled transaction (nothing applied): read again, decide again.
+        if (!isRetry(err)) throw err;
+        const again = await this.deps.meta.get(keys.transaction(id));
+        current = { item: again, state: decodeState(again?.data) };
+      }
     }
     throw new SluiceError(
       'INVALID_PRODUCER_EPOCH',

@@ -14,6 +14,7 @@ import { ConflictError, type MetaStore } from '../ports.js';
 import { afterTimeout, decodeState, encodeState, isExpired } from './state.js';
 
 const PAGE = 100;
+const MAX_ATTEMPTS = 10;
 
 /**
  * Aborts every expired transaction; returns how many it aborted. A transaction that moves
@@ -30,21 +31,29 @@ export async function abortExpiredTransactions(deps: { meta: MetaStore; clock: C
     const page = await meta.query(keys.transactionCatalogPk, undefined, { limit: PAGE, after });
     after = page.next;
     const items = await meta.batchGet(page.items.map((i) => keys.transaction(i.sk)));
-    for (const [i, item] of items.entries()) {
-      const state = decodeState(item?.data);
-      if (!item || !state || !isExpired(state, clock.now())) continue;
-      try {
-        await meta.transact([
-          {
-            type: 'put',
-            key: keys.transaction(page.items[i]!.sk),
-            data: encodeState(afterTimeout(state)),
-            condition: { version: item.version },
-          },
-        ]);
-        aborted++;
-      } catch (err) {
-        if (!(err instanceof ConflictError || (err instanceof SluiceError && err.retriable))) throw err;
+    for (const [i, first] of items.entries()) {
+      const key = keys.transaction(page.items[i]!.sk);
+      let item = first;
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const state = decodeState(item?.data);
+        if (!item || !state || !isExpired(state, clock.now())) break;
+        try {
+          await meta.transact([
+            {
+              type: 'put',
+              key,
+              data: encodeState(afterTimeout(state)),
+              condition: { version: item.version },
+            },
+          ]);
+          aborted++;
+          break;
+        } catch (err) {
+          // A lost race (its producer moved it) or a cancelled transaction (DynamoDB's
+          // TransactionConflict, nothing applied): read it again and decide again.
+          if (!(err instanceof ConflictError || (err instanceof SluiceError && err.retriable))) throw err;
+          item = await meta.get(key);
+        }
       }
     }
   } while (after);

@@ -6,6 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { FaultInjector, FaultyMetaStore } from '../../storage/faulty.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../../storage/memory.js';
 import { records, run } from '../../test/helpers/engine.js';
 import { type TxEngine, txEngine } from '../../test/helpers/transactions.js';
 import { SluiceError } from '../errors.js';
@@ -32,13 +34,17 @@ interface Real {
   offsetCounter: number;
 }
 
-async function outcome(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof SluiceError) return err.code;
-    throw err;
+/** The outcome of a request a client retries while it fails retriably, as the SDK does. */
+async function outcome(call: () => Promise<unknown>): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await call();
+      return 'ok';
+    } catch (err) {
+      if (err instanceof SluiceError && err.retriable && attempt < 20) continue;
+      if (err instanceof SluiceError) return err.code;
+      throw err;
+    }
   }
 }
 
@@ -73,7 +79,13 @@ async function check(m: Model, r: Real): Promise<void> {
 class Init implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(m: Model, r: Real) {
-    const p = await r.e.tx.init(ID, { timeoutMs: TIMEOUT });
+    let p: Awaited<ReturnType<typeof r.e.tx.init>> | undefined;
+    expect(
+      await outcome(async () => {
+        p = await r.e.tx.init(ID, { timeoutMs: TIMEOUT });
+      }),
+    ).toBe('ok');
+    if (!p) throw new Error('unreachable');
     r.instances.push({ ...p, txn: p.transaction, seq: 0 });
     m.holder = m.instances++;
     m.open = false;
@@ -106,8 +118,9 @@ class Send extends ByInstance {
     const { i, inst } = this.pick(m, r);
     const prefix = `r${r.counter++}-`;
     const want = expectFor(m, i, r.e.clock.now());
-    const got = await outcome(
-      r.e.tx.send(ID, inst, inst.txn, inst.seq++, [run('out', this.partition, records(this.n, { prefix }))]),
+    const seq = inst.seq++;
+    const got = await outcome(() =>
+      r.e.tx.send(ID, inst, inst.txn, seq, [run('out', this.partition, records(this.n, { prefix }))]),
     );
     expect(got).toBe(want);
     if (want === 'ok') {
@@ -125,8 +138,9 @@ class SendOffsets extends ByInstance {
     const { i, inst } = this.pick(m, r);
     const offset = ++r.offsetCounter;
     const want = expectFor(m, i, r.e.clock.now());
-    const got = await outcome(
-      r.e.tx.sendOffsets(ID, inst, inst.txn, inst.seq++, {
+    const seq = inst.seq++;
+    const got = await outcome(() =>
+      r.e.tx.sendOffsets(ID, inst, inst.txn, seq, {
         groupId: 'g',
         offsets: [{ topic: 'in', partition: 0, offset }],
       }),
@@ -152,7 +166,7 @@ class End extends ByInstance {
   override async run(m: Model, r: Real) {
     const { i, inst } = this.pick(m, r);
     const want = expectFor(m, i, r.e.clock.now());
-    const got = await outcome(
+    const got = await outcome(() =>
       this.commit ? r.e.tx.commit(ID, inst, inst.txn) : r.e.tx.abort(ID, inst, inst.txn),
     );
     expect(got).toBe(want);
@@ -195,34 +209,49 @@ class Maintenance implements fc.AsyncCommand<Model, Real> {
   toString = () => 'maintenance';
 }
 
+/** A fresh world; `conflicts` > 0 cancels that share of DynamoDB transactions as real DynamoDB does (TransactionConflict). */
+async function world(seed: number, conflicts = 0) {
+  const memory = { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() };
+  const faults = new FaultInjector({ seed, rates: { transact: { conflict: conflicts } } });
+  faults.enabled = false;
+  const e = txEngine({ meta: new FaultyMetaStore(memory.meta, faults), objects: memory.objects });
+  await e.topics.create('in', 1);
+  await e.topics.create('out', 2);
+  await e.appender.append([run('in', 0, records(200))]);
+  faults.enabled = conflicts > 0;
+  return { e, faults };
+}
+
+const commands = [
+  fc.constant(new Init()),
+  fc
+    .tuple(fc.nat(3), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 3 }))
+    .map(([w, p, n]) => new Send(w, p, n)),
+  fc.nat(3).map((w) => new SendOffsets(w)),
+  fc.tuple(fc.nat(3), fc.boolean()).map(([w, c]) => new End(w, c)),
+  fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
+  fc.constant(new Maintenance()),
+];
+
+function emptyModel(): Model {
+  return {
+    holder: undefined,
+    instances: 0,
+    open: false,
+    deadline: 0,
+    pending: [[], []],
+    pendingOffset: undefined,
+    visible: [[], []],
+    committedOffset: undefined,
+  };
+}
+
 describe('transaction state machine (model-based)', () => {
   it('shows exactly the committed transactions, whatever the interleaving of instances, timeouts and maintenance', async () => {
-    const commands = [
-      fc.constant(new Init()),
-      fc
-        .tuple(fc.nat(3), fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 3 }))
-        .map(([w, p, n]) => new Send(w, p, n)),
-      fc.nat(3).map((w) => new SendOffsets(w)),
-      fc.tuple(fc.nat(3), fc.boolean()).map(([w, c]) => new End(w, c)),
-      fc.integer({ min: 0, max: 1500 }).map((ms) => new Advance(ms)),
-      fc.constant(new Maintenance()),
-    ];
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => {
-        const e = txEngine();
-        await e.topics.create('in', 1);
-        await e.topics.create('out', 2);
-        await e.appender.append([run('in', 0, records(200))]);
-        const model: Model = {
-          holder: undefined,
-          instances: 0,
-          open: false,
-          deadline: 0,
-          pending: [[], []],
-          pendingOffset: undefined,
-          visible: [[], []],
-          committedOffset: undefined,
-        };
+        const { e } = await world(1);
+        const model = emptyModel();
         await fc.asyncModelRun(
           () => ({ model, real: { e, instances: [], counter: 0, offsetCounter: 0 } }),
           cmds,
@@ -230,5 +259,26 @@ describe('transaction state machine (model-based)', () => {
       }),
       { numRuns: 200, seed: 15 },
     );
+  });
+
+  it('keeps the same promises when DynamoDB cancels init, send, sendOffsets, commit, abort and the timeout sweep for conflicts', async () => {
+    let cancelled = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.commands(commands, { maxCommands: 50, size: 'max' }),
+        fc.nat(),
+        async (cmds, seed) => {
+          const { e, faults } = await world(seed, 0.3);
+          const model = emptyModel();
+          await fc.asyncModelRun(
+            () => ({ model, real: { e, instances: [], counter: 0, offsetCounter: 0 } }),
+            cmds,
+          );
+          cancelled += faults.events.filter((f) => f.fault === 'conflict').length;
+        },
+      ),
+      { numRuns: 200, seed: 16 },
+    );
+    expect(cancelled).toBeGreaterThan(100);
   });
 });
