@@ -25,6 +25,7 @@ import {
   splitBatches,
 } from './records/index.js';
 import type { TopicMeta, Topics } from './topics.js';
+import { settleHead } from './transactions/large-commit.js';
 
 export interface ReaderDeps {
   meta: MetaStore;
@@ -74,9 +75,27 @@ export class Reader {
     this.cache = deps.cache ?? new ByteLru(64 * 1024 * 1024);
   }
 
-  /** The head of a partition, strongly consistent. */
+  /**
+   * The head of a partition, strongly consistent, with the pending commits of large
+   * transactions honoured (DESIGN.md §13): rolled forward when committed, else read as
+   * before them.
+   */
   async head(topic: TopicMeta, partition: number): Promise<Head> {
-    return headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
+    const head = headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
+    return head.data.x ? settleHead(this.deps.meta, this.deps.clock, topic.id, partition, head) : head;
+  }
+
+  /** Heads of several partitions in one read, pending commits honoured as in {@link head}. */
+  private async heads(topicId: string, partitions: readonly number[]): Promise<Head[]> {
+    const heads = await readHeads(
+      this.deps.meta,
+      partitions.map((partition) => ({ topicId, partition })),
+    );
+    return Promise.all(
+      heads.map((h, i) =>
+        h.data.x ? settleHead(this.deps.meta, this.deps.clock, topicId, partitions[i]!, h) : h,
+      ),
+    );
   }
 
   /**
@@ -223,9 +242,9 @@ export class Reader {
     partitions: { partition: number; logStartOffset: number; highWatermark: number }[];
   }> {
     const topic = await this.deps.topics.get(topicName);
-    const heads = await readHeads(
-      this.deps.meta,
-      Array.from({ length: topic.partitions }, (_, partition) => ({ topicId: topic.id, partition })),
+    const heads = await this.heads(
+      topic.id,
+      Array.from({ length: topic.partitions }, (_, partition) => partition),
     );
     return {
       topic,
@@ -240,10 +259,7 @@ export class Reader {
   /** High watermarks of some partitions of a topic (for consumer lag). */
   async highWatermarks(topicName: string, partitions: readonly number[]): Promise<number[]> {
     const topic = await this.deps.topics.get(topicName);
-    const heads = await readHeads(
-      this.deps.meta,
-      partitions.map((partition) => ({ topicId: topic.id, partition })),
-    );
+    const heads = await this.heads(topic.id, partitions);
     return heads.map((h) => h.data.next);
   }
 

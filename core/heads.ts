@@ -17,6 +17,12 @@ export interface HeadData {
   size: number;
   /** Idempotent producer state, by producer id. */
   p: ProducerStates;
+  /**
+   * Pending-commit markers of large transactions (DESIGN.md §13): transactional id →
+   * transaction number whose commit may move this head. Readers honour them (roll the
+   * commit forward, or read as before it); every writer of the head keeps them.
+   */
+  x?: Record<string, number>;
 }
 
 /** A head as read: version 0 means the item does not exist yet (an empty partition). */
@@ -30,14 +36,25 @@ export const EMPTY_HEAD: HeadData = { next: 0, start: 0, size: 0, p: {} };
 export function headFromItem(item: Item | undefined): Head {
   if (!item) return { version: 0, data: { ...EMPTY_HEAD, p: {} } };
   const d = item.data as Partial<HeadData>;
-  return {
-    version: item.version,
-    data: { next: d.next ?? 0, start: d.start ?? 0, size: d.size ?? 0, p: (d.p as ProducerStates) ?? {} },
+  const data: HeadData = {
+    next: d.next ?? 0,
+    start: d.start ?? 0,
+    size: d.size ?? 0,
+    p: (d.p as ProducerStates) ?? {},
   };
+  if (d.x && Object.keys(d.x).length > 0) data.x = d.x;
+  return { version: item.version, data };
 }
 
 export function headToData(head: HeadData): ItemData {
-  return { next: head.next, start: head.start, size: head.size, p: head.p as unknown as ItemData };
+  const data: ItemData = {
+    next: head.next,
+    start: head.start,
+    size: head.size,
+    p: head.p as unknown as ItemData,
+  };
+  if (head.x && Object.keys(head.x).length > 0) data.x = head.x;
+  return data;
 }
 
 /** Reads heads (strongly consistent), one request for many partitions. */

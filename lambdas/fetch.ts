@@ -19,8 +19,8 @@ import { bodyJsonBytes, escapedBytes, MAX_RESPONSE_BYTES, ResponseBudget } from 
  * The partitions whose requested offset is their high watermark, answered without data:
  * one BatchGetItem of their heads (strongly consistent) instead of a read per partition,
  * and each topic looked up once. An idle consumer's poll costs this and nothing more.
- * Anything else (data to read, an unknown topic, an offset out of range, a failed read)
- * is left to the full path, which answers it as before.
+ * Anything else (data to read, an unknown topic, an offset out of range, a failed read,
+ * a large transaction's pending commit on the head) is left to the full path, which answers it as before.
  */
 async function atHighWatermark(
   ctx: SluiceContext,
@@ -44,7 +44,9 @@ async function atHighWatermark(
     const byPartition = new Map(known.map((p, i) => [p, heads[i]!]));
     return partitions.map((p) => {
       const head = byPartition.get(p);
-      if (!head || p.offset !== head.data.next) return undefined;
+      // A head carrying pending-commit markers (DESIGN.md §13) may be rolled forward by
+      // the full path: not answered from here.
+      if (!head || p.offset !== head.data.next || head.data.x) return undefined;
       return {
         topic: p.topic,
         partition: p.partition,

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import { keys } from '../keys.js';
 import { ConflictError, type MetaStore } from '../ports.js';
+import { finishCommit } from './large-commit.js';
 import { afterTimeout, decodeState, encodeState, isExpired } from './state.js';
 
 const PAGE = 100;
@@ -36,6 +37,11 @@ export async function abortExpiredTransactions(deps: { meta: MetaStore; clock: C
       let item = first;
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const state = decodeState(item?.data);
+        // Past its commit point it is committed: rolled forward, never aborted.
+        if (state?.committing) {
+          await finishCommit(deps, page.items[i]!.sk);
+          break;
+        }
         if (!item || !state || !isExpired(state, clock.now())) break;
         try {
           await meta.transact([
