@@ -34,6 +34,12 @@ export interface ReaderDeps {
   clock: Clock;
   /** Cache of verified object ranges; default 64 MiB. */
   cache?: ByteLru<Uint8Array>;
+  /**
+   * A reader that may not write (the fetch function's role): it does not roll large
+   * transactions' commits forward, it answers UNAVAILABLE (retriable) for a partition one
+   * is being applied to (DESIGN.md §13). Default false.
+   */
+  readOnly?: boolean;
 }
 
 export interface FetchOptions {
@@ -82,7 +88,9 @@ export class Reader {
    */
   async head(topic: TopicMeta, partition: number): Promise<Head> {
     const head = headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
-    return head.data.x ? settleHead(this.deps.meta, this.deps.clock, topic.id, partition, head) : head;
+    return head.data.x
+      ? settleHead(this.deps.meta, this.deps.clock, topic.id, partition, head, this.deps.readOnly)
+      : head;
   }
 
   /** Heads of several partitions in one read, pending commits honoured as in {@link head}. */
@@ -93,7 +101,9 @@ export class Reader {
     );
     return Promise.all(
       heads.map((h, i) =>
-        h.data.x ? settleHead(this.deps.meta, this.deps.clock, topicId, partitions[i]!, h) : h,
+        h.data.x
+          ? settleHead(this.deps.meta, this.deps.clock, topicId, partitions[i]!, h, this.deps.readOnly)
+          : h,
       ),
     );
   }

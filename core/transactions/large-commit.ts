@@ -272,6 +272,12 @@ export async function finishCommit(
  * rolled forward (this partition) before the head is used; markers of transactions that
  * are over are removed; markers of transactions not yet committed are ignored — the head
  * reads as before them. Returns the head to use.
+ *
+ * A `readOnly` reader (the fetch function, whose role cannot write) changes nothing: it
+ * ignores markers of transactions not committing, and throws a retriable
+ * {@link UnavailableError} for a partition a committing transaction has not been applied to
+ * yet — the committer applies it right after its commit point, or, after a crash, whoever
+ * touches the transaction next (a retried commit, an init, the maintenance sweep).
  */
 export async function settleHead(
   meta: MetaStore,
@@ -279,6 +285,7 @@ export async function settleHead(
   topicId: string,
   partition: number,
   head: Head,
+  readOnly = false,
 ): Promise<Head> {
   const markers = head.data.x;
   if (!markers) return head;
@@ -287,11 +294,20 @@ export async function settleHead(
     const state = decodeState((await meta.get(keys.transaction(id)))?.data);
     if (state && state.txn === txn && state.committing) {
       const p = partitionsOf(state).get(keys.partitionPk(topicId, partition));
+      if (readOnly) {
+        if (p) {
+          throw new UnavailableError(
+            `a committed transaction is being applied to this partition (${topicId}/${partition}); retry`,
+          );
+        }
+        continue;
+      }
       if (p) await applyPartition(meta, clock, id, txn, p);
       else await dropMarker(meta, topicId, partition, id, txn);
       changed = true;
     } else if (!state || state.txn > txn) {
       // Its transaction was aborted (or fenced) before its commit point: nothing to apply.
+      if (readOnly) continue;
       await dropMarker(meta, topicId, partition, id, txn);
       changed = true;
     }

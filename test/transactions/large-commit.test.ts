@@ -9,7 +9,8 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SluiceError } from '../../core/errors.js';
+import { SluiceError, UnavailableError } from '../../core/errors.js';
+import { Reader } from '../../core/fetch.js';
 import { keys } from '../../core/keys.js';
 import { ConflictError } from '../../core/ports.js';
 import {
@@ -155,6 +156,50 @@ describe.each([
       { numRuns: runs, seed: kind === 'aws' ? 151 : 15 },
     );
   }, 120_000);
+
+  it('a read-only reader (the fetch function) writes nothing: before the commit point it reads as before, after it answers UNAVAILABLE until a writer rolls forward', async () => {
+    for (const crashAfter of ['prepared', 'committed'] as const) {
+      const topic = `ro-${crashAfter}`;
+      const id = `ro-${crashAfter}`;
+      await e.topics.create(topic, WIDE);
+      const tx = new TransactionCoordinator({
+        ...e,
+        topicView: e.topicView,
+        maxTransactItems,
+        onCommitStep: (s) => {
+          if (s === crashAfter) throw new Crash(s);
+        },
+      });
+      const p = await tx.init(id);
+      await tx.send(
+        id,
+        p,
+        0,
+        0,
+        Array.from({ length: WIDE }, (_, k) => run(topic, k, records(1))),
+      );
+      await expect(tx.commit(id, p, 0)).rejects.toBeInstanceOf(Crash);
+      const readOnly = new Reader({ ...e, readOnly: true });
+      const all = Array.from({ length: WIDE }, (_, k) => k);
+      const topicId = (await e.topics.get(topic)).id;
+      const marked = async () =>
+        (await e.meta.batchGet(all.map((k) => keys.head(topicId, k)))).filter(
+          (h) => (h?.data.x as Record<string, number> | undefined)?.[id] !== undefined,
+        ).length;
+      if (crashAfter === 'prepared') {
+        expect(await readOnly.highWatermarks(topic, all)).toEqual(Array(WIDE).fill(0));
+      } else {
+        await expect(readOnly.highWatermarks(topic, all)).rejects.toBeInstanceOf(UnavailableError);
+        await expect(readOnly.fetchBatches(topic, 0, 0)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      }
+      expect(await marked()).toBe(WIDE); // it wrote nothing
+      await e.tx.abortExpired(); // the maintenance sweep: rolls a committing transaction forward
+      if (crashAfter === 'committed') {
+        expect(await readOnly.highWatermarks(topic, all)).toEqual(Array(WIDE).fill(1));
+        expect(await marked()).toBe(0);
+      }
+    }
+  });
 
   it('fences a zombie: it can neither mark heads nor roll its transaction forward', async () => {
     await e.topics.create('z', WIDE);
