@@ -55,6 +55,22 @@ import { type DeflatedBatch, decodeBatch, encodeSegment } from './records/index.
 import { checkRecordRules, hasRecordRules } from './topic-rules.js';
 import type { TopicConfig, TopicMeta, Topics } from './topics.js';
 
+/**
+ * An append met the tombstone of a deleted topic id (docs/design.md "Topic incarnations"):
+ * the instance's cache held a topic that was deleted since. Nothing of the chunk was written.
+ */
+export class StaleTopicError extends SluiceError {
+  override name = 'StaleTopicError';
+  /** True when earlier chunks of the same request had landed. */
+  landed = false;
+  constructor(
+    readonly topic: string,
+    readonly topicId: string,
+  ) {
+    super('UNKNOWN_TOPIC_OR_PARTITION', `topic '${topic}' was deleted (id ${topicId})`);
+  }
+}
+
 /** All batches of one topic-partition in a request, in order, CRCs already verified. */
 export interface AppendRun {
   topic: string;
@@ -249,6 +265,17 @@ export class Appender {
    * returns one result per distinct topic-partition, in order of first appearance.
    */
   async append(input: readonly AppendRun[], options: AppendOptions = {}): Promise<AppendResult[]> {
+    try {
+      return await this.appendOnce(input, options);
+    } catch (err) {
+      // The cache held a deleted incarnation of a topic (its head is a tombstone) and
+      // nothing of the request landed: append again, to the topic of that name as it is now.
+      if (!(err instanceof StaleTopicError) || err.landed) throw err;
+      return this.appendOnce(input, options);
+    }
+  }
+
+  private async appendOnce(input: readonly AppendRun[], options: AppendOptions): Promise<AppendResult[]> {
     const runs = mergeRuns(input);
     if (runs.length === 0)
       throw new SluiceError('INVALID_REQUEST', 'a produce request needs at least one record');
@@ -260,7 +287,9 @@ export class Appender {
     const now = this.deps.clock.now();
     const dupes = prepared.map((p) => {
       const head = this.heads.get(p.pk);
-      return head && this.duplicateOf(p, this.placementOf(p, head, now)?.state);
+      return head && !head.data.deleted
+        ? this.duplicateOf(p, this.placementOf(p, head, now)?.state)
+        : undefined;
     });
     if (dupes.every((d) => d !== undefined)) return dupes as AppendResult[];
 
@@ -270,12 +299,17 @@ export class Appender {
     if (chunks.length > 1) await this.precheckSequences(prepared);
     const registry = { version: 0 };
     for (const [index, chunk] of chunks.entries()) {
-      await this.committer.submit(
-        chunk.map((p) => p.pk),
-        { chunk, objectKey, index, registry, results, options },
-        // A request with ops of its own (the inbox batcher's ledger) commits alone.
-        this.deps.groupCommit === false || options.chunkOps ? 1 : groupCapacity(chunk.length),
-      );
+      try {
+        await this.committer.submit(
+          chunk.map((p) => p.pk),
+          { chunk, objectKey, index, registry, results, options },
+          // A request with ops of its own (the inbox batcher's ledger) commits alone.
+          this.deps.groupCommit === false || options.chunkOps ? 1 : groupCapacity(chunk.length),
+        );
+      } catch (err) {
+        if (err instanceof StaleTopicError) err.landed = index > 0;
+        throw err;
+      }
     }
     return prepared.map((p) => results.get(p)!);
   }
@@ -393,7 +427,9 @@ export class Appender {
     );
     const now = this.deps.clock.now();
     withProducer.forEach((p, i) => {
-      this.heads.set(p.pk, headFromItem(items[2 * i]));
+      const head = headFromItem(items[2 * i]);
+      this.heads.set(p.pk, head);
+      if (head.data.deleted) throw this.stale(p);
       this.producers.set(
         ProducerItemCache.key(p.pk, p.producer!.producerId),
         producerItemFrom(items[2 * i + 1]),
@@ -566,6 +602,10 @@ export class Appender {
           headKeys.set(p.pk, keys.head(p.topic.id, p.run.partition));
         }
         const head = heads.get(p.pk) ?? running.get(p.pk)!;
+        if (head.data.deleted) {
+          errors.set(member, this.stale(p));
+          return undefined;
+        }
         const placement = this.placementOf(p, head, now);
         if (p.producer) {
           try {
@@ -706,6 +746,12 @@ export class Appender {
         condition: placement.version === 0 ? { absent: true } : { version: placement.version },
       },
     ];
+  }
+
+  /** The error for a run whose topic id was deleted; the topic is read afresh next time. */
+  private stale(p: Prepared): StaleTopicError {
+    this.deps.topics.invalidate(p.run.topic);
+    return new StaleTopicError(p.run.topic, p.topic.id);
   }
 
   private result(p: Prepared, baseOffset: number, logAppendTime: number): AppendResult {

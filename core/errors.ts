@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   INVALID_RECORD: { status: 400, retriable: false },
   AUTHORIZATION_FAILED: { status: 403, retriable: false },
   UNKNOWN_TOPIC_OR_PARTITION: { status: 404, retriable: false },
+  /** A topic id that is not the topic's current incarnation (Kafka's, KIP-516): deleted, maybe re-created. */
+  UNKNOWN_TOPIC_ID: { status: 404, retriable: false },
   GROUP_ID_NOT_FOUND: { status: 404, retriable: false },
   UNKNOWN_MEMBER_ID: { status: 404, retriable: false },
   SUBSCRIPTION_NOT_FOUND: { status: 404, retriable: false },

@@ -47,10 +47,20 @@ export interface FetchOptions {
   maxBytes?: number;
   /** Wait up to this long for data when the offset is at the high watermark. */
   maxWaitMs?: number;
+  /**
+   * The topic incarnation the caller reads (its id, as a fetch answered it): a topic of
+   * that name with another id is UNKNOWN_TOPIC_ID rather than read from the same offset.
+   */
+  topicId?: string;
 }
+
+/** A head was a tombstone: the topic as cached was deleted. */
+class DeletedHead extends Error {}
 
 export interface PartitionBatches {
   topic: string;
+  /** The id of the topic incarnation read. */
+  topicId: string;
   partition: number;
   highWatermark: number;
   logStartOffset: number;
@@ -60,6 +70,8 @@ export interface PartitionBatches {
 
 export interface PartitionRecords {
   topic: string;
+  /** The id of the topic incarnation read. */
+  topicId: string;
   partition: number;
   highWatermark: number;
   logStartOffset: number;
@@ -82,9 +94,9 @@ export class Reader {
   }
 
   /**
-   * The head of a partition, strongly consistent, with the pending commits of large
-   * transactions honoured (DESIGN.md §13): rolled forward when committed, else read as
-   * before them.
+   * The head of a partition, strongly consistent (a tombstone once the topic was deleted),
+   * with the pending commits of large transactions honoured (DESIGN.md §13): rolled forward
+   * when committed, else read as before them.
    */
   async head(topic: TopicMeta, partition: number): Promise<Head> {
     const head = headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
@@ -108,6 +120,70 @@ export class Reader {
     );
   }
 
+  /** The head of a partition of the topic as resolved; throws DeletedHead on a tombstone. */
+  private async liveHead(topic: TopicMeta, partition: number): Promise<Head> {
+    const head = await this.head(topic, partition);
+    if (head.data.deleted) throw new DeletedHead();
+    return head;
+  }
+
+  /**
+   * Runs `read` on the topic of that name (with `partition`, when given), as the cache has
+   * it. When `read` meets a tombstone — the cache held a deleted incarnation — the topic is
+   * read from the catalog and `read` runs once more on the topic now of that name. With
+   * `expectedId`, a topic whose id is another, or no topic at all, is UNKNOWN_TOPIC_ID
+   * (docs/design.md "Topic incarnations"), whatever its partitions.
+   */
+  private async onTopic<T>(
+    name: string,
+    partition: number | undefined,
+    expectedId: string | undefined,
+    read: (topic: TopicMeta) => Promise<T>,
+  ): Promise<T> {
+    const first = await this.resolve(name, partition, expectedId, false);
+    try {
+      return await read(first);
+    } catch (err) {
+      if (!(err instanceof DeletedHead)) throw err;
+    }
+    const again = await this.resolve(name, partition, expectedId, true);
+    if (again.id !== first.id) {
+      try {
+        return await read(again);
+      } catch (err) {
+        if (!(err instanceof DeletedHead)) throw err;
+      }
+    }
+    // Still the tombstoned id: a delete in progress (or one that stopped half-way).
+    throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `topic '${name}' is being deleted`);
+  }
+
+  /** The topic of that name, from the cache unless `fresh` or the cache disagrees with `expectedId`. */
+  private async resolve(
+    name: string,
+    partition: number | undefined,
+    expectedId: string | undefined,
+    fresh: boolean,
+  ): Promise<TopicMeta> {
+    const { topics } = this.deps;
+    if (fresh) topics.invalidate(name);
+    if (expectedId === undefined) {
+      return partition === undefined ? topics.get(name) : topics.withPartition(name, partition);
+    }
+    let topic = fresh ? await topics.load(name) : await topics.get(name).catch(() => undefined);
+    // The cache may be the stale side: ask the catalog before refusing.
+    if (!fresh && topic?.id !== expectedId) topic = await topics.load(name);
+    if (topic?.id !== expectedId) {
+      throw new SluiceError(
+        'UNKNOWN_TOPIC_ID',
+        topic === undefined
+          ? `topic '${name}' (id ${expectedId}) was deleted`
+          : `topic '${name}' is id ${topic.id}, not ${expectedId}: the topic read before was deleted`,
+      );
+    }
+    return partition === undefined ? topic : topics.withPartition(name, partition);
+  }
+
   /**
    * Batches from `offset`, as stored, with base offsets patched.
    * @example
@@ -119,9 +195,20 @@ export class Reader {
     offset: number,
     options: FetchOptions = {},
   ): Promise<PartitionBatches> {
-    const topic = await this.deps.topics.withPartition(topicName, partition);
+    return this.onTopic(topicName, partition, options.topicId, (topic) =>
+      this.batchesOf(topic, partition, offset, options),
+    );
+  }
+
+  private async batchesOf(
+    topic: TopicMeta,
+    partition: number,
+    offset: number,
+    options: FetchOptions,
+  ): Promise<PartitionBatches> {
+    const topicName = topic.name;
     for (let attempt = 0; ; attempt++) {
-      let head = await this.head(topic, partition);
+      let head = await this.liveHead(topic, partition);
       checkRange(topicName, partition, offset, head);
       if (offset === head.data.next && (options.maxWaitMs ?? 0) > 0) {
         head = await this.waitForData(
@@ -131,9 +218,11 @@ export class Reader {
           Math.min(options.maxWaitMs!, MAX_WAIT_MS),
           head,
         );
+        if (head.data.deleted) throw new DeletedHead();
       }
       const base = {
         topic: topicName,
+        topicId: topic.id,
         partition,
         highWatermark: head.data.next,
         logStartOffset: head.data.start,
@@ -208,9 +297,20 @@ export class Reader {
     topicName: string,
     partition: number,
     at: 'earliest' | 'latest' | number,
+    options: { topicId?: string } = {},
   ): Promise<{ offset: number; timestamp?: number }> {
-    const topic = await this.deps.topics.withPartition(topicName, partition);
-    const head = await this.head(topic, partition);
+    return this.onTopic(topicName, partition, options.topicId, (topic) =>
+      this.offsetAt(topic, partition, at),
+    );
+  }
+
+  private async offsetAt(
+    topic: TopicMeta,
+    partition: number,
+    at: 'earliest' | 'latest' | number,
+  ): Promise<{ offset: number; timestamp?: number }> {
+    const topicName = topic.name;
+    const head = await this.liveHead(topic, partition);
     if (at === 'earliest') return { offset: head.data.start };
     if (at === 'latest') return { offset: head.data.next };
     let after: string | undefined;
@@ -234,6 +334,7 @@ export class Reader {
         }
         const base = {
           topic: topicName,
+          topicId: topic.id,
           partition,
           highWatermark: head.data.next,
           logStartOffset: head.data.start,
@@ -251,26 +352,33 @@ export class Reader {
     topic: TopicMeta;
     partitions: { partition: number; logStartOffset: number; highWatermark: number }[];
   }> {
-    const topic = await this.deps.topics.get(topicName);
-    const heads = await this.heads(
-      topic.id,
-      Array.from({ length: topic.partitions }, (_, partition) => partition),
-    );
-    return {
-      topic,
-      partitions: heads.map((h, partition) => ({
-        partition,
-        logStartOffset: h.data.start,
-        highWatermark: h.data.next,
-      })),
-    };
+    return this.onTopic(topicName, undefined, undefined, async (topic) => {
+      const heads = await this.liveHeads(
+        topic,
+        Array.from({ length: topic.partitions }, (_, partition) => partition),
+      );
+      return {
+        topic,
+        partitions: heads.map((h, partition) => ({
+          partition,
+          logStartOffset: h.data.start,
+          highWatermark: h.data.next,
+        })),
+      };
+    });
   }
 
   /** High watermarks of some partitions of a topic (for consumer lag). */
   async highWatermarks(topicName: string, partitions: readonly number[]): Promise<number[]> {
-    const topic = await this.deps.topics.get(topicName);
+    return this.onTopic(topicName, undefined, undefined, async (topic) =>
+      (await this.liveHeads(topic, partitions)).map((h) => h.data.next),
+    );
+  }
+
+  private async liveHeads(topic: TopicMeta, partitions: readonly number[]): Promise<Head[]> {
     const heads = await this.heads(topic.id, partitions);
-    return heads.map((h) => h.data.next);
+    if (heads.some((h) => h.data.deleted)) throw new DeletedHead();
+    return heads;
   }
 
   private async waitForData(

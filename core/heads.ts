@@ -23,6 +23,12 @@ export interface HeadData {
    * commit forward, or read as before it); every writer of the head keeps them.
    */
   x?: Record<string, number>;
+  /**
+   * Set when the topic was deleted (docs/design.md "Topic incarnations"): the head is a
+   * tombstone, so an append or fetch of an instance whose cache still holds this topic id
+   * fails its condition or sees it, instead of writing to or reading a deleted topic.
+   */
+  deleted?: true;
 }
 
 /** A head as read: version 0 means the item does not exist yet (an empty partition). */
@@ -41,6 +47,7 @@ export function headFromItem(item: Item | undefined): Head {
     start: d.start ?? 0,
     size: d.size ?? 0,
     p: (d.p as ProducerStates) ?? {},
+    ...(item.data.del === true && { deleted: true as const }),
   };
   if (d.x && Object.keys(d.x).length > 0) data.x = d.x;
   return { version: item.version, data };
@@ -54,7 +61,13 @@ export function headToData(head: HeadData): ItemData {
     p: head.p as unknown as ItemData,
   };
   if (head.x && Object.keys(head.x).length > 0) data.x = head.x;
+  if (head.deleted) data.del = true;
   return data;
+}
+
+/** The tombstone a deleted topic leaves on a partition head: what was there, marked deleted. */
+export function tombstoneData(head: HeadData): ItemData {
+  return headToData({ ...head, deleted: true });
 }
 
 /** Reads heads (strongly consistent), one request for many partitions. */

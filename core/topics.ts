@@ -8,9 +8,10 @@
  */
 import { z } from 'zod';
 import type { Clock, Random } from './clock.js';
-import { SluiceError } from './errors.js';
+import { SluiceError, UnavailableError } from './errors.js';
+import { headFromItem, tombstoneData } from './heads.js';
 import { keys } from './keys.js';
-import { ConflictError, type Item, type MetaStore } from './ports.js';
+import { ConflictError, type Item, type MetaStore, type TransactOp } from './ports.js';
 
 export interface TopicConfig {
   /** How long records are kept, in ms; -1 keeps them forever. Default 7 days. */
@@ -56,6 +57,9 @@ export interface TopicMeta {
   config: TopicConfig;
   createdAt: number;
 }
+
+/** Heads turned into tombstones per transaction when a topic is deleted. */
+const HEADS_PER_FENCE = 25;
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -275,8 +279,16 @@ export class Topics {
   }
 
   /**
-   * Deletes a topic: its catalog entry goes, and its id is listed for maintenance to
-   * reclaim the data. Both in one transaction.
+   * Deletes a topic. First every partition head becomes a tombstone (docs/design.md "Topic
+   * incarnations"): from then on an append through an instance whose cache still holds this
+   * topic fails its head condition, and a fetch sees the tombstone — neither can write to or
+   * read the deleted incarnation as if it were the topic of that name. Then, in one
+   * transaction, the catalog entry goes and the id is listed for maintenance to reclaim the
+   * data. A delete that fails between the two leaves a topic whose partitions refuse appends
+   * (Kafka's "marked for deletion"); deleting it again completes.
+   *
+   * @throws SluiceError UNKNOWN_TOPIC_OR_PARTITION; UNAVAILABLE (retriable) when appends
+   *   keep winning the race for a head.
    */
   async delete(name: string): Promise<void> {
     if (!isValidTopicName(name)) throw unknownTopic(name);
@@ -284,6 +296,9 @@ export class Topics {
       const item = await this.meta.get(keys.topic(name));
       if (!item) throw unknownTopic(name);
       const meta = toMeta(item);
+      // Partitions added meanwhile change the item's version: the delete below then fails
+      // and this runs again over the new count.
+      await this.fenceHeads(meta.id, meta.partitions);
       try {
         await this.meta.transact([
           { type: 'delete', key: keys.topic(name), condition: { version: item.version } },
@@ -299,6 +314,42 @@ export class Topics {
       }
       this.cache.set(name, { meta: undefined, at: this.options.clock.now() });
       return;
+    }
+  }
+
+  /** Turns the heads of partitions 0..count-1 of `topicId` into tombstones (see {@link delete}). */
+  private async fenceHeads(topicId: string, count: number): Promise<void> {
+    for (let from = 0; from < count; from += HEADS_PER_FENCE) {
+      const headKeys = Array.from({ length: Math.min(HEADS_PER_FENCE, count - from) }, (_, i) =>
+        keys.head(topicId, from + i),
+      );
+      let items = await this.meta.batchGet(headKeys);
+      for (let attempt = 0; ; attempt++) {
+        const ops: TransactOp[] = [];
+        items.forEach((item, i) => {
+          if (item?.data.del === true) return;
+          ops.push({
+            type: 'put',
+            key: headKeys[i]!,
+            data: tombstoneData(headFromItem(item).data),
+            condition: item ? { version: item.version } : { absent: true },
+          });
+        });
+        if (ops.length === 0) break;
+        try {
+          await this.meta.transact(ops);
+          break;
+        } catch (err) {
+          if (!(err instanceof ConflictError)) throw err;
+          if (attempt >= 50) {
+            throw new UnavailableError(`could not delete topic: appends kept winning its heads; retry`, {
+              cause: err,
+            });
+          }
+          // An append won a head: retry from the heads the conflict carries.
+          items = items.map((it, i) => (err.failed(headKeys[i]!) ? err.currentOf(headKeys[i]!) : it));
+        }
+      }
     }
   }
 

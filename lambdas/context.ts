@@ -9,7 +9,7 @@ import { Appender } from '../core/append.js';
 import { ByteLru } from '../core/cache.js';
 import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
-import type { GroupConfig } from '../core/groups/index.js';
+import type { GroupConfig, TopicView } from '../core/groups/index.js';
 import type { InboxQueue } from '../core/inbox/queue.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
@@ -52,10 +52,7 @@ export interface SluiceContext {
   /** The acks=1 inbox (`storage/inbox-config.ts`), opened on first use; `undefined` when there is none. */
   inbox(): Promise<InboxQueue | undefined>;
   /** A view of topics for the group coordinator: partition counts and high watermarks. */
-  topicView: {
-    partitionCount(topic: string): Promise<number | undefined>;
-    highWatermarks(topic: string, partitions: readonly number[]): Promise<number[]>;
-  };
+  topicView: TopicView;
 }
 
 export const systemClock: Clock = {
@@ -97,7 +94,7 @@ export function createContext(
   const endpoints = endpointResolver(env, options.endpoints);
   let inbox: Promise<InboxQueue | undefined> | undefined = options.inbox && Promise.resolve(options.inbox);
   const schemas = new SchemaRegistry({ meta: stores.meta, clock, random });
-  const topicView = {
+  const topicView: TopicView = {
     async partitionCount(topic: string) {
       try {
         return (await topics.get(topic)).partitions;
@@ -107,6 +104,8 @@ export function createContext(
     },
     highWatermarks: (topic: string, partitions: readonly number[]) =>
       reader.highWatermarks(topic, partitions),
+    // Read from the catalog, not the cache: an offset belongs to the incarnation current now.
+    topicId: async (topic: string) => (await topics.load(topic))?.id,
   };
   return {
     inbox: () => {

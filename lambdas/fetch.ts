@@ -24,7 +24,7 @@ import { bodyJsonBytes, escapedBytes, MAX_RESPONSE_BYTES, ResponseBudget } from 
  */
 async function atHighWatermark(
   ctx: SluiceContext,
-  partitions: readonly { topic: string; partition: number; offset: number }[],
+  partitions: readonly { topic: string; partition: number; offset: number; topicId?: string }[],
 ): Promise<(PartitionBatches | undefined)[]> {
   try {
     const topics = new Map<string, TopicMeta | undefined>();
@@ -34,7 +34,8 @@ async function atHighWatermark(
     }
     const known = partitions.filter((p) => {
       const t = topics.get(p.topic);
-      return t !== undefined && p.partition < t.partitions;
+      // Another incarnation than the one asked for is the full path's to answer.
+      return t !== undefined && p.partition < t.partitions && (p.topicId ?? t.id) === t.id;
     });
     if (known.length === 0) return partitions.map(() => undefined);
     const heads = await readHeads(
@@ -44,11 +45,12 @@ async function atHighWatermark(
     const byPartition = new Map(known.map((p, i) => [p, heads[i]!]));
     return partitions.map((p) => {
       const head = byPartition.get(p);
-      // A head carrying pending-commit markers (DESIGN.md §13) may be rolled forward by
-      // the full path: not answered from here.
-      if (!head || p.offset !== head.data.next || head.data.x) return undefined;
+      // A tombstone (a deleted topic, still cached) is the full path's to answer too, and so
+      // is a head carrying a large transaction's pending-commit markers (DESIGN.md §13).
+      if (!head || head.data.deleted || head.data.x || p.offset !== head.data.next) return undefined;
       return {
         topic: p.topic,
+        topicId: topics.get(p.topic)!.id,
         partition: p.partition,
         highWatermark: head.data.next,
         logStartOffset: head.data.start,
@@ -91,6 +93,7 @@ const fetchQuery = z.object({
   maxRecords: int('maxRecords', 1, 1_000_000).optional(),
   maxWaitMs: int('maxWaitMs', 0, MAX_WAIT_MS).optional(),
   encoding: z.enum(['utf8', 'base64']).optional(),
+  topicId: z.string().min(1).max(64).optional(),
 });
 
 const fetchBody = z.strictObject({
@@ -100,6 +103,7 @@ const fetchBody = z.strictObject({
         topic: z.string().min(1),
         partition: z.number().int().min(0).max(9_999),
         offset: z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER),
+        topicId: z.string().min(1).max(64).optional(),
       }),
     )
     .min(1)
@@ -114,6 +118,7 @@ const offsetsQuery = z.object({
   topic: z.string().min(1),
   partition: int('partition', 0, 9_999),
   at: z.union([z.enum(['earliest', 'latest']), int('at', 0, 8.64e15)]),
+  topicId: z.string().min(1).max(64).optional(),
 });
 
 export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {}): Route[] {
@@ -152,6 +157,7 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
               try {
                 return await ctx.reader.fetchBatches(p.topic, p.partition, p.offset, {
                   maxBytes: perPartition,
+                  ...(p.topicId !== undefined && { topicId: p.topicId }),
                 });
               } catch (err) {
                 const error = asSluiceError(err);
@@ -183,6 +189,7 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
                   ...(errors.length > 0 && {
                     'x-sluice-partition-errors': JSON.stringify(errors.map(errorJson)),
                   }),
+                  ...(ok.length > 0 && { 'x-sluice-topic-ids': JSON.stringify(topicIds(ok)) }),
                 },
                 body: encodeFetchFrames(kept),
               };
@@ -221,11 +228,21 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
       path: '/v1/offsets',
       async handle(req) {
         const q = parseQuery(req, offsetsQuery);
-        const found = await ctx.reader.listOffset(q.topic, q.partition, q.at);
+        const found = await ctx.reader.listOffset(
+          q.topic,
+          q.partition,
+          q.at,
+          q.topicId !== undefined ? { topicId: q.topicId } : {},
+        );
         return { status: 200, body: { topic: q.topic, partition: q.partition, ...found } };
       },
     },
   ];
+}
+
+/** The topic id of each topic answered: `{ [topic]: id }`, for a binary response's header. */
+function topicIds(results: readonly PartitionBatches[]): Record<string, string> {
+  return Object.fromEntries(results.map((r) => [r.topic, r.topicId]));
 }
 
 function errorJson(r: {
@@ -279,7 +296,8 @@ function binaryRoom(
       ].map(errorJson),
     ),
   );
-  const room = Math.floor(((limit - header) * 3) / 4) - frames;
+  const ids = ok.length > 0 ? escapedBytes(JSON.stringify(topicIds(ok))) : 0;
+  const room = Math.floor(((limit - header - ids) * 3) / 4) - frames;
   return Math.max(0, room);
 }
 
@@ -302,12 +320,14 @@ function tooLargeForResponse(batch: DeflatedBatch): SluiceError {
  */
 function envelopeBytes(r: {
   topic: string;
+  topicId: string;
   partition: number;
   highWatermark: number;
   logStartOffset: number;
 }) {
   const envelope = bodyJsonBytes({
     topic: r.topic,
+    topicId: r.topicId,
     partition: r.partition,
     highWatermark: r.highWatermark,
     logStartOffset: r.logStartOffset,
@@ -341,6 +361,7 @@ function recordsJson(
 ) {
   const envelope = {
     topic: r.topic,
+    topicId: r.topicId,
     partition: r.partition,
     highWatermark: r.highWatermark,
     logStartOffset: r.logStartOffset,

@@ -25,7 +25,13 @@ const commitBody = z.strictObject({
   memberId: z.string().nullish(),
   memberEpoch: int().nullish(),
   offsets: z.array(
-    z.strictObject({ topic: z.string(), partition: int(), offset: int(), metadata: z.string().nullish() }),
+    z.strictObject({
+      topic: z.string(),
+      partition: int(),
+      offset: int(),
+      metadata: z.string().nullish(),
+      topicId: z.string().nullish(),
+    }),
   ),
 });
 

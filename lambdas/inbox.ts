@@ -8,29 +8,20 @@
 import { z } from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { encodeInboxMessage, type InboxMessage } from '../core/inbox/message.js';
-import { defaultPartition } from '../core/records/index.js';
+import { defaultPartition, encodeBatch } from '../core/records/index.js';
+import { checkRecordRules } from '../core/topic-rules.js';
 import type { SluiceContext } from './context.js';
 import { parseJson, type Route } from './http.js';
-import { toBytes } from './json-records.js';
+import { headersFromJson, jsonRecord, toBytes } from './json-records.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
-const inboxBody = z.object({
+const inboxBody = z.strictObject({
   topic: z.string(),
   encoding: z.enum(['utf8', 'base64']).optional(),
-  records: z
-    .array(
-      z.object({
-        key: z.string().nullable().optional(),
-        value: z.string().nullable(),
-        headers: z.record(z.string(), z.string().nullable()).optional(),
-        partition: z.number().int().min(0).optional(),
-        timestamp: z.number().int().min(0).max(8.64e15).optional(),
-      }),
-    )
-    .min(1, 'at least one record is required'),
+  records: z.array(jsonRecord).min(1, 'at least one record is required'),
   producer: z
-    .object({
+    .strictObject({
       id: z.string().regex(/^\d{1,18}$/, 'a producer id from POST /v1/producers'),
       epoch: z.number().int().min(0).max(32767),
       sequences: z.record(z.string().regex(/^\d+$/), z.number().int().min(0).max(MAX_SEQUENCE)),
@@ -69,17 +60,25 @@ export function inboxRoute(ctx: SluiceContext): Route {
             `topic '${topic.name}' has no partition ${partition} (it has ${topic.partitions})`,
           );
         }
+        // The rules of the topic's configuration, as at produce: the batcher must never
+        // meet a record it cannot append.
+        checkRecordRules(topic.name, topic.config, { key }, `records.${i}`);
+        const value = toBytes(r.value, encoding, `records.${i}.value`);
+        const headers = headersFromJson(r.headers, encoding, `records.${i}.headers`);
+        const ts = r.timestamp ?? now;
+        const alone = encodeBatch([{ key, value, headers, timestamp: ts }], { now }).length;
+        const limit = topic.config['max.message.bytes'];
+        if (alone > limit) {
+          throw new SluiceError(
+            'MESSAGE_TOO_LARGE',
+            `records.${i}: ${alone} bytes as a batch, over the topic's max.message.bytes of ${limit}`,
+          );
+        }
         const record = {
           k: b64(key),
-          v: b64(toBytes(r.value, encoding, `records.${i}.value`)),
-          h: Object.entries(r.headers ?? {}).map(
-            ([name, value]) =>
-              [name, b64(toBytes(value, encoding, `records.${i}.headers.${name}`))] as [
-                string,
-                string | null,
-              ],
-          ),
-          ts: r.timestamp ?? now,
+          v: b64(value),
+          h: headers.map((h) => [h.key, b64(h.value)] as [string, string | null]),
+          ts,
         };
         const list = byPartition.get(partition);
         if (list) list.push(record);

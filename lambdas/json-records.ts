@@ -3,10 +3,27 @@
  * request asks for `"encoding": "base64"` (API.md). `null` stays null (a null value is a
  * tombstone).
  */
-import { InvalidRequestError } from '../core/errors.js';
-import type { KafkaRecord, RecordHeader } from '../core/records/index.js';
+import { z } from 'zod';
+import { InvalidRequestError, SluiceError } from '../core/errors.js';
+import { encodeBatch, type KafkaRecord, type RecordHeader, type RecordInput } from '../core/records/index.js';
+
+const MAX_SEQUENCE = 0x7fffffff;
 
 export type Encoding = 'utf8' | 'base64';
+
+/** A record of a JSON produce body (`POST /v1/produce`, `/v1/inbox`, transactional sends). */
+export const jsonRecord = z.strictObject({
+  key: z.string().nullable().optional(),
+  value: z.string().nullable(),
+  headers: z
+    .union([
+      z.record(z.string(), z.union([z.string().nullable(), z.array(z.string().nullable())])),
+      z.array(z.strictObject({ key: z.string(), value: z.string().nullable() })),
+    ])
+    .optional(),
+  partition: z.number().int().min(0).optional(),
+  timestamp: z.number().int().min(0).max(8.64e15).optional(),
+});
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const utf8 = new TextEncoder();
@@ -75,4 +92,38 @@ export function recordToJson(r: KafkaRecord, encoding: Encoding) {
     headers,
     headerList,
   };
+}
+
+/** Encodes records into batches no larger than `limit` bytes, keeping sequences contiguous. */
+export function encodeSplit(
+  items: { index: number; record: RecordInput }[],
+  limit: number,
+  producer: { producerId: bigint; producerEpoch: number; baseSequence: number } | undefined,
+  now: number,
+): Uint8Array[] {
+  const encode = (part: RecordInput[], skip: number) =>
+    encodeBatch(part, {
+      now,
+      ...(producer && { ...producer, baseSequence: (producer.baseSequence + skip) % (MAX_SEQUENCE + 1) }),
+    });
+  const records = items.map((i) => i.record);
+  const out: Uint8Array[] = [];
+  const split = (from: number, to: number) => {
+    const batch = encode(records.slice(from, to), from);
+    if (batch.length <= limit) {
+      out.push(batch);
+      return;
+    }
+    if (to - from === 1) {
+      throw new SluiceError(
+        'MESSAGE_TOO_LARGE',
+        `records.${items[from]!.index}: ${batch.length} bytes as a batch, over the topic's max.message.bytes of ${limit}`,
+      );
+    }
+    const mid = from + Math.ceil((to - from) / 2);
+    split(from, mid);
+    split(mid, to);
+  };
+  split(0, records.length);
+  return out;
 }

@@ -26,7 +26,12 @@ export function metadataRoute(ctx: SluiceContext): Route {
           ...(endpoints.schemas
             ? { schemaRegistry: `${endpoints.schemas.replace(/\/+$/, '')}/schemas` }
             : {}),
-          topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+          // maxMessageBytes: producers size their batches to it (docs/api.md, "SDK batch sizing").
+          topics: topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitions,
+            maxMessageBytes: t.config['max.message.bytes'],
+          })),
         },
       };
     },

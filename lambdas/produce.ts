@@ -6,39 +6,20 @@
  */
 import { z } from 'zod';
 import type { AppendRun } from '../core/append.js';
-import { InvalidRequestError, SluiceError } from '../core/errors.js';
+import { InvalidRequestError } from '../core/errors.js';
 import { initProducer } from '../core/producers.js';
-import {
-  decodeBatch,
-  defaultPartition,
-  encodeBatch,
-  type RecordInput,
-  verifyBatch,
-} from '../core/records/index.js';
+import { decodeBatch, defaultPartition, type RecordInput, verifyBatch } from '../core/records/index.js';
 import { SchemaValidator } from '../core/schemas/validation.js';
 import { checkRecordRules } from '../core/topic-rules.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { type HttpRequest, lambdaHandler, parseJson, type Route } from './http.js';
 import { inboxRoute } from './inbox.js';
-import { headersFromJson, toBytes } from './json-records.js';
+import { encodeSplit, headersFromJson, jsonRecord, toBytes } from './json-records.js';
 import { metadataRoute } from './metadata.js';
 import { transactionRoutes } from './transactions.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
-
-const jsonRecord = z.strictObject({
-  key: z.string().nullable().optional(),
-  value: z.string().nullable(),
-  headers: z
-    .union([
-      z.record(z.string(), z.union([z.string().nullable(), z.array(z.string().nullable())])),
-      z.array(z.strictObject({ key: z.string(), value: z.string().nullable() })),
-    ])
-    .optional(),
-  partition: z.number().int().min(0).optional(),
-  timestamp: z.number().int().min(0).max(8.64e15).optional(),
-});
 
 const produceBody = z.strictObject({
   topic: z.string(),
@@ -204,40 +185,6 @@ function producerFields(body: ProduceBody, partition: number) {
     );
   }
   return { producerId: BigInt(body.producer.id), producerEpoch: body.producer.epoch, baseSequence: sequence };
-}
-
-/** Encodes records into batches no larger than `limit` bytes, keeping sequences contiguous. */
-function encodeSplit(
-  items: { index: number; record: RecordInput }[],
-  limit: number,
-  producer: { producerId: bigint; producerEpoch: number; baseSequence: number } | undefined,
-  now: number,
-): Uint8Array[] {
-  const encode = (part: RecordInput[], skip: number) =>
-    encodeBatch(part, {
-      now,
-      ...(producer && { ...producer, baseSequence: (producer.baseSequence + skip) % (MAX_SEQUENCE + 1) }),
-    });
-  const records = items.map((i) => i.record);
-  const out: Uint8Array[] = [];
-  const split = (from: number, to: number) => {
-    const batch = encode(records.slice(from, to), from);
-    if (batch.length <= limit) {
-      out.push(batch);
-      return;
-    }
-    if (to - from === 1) {
-      throw new SluiceError(
-        'MESSAGE_TOO_LARGE',
-        `records.${items[from]!.index}: ${batch.length} bytes as a batch, over the topic's max.message.bytes of ${limit}`,
-      );
-    }
-    const mid = from + Math.ceil((to - from) / 2);
-    split(from, mid);
-    split(mid, to);
-  };
-  split(0, records.length);
-  return out;
 }
 
 /** The Lambda entry point. */

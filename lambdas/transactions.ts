@@ -10,11 +10,12 @@
  */
 import { z } from 'zod';
 import type { AppendRun } from '../core/append.js';
-import { defaultPartition, encodeBatch, type RecordInput, verifyBatch } from '../core/records/index.js';
+import { defaultPartition, type RecordInput, verifyBatch } from '../core/records/index.js';
+import { checkRecordRules } from '../core/topic-rules.js';
 import { BATCHES_CONTENT_TYPE, parseProduceFrames } from '../core/wire.js';
 import type { SluiceContext } from './context.js';
 import { parseJson, parseQuery, type Route } from './http.js';
-import { headersFromJson, toBytes } from './json-records.js';
+import { encodeSplit, headersFromJson, jsonRecord, toBytes } from './json-records.js';
 
 const int = () => z.number().int();
 const producerFields = {
@@ -46,17 +47,7 @@ const sendJson = z.strictObject({
   ...sequenced,
   topic: z.string(),
   encoding: z.enum(['utf8', 'base64']).optional(),
-  records: z
-    .array(
-      z.strictObject({
-        key: z.string().nullable().optional(),
-        value: z.string().nullable(),
-        headers: z.record(z.string(), z.string().nullable()).optional(),
-        partition: int().min(0).optional(),
-        timestamp: int().min(0).max(8.64e15).optional(),
-      }),
-    )
-    .min(1, 'at least one record is required'),
+  records: z.array(jsonRecord).min(1, 'at least one record is required'),
 });
 
 export function transactionRoutes(ctx: SluiceContext): Route[] {
@@ -126,9 +117,10 @@ async function jsonRuns(ctx: SluiceContext, body: z.infer<typeof sendJson>): Pro
   const encoding = body.encoding ?? 'utf8';
   const now = ctx.clock.now();
   const keyless = Math.floor(ctx.random() * topic.partitions);
-  const byPartition = new Map<number, RecordInput[]>();
+  const byPartition = new Map<number, { index: number; record: RecordInput }[]>();
   body.records.forEach((r, i) => {
     const key = toBytes(r.key, encoding, `records.${i}.key`);
+    checkRecordRules(topic.name, topic.config, { key }, `records.${i}`);
     const record: RecordInput = {
       key,
       value: toBytes(r.value, encoding, `records.${i}.value`),
@@ -137,13 +129,14 @@ async function jsonRuns(ctx: SluiceContext, body: z.infer<typeof sendJson>): Pro
     };
     const partition = r.partition ?? (key ? defaultPartition(key, topic.partitions) : keyless);
     const list = byPartition.get(partition) ?? [];
-    list.push(record);
+    list.push({ index: i, record });
     byPartition.set(partition, list);
   });
-  return [...byPartition].map(([partition, records]) => ({
+  // As at produce: batches under the topic's max.message.bytes, a record too large alone named.
+  return [...byPartition].map(([partition, items]) => ({
     topic: topic.name,
     partition,
-    batches: [verifyBatch(encodeBatch(records, { now }))],
+    batches: encodeSplit(items, topic.config['max.message.bytes'], undefined, now).map((b) => verifyBatch(b)),
     trusted: true,
   }));
 }

@@ -16,8 +16,15 @@ export interface ClusterMetadata {
   endpoints: Partial<Record<FunctionName, string>> & Record<Exclude<FunctionName, 'schemas'>, string>;
   /** The Confluent-compatible schema registry's URL (`<schemas endpoint>/schemas`). */
   schemaRegistry?: string;
-  topics: { name: string; partitions: number }[];
+  /**
+   * `maxMessageBytes`: the topic's `max.message.bytes` (bytes per record batch); absent from
+   * servers older than it, which the SDK then takes as Kafka's default.
+   */
+  topics: { name: string; partitions: number; maxMessageBytes?: number }[];
 }
+
+/** Kafka's (and Sluice's) default `max.message.bytes`. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
 
 export interface ApiRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
@@ -81,6 +88,16 @@ export class SluiceApi {
     if (!found) found = (await this.metadata(true)).topics.find((t) => t.name === topic);
     if (!found) throw new UnknownTopicOrPartitionError(`topic '${topic}' does not exist`, { status: 404 });
     return found.partitions;
+  }
+
+  /**
+   * A topic's `max.message.bytes` (cached with the metadata; {@link invalidate} after a
+   * `MESSAGE_TOO_LARGE` answer to learn a changed limit).
+   */
+  async maxMessageBytes(topic: string): Promise<number> {
+    await this.partitionCount(topic);
+    const found = (await this.metadata()).topics.find((t) => t.name === topic);
+    return found?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   /** Forgets cached metadata (after UNKNOWN_TOPIC_OR_PARTITION, topic changes). */

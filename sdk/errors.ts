@@ -67,6 +67,11 @@ export class UnknownTopicOrPartitionError extends named(
   'UNKNOWN_TOPIC_OR_PARTITION',
   'UnknownTopicOrPartitionError',
 ) {}
+/**
+ * The topic id named is not the topic's current incarnation (`UNKNOWN_TOPIC_ID`, KIP-516):
+ * the topic was deleted, and maybe re-created under the same name.
+ */
+export class UnknownTopicIdError extends named('UNKNOWN_TOPIC_ID', 'UnknownTopicIdError') {}
 /** The offset is below the log start or past the high watermark (`OFFSET_OUT_OF_RANGE`). */
 export class OffsetOutOfRangeError extends named('OFFSET_OUT_OF_RANGE', 'OffsetOutOfRangeError') {}
 /** `TOPIC_ALREADY_EXISTS` */
@@ -101,6 +106,34 @@ export class TransactionTooLargeError extends named('TRANSACTION_TOO_LARGE', 'Tr
 export class InvalidProducerEpochError extends named('INVALID_PRODUCER_EPOCH', 'InvalidProducerEpochError') {}
 /** A record, batch or request is larger than allowed (`MESSAGE_TOO_LARGE`). */
 export class MessageTooLargeError extends named('MESSAGE_TOO_LARGE', 'MessageTooLargeError') {}
+/**
+ * One record of a send cannot fit any batch or request on its own (Kafka's
+ * `RecordTooLargeException`): larger, once encoded alone as a batch (compressed as the send
+ * asks), than its topic's `max.message.bytes`, or than one request or inbox message carries.
+ * The send it belongs to was refused before anything of it was sent. `topic` and
+ * `partition` say where it was going, `index` is its position in the send's `messages`
+ * (for `sendBatch`, in `topicMessages[topicIndex].messages`), `bytes` its encoded size and
+ * `limit` the limit it is over.
+ *
+ * @example
+ * try { await producer.send({ topic, messages }); } catch (err) {
+ *   if (err instanceof RecordTooLargeError) console.error(`message ${err.index} is ${err.bytes} bytes`);
+ * }
+ */
+export class RecordTooLargeError extends MessageTooLargeError {
+  override name = 'RecordTooLargeError';
+  constructor(
+    message: string,
+    readonly topic: string,
+    readonly partition: number,
+    readonly index: number,
+    readonly bytes: number,
+    readonly limit: number,
+    readonly topicIndex = 0,
+  ) {
+    super(message, { status: 413, retriable: false });
+  }
+}
 /** The request does not follow the contract (`INVALID_REQUEST`); the message names the field. */
 export class InvalidRequestError extends named('INVALID_REQUEST', 'InvalidRequestError') {}
 /** The caller's credentials may not do this (`AUTHORIZATION_FAILED`, or a 403 from the Function URL). */
@@ -114,6 +147,7 @@ const BY_CODE: Record<
   ) => SluiceProtocolError
 > = {
   UNKNOWN_TOPIC_OR_PARTITION: UnknownTopicOrPartitionError,
+  UNKNOWN_TOPIC_ID: UnknownTopicIdError,
   OFFSET_OUT_OF_RANGE: OffsetOutOfRangeError,
   TOPIC_ALREADY_EXISTS: TopicAlreadyExistsError,
   FENCED_MEMBER_EPOCH: FencedMemberEpochError,

@@ -46,6 +46,7 @@ export {
   NonEmptyGroupError,
   OffsetOutOfRangeError,
   OutOfOrderSequenceNumberError,
+  RecordTooLargeError,
   SluiceArgumentError,
   SluiceClientError,
   SluiceConnectionError,
@@ -56,6 +57,7 @@ export {
   TopicAlreadyExistsError,
   TransactionTooLargeError,
   UnknownMemberIdError,
+  UnknownTopicIdError,
   UnknownTopicOrPartitionError,
 } from './errors.js';
 export { createLogger, type LogCreator, type LogEntry, type Logger, logLevel } from './logger.js';

@@ -98,13 +98,6 @@ export function toRecord<K, V>(
   };
 }
 
-/** Estimated encoded size of a record (for batching decisions). */
-export function recordSize(r: RecordInput): number {
-  let n = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers ?? []) n += 8 + h.key.length + (h.value?.length ?? 0);
-  return n;
-}
-
 const asBuffer = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 export interface Deserializers<K, V> {

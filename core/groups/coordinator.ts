@@ -32,9 +32,11 @@ import {
   checkAgainstLog,
   checkCommitAllowed,
   checkForward,
+  incarnations,
   isNoop,
   offsetData,
   offsetKey,
+  visibleOffsets,
 } from './offsets.js';
 import type { TopicView } from './ports.js';
 import {
@@ -193,12 +195,17 @@ export class GroupCoordinator {
   /** Committed offsets of a group. @throws SluiceError GROUP_ID_NOT_FOUND */
   async fetchOffsets(group: string): Promise<{ group: string; offsets: CommittedOffset[] }> {
     validateGroupId(group);
-    const [exists, offsets] = await Promise.all([
+    const [exists, stored] = await Promise.all([
       this.deps.meta.get(keys.group(group)),
       readOffsets(this.deps.meta, group),
     ]);
     if (!exists) throw notFound(group);
-    return { group, offsets };
+    // Offsets of a deleted topic, or of an older topic of the same name, are not shown.
+    const ids = await incarnations(
+      this.deps.topics,
+      stored.map((o) => o.topic),
+    );
+    return { group, offsets: visibleOffsets(stored, ids) };
   }
 
   /** Every group with its state and number of live members. */

@@ -7,7 +7,13 @@ import { SluiceError } from '../errors.js';
 import { keys } from '../keys.js';
 import type { Item, MetaStore } from '../ports.js';
 import { decodeGroup, type GroupState, type GroupStateName, isLive, stateName } from './model.js';
-import { byTopicPartition, type CommittedOffset, decodeOffset } from './offsets.js';
+import {
+  byTopicPartition,
+  type CommittedOffset,
+  decodeOffset,
+  incarnations,
+  visibleOffsets,
+} from './offsets.js';
 import { type TopicPartitionList, toList } from './partition-sets.js';
 import type { TopicView } from './ports.js';
 import { readGroup } from './store.js';
@@ -82,11 +88,16 @@ export async function describeGroup(
   deps: { meta: MetaStore; topics: TopicView; now: () => number },
   group: string,
 ): Promise<GroupDescription> {
-  const [{ state }, committed] = await Promise.all([
-    readGroup(deps.meta, group),
-    readOffsets(deps.meta, group),
-  ]);
+  const [{ state }, stored] = await Promise.all([readGroup(deps.meta, group), readOffsets(deps.meta, group)]);
   if (!state) throw notFound(group);
+  // Lag is of the current incarnation of each topic: offsets of older ones do not count.
+  const committed = visibleOffsets(
+    stored,
+    await incarnations(
+      deps.topics,
+      stored.map((o) => o.topic),
+    ),
+  );
   const now = deps.now();
   const members = liveMembers(state, now);
 

@@ -21,6 +21,12 @@
  *
  * The commit's transaction carries a check on the group item's version: ownership as verified
  * and the offsets written are one atomic step.
+ *
+ * Topic incarnations (docs/design.md "Topic incarnations"): each offset item records the id
+ * (`tid`) of the topic incarnation it was committed against. An item whose `tid` is not the
+ * topic's current id belongs to a deleted incarnation: it is invisible (reads skip it, lag
+ * ignores it, a commit treats it as absent) and maintenance deletes it. A commit may name
+ * the `topicId` it means; a stale one is UNKNOWN_TOPIC_ID and changes nothing.
  */
 import { SluiceError } from '../errors.js';
 import { keys } from '../keys.js';
@@ -36,6 +42,48 @@ export interface CommittedOffset {
   offset: number;
   /** Free text the committer attached; null when none. */
   metadata: string | null;
+  /** The topic incarnation the offset was committed against (absent on items from before ids). */
+  topicId?: string;
+}
+
+/**
+ * The current incarnation of each topic named: its id, or undefined when the topic does not
+ * exist. `undefined` as a whole when the view knows no ids (every offset is then current).
+ */
+export async function incarnations(
+  topics: TopicView,
+  names: Iterable<string>,
+): Promise<Map<string, string | undefined> | undefined> {
+  if (!topics.topicId) return undefined;
+  const list = [...new Set(names)];
+  const ids = await Promise.all(list.map((t) => topics.topicId!(t)));
+  return new Map(list.map((t, i) => [t, ids[i]]));
+}
+
+/**
+ * True when a stored offset (its data) belongs to the incarnation `topicId`. Items written
+ * before topic ids carry none and count as current; `topicId` undefined (no ids known, or
+ * the topic is gone) makes only those count.
+ */
+export function isCurrent(data: { tid?: unknown }, topicId: string | undefined, idsKnown = true): boolean {
+  if (!idsKnown) return true;
+  if (topicId === undefined) return false;
+  return data.tid === undefined || data.tid === topicId;
+}
+
+/** The stored offset item if it belongs to the topic's current incarnation, else undefined. */
+export function currentItem(item: Item | undefined, topicId: string | undefined): Item | undefined {
+  if (!item || topicId === undefined) return item;
+  return item.data.tid === undefined || item.data.tid === topicId ? item : undefined;
+}
+
+/** Offsets of current incarnations only: those of deleted topics, or of an older topic of the same name, go. */
+export function visibleOffsets(
+  offsets: readonly CommittedOffset[],
+  ids: Map<string, string | undefined> | undefined,
+): CommittedOffset[] {
+  if (!ids) return [...offsets];
+  return offsets.filter((o) => isCurrent({ tid: o.topicId }, ids.get(o.topic)));
 }
 
 /** The partitions `member` may commit at `epoch`. */
@@ -115,8 +163,21 @@ export async function checkAgainstLog(
     if (list) list.push(o);
     else byTopic.set(o.topic, [o]);
   }
+  const ids = await incarnations(topics, byTopic.keys());
   await Promise.all(
     [...byTopic].map(async ([topic, list]) => {
+      const current = ids?.get(topic);
+      for (const o of list) {
+        if (o.topicId !== undefined && ids && o.topicId !== current) {
+          throw new SluiceError(
+            'UNKNOWN_TOPIC_ID',
+            current === undefined
+              ? `topic ${topic} (id ${o.topicId}) was deleted`
+              : `topic ${topic} is now id ${current}, not ${o.topicId}: it was deleted and re-created`,
+          );
+        }
+        if (current !== undefined) o.topicId = current;
+      }
       const count = await topics.partitionCount(topic);
       for (const o of list) {
         if (count === undefined || o.partition >= count) {
@@ -151,9 +212,12 @@ export function offsetKey(group: string, o: { topic: string; partition: number }
 }
 
 export function offsetData(o: OffsetCommit, now: number): ItemData {
-  return o.metadata === undefined || o.metadata === ''
-    ? { offset: o.offset, at: now }
-    : { offset: o.offset, metadata: o.metadata, at: now };
+  const data: ItemData =
+    o.metadata === undefined || o.metadata === ''
+      ? { offset: o.offset, at: now }
+      : { offset: o.offset, metadata: o.metadata, at: now };
+  if (o.topicId !== undefined) data.tid = o.topicId;
+  return data;
 }
 
 /** Reads a committed-offset item; undefined for an item that is not one. */
@@ -164,16 +228,22 @@ export function decodeOffset(item: Item): CommittedOffset | undefined {
   const offset = item.data.offset;
   if (hash <= 0 || !Number.isSafeInteger(partition) || typeof offset !== 'number') return undefined;
   const metadata = item.data.metadata;
+  const tid = item.data.tid;
   return {
     topic: rest.slice(0, hash),
     partition,
     offset,
     metadata: typeof metadata === 'string' ? metadata : null,
+    ...(typeof tid === 'string' && { topicId: tid }),
   };
 }
 
-/** Throws when a commit would move a committed offset backwards. */
-export function checkForward(o: OffsetCommit, current: Item | undefined): void {
+/**
+ * Throws when a commit would move a committed offset backwards. An offset of another
+ * incarnation of the topic is no bound.
+ */
+export function checkForward(o: OffsetCommit, stored: Item | undefined): void {
+  const current = currentItem(stored, o.topicId);
   const committed = current?.data.offset;
   if (typeof committed === 'number' && o.offset < committed) {
     throw new SluiceError(
@@ -187,6 +257,7 @@ export function checkForward(o: OffsetCommit, current: Item | undefined): void {
 /** True when writing `o` over `current` would change nothing a reader sees. */
 export function isNoop(o: OffsetCommit, current: Item | undefined): boolean {
   if (!current) return false;
+  if (current.data.tid !== o.topicId) return false;
   const metadata = typeof current.data.metadata === 'string' ? current.data.metadata : undefined;
   return current.data.offset === o.offset && metadata === (o.metadata || undefined);
 }

@@ -9,6 +9,12 @@ export interface TopicView {
   partitionCount(topic: string): Promise<number | undefined>;
   /** High watermarks (next offset to be written) of the given partitions of a topic. */
   highWatermarks(topic: string, partitions: readonly number[]): Promise<number[]>;
+  /**
+   * The id of the topic's current incarnation (minted at creation; a topic deleted and
+   * re-created under the same name has a new one), or undefined if it does not exist.
+   * Optional: a view without it (tests of groups alone) makes every offset current.
+   */
+  topicId?(topic: string): Promise<string | undefined>;
 }
 
 /**
@@ -30,5 +36,7 @@ export function cachedTopicView(view: TopicView, clock: Clock, ttlMs: number): T
       return count;
     },
     highWatermarks: (topic, partitions) => view.highWatermarks(topic, partitions),
+    // Never cached: an offset is read or written against the incarnation it belongs to.
+    ...(view.topicId && { topicId: (topic: string) => view.topicId!(topic) }),
   };
 }

@@ -31,6 +31,8 @@ export interface OffsetCommitInput {
   /** The next offset to read. */
   offset: number;
   metadata?: string | null;
+  /** The topic incarnation the offset is about; a stale one is UNKNOWN_TOPIC_ID. */
+  topicId?: string | null;
 }
 
 export interface CommitInput {
@@ -44,6 +46,11 @@ export interface OffsetCommit {
   partition: number;
   offset: number;
   metadata?: string;
+  /**
+   * The topic incarnation: as the committer named it, then (once checked against the log)
+   * the current one, recorded with the offset.
+   */
+  topicId?: string;
 }
 
 export interface CommitRequest {
@@ -144,11 +151,23 @@ export function validateCommit(input: CommitInput): CommitRequest {
       throw new InvalidRequestError(`offsets.${i}: ${o.topic}-${o.partition} is named twice`, `offsets.${i}`);
     }
     seen.add(id);
-    req.offsets.push(
-      metadata === undefined
-        ? { topic: o.topic, partition: o.partition, offset: o.offset }
-        : { topic: o.topic, partition: o.partition, offset: o.offset, metadata },
-    );
+    const topicId = o.topicId ?? undefined;
+    if (
+      topicId !== undefined &&
+      (typeof topicId !== 'string' || topicId.length === 0 || topicId.length > 64)
+    ) {
+      throw new InvalidRequestError(
+        `offsets.${i}.topicId: a topic id (1-64 characters)`,
+        `offsets.${i}.topicId`,
+      );
+    }
+    req.offsets.push({
+      topic: o.topic,
+      partition: o.partition,
+      offset: o.offset,
+      ...(metadata !== undefined && { metadata }),
+      ...(topicId !== undefined && { topicId }),
+    });
   });
   return req;
 }

@@ -25,6 +25,7 @@
 import type { Clock, Random } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import type { Reader } from '../fetch.js';
+import { currentItem } from '../groups/offsets.js';
 import { keys } from '../keys.js';
 import { acquireLease, fenceOp, type Lease, releaseLease, renewLease } from '../leases.js';
 import { ConflictError, type ItemKey, type MetaStore } from '../ports.js';
@@ -132,7 +133,17 @@ export class Dispatcher {
       this.deps,
     );
     if (!lease) return { ...result, status: 'busy' };
-    const run = new PartitionRun(this.deps, this.ttl, this.maxBytes, sub, partition, lease, result, options);
+    const run = new PartitionRun(
+      this.deps,
+      this.ttl,
+      this.maxBytes,
+      sub,
+      topic.id,
+      partition,
+      lease,
+      result,
+      options,
+    );
     let released = false;
     try {
       result.status = await run.loop();
@@ -174,6 +185,8 @@ class PartitionRun {
     private readonly ttl: number,
     private readonly maxBytes: number,
     private sub: SubscriptionConfig,
+    /** The topic incarnation dispatched: its records, its offsets, nothing of another. */
+    private readonly topicId: string,
     private readonly partition: number,
     public lease: Lease,
     private readonly result: DispatchResult,
@@ -184,12 +197,15 @@ class PartitionRun {
 
   async loop(): Promise<DispatchStatus> {
     const { clock, reader } = this.deps;
-    const committed = await this.deps.meta.get(this.offsetKey);
-    this.offsetVersion = committed?.version;
+    const stored = await this.deps.meta.get(this.offsetKey);
+    this.offsetVersion = stored?.version;
+    // An offset of an older topic of the same name is no position in this one.
+    const committed = currentItem(stored, this.topicId);
     this.offset =
       typeof committed?.data.offset === 'number'
         ? committed.data.offset
-        : (await reader.listOffset(this.sub.topic, this.partition, 'earliest')).offset;
+        : (await reader.listOffset(this.sub.topic, this.partition, 'earliest', { topicId: this.topicId }))
+            .offset;
     this.result.committed = this.offset;
 
     let attempts = 0;
@@ -293,6 +309,7 @@ class PartitionRun {
       const got = await this.deps.reader.fetchRecords(this.sub.topic, this.partition, this.offset, {
         maxRecords: limit,
         maxBytes: this.maxBytes,
+        topicId: this.topicId,
       });
       if (got.records.length === 0 && got.nextOffset > this.offset) {
         // Compaction removed every record of a range: nothing to deliver there.
@@ -302,7 +319,14 @@ class PartitionRun {
       return got.records;
     } catch (error) {
       if (!(error instanceof SluiceError) || error.code !== 'OFFSET_OUT_OF_RANGE') throw error;
-      const { offset: start } = await this.deps.reader.listOffset(this.sub.topic, this.partition, 'earliest');
+      const { offset: start } = await this.deps.reader.listOffset(
+        this.sub.topic,
+        this.partition,
+        'earliest',
+        {
+          topicId: this.topicId,
+        },
+      );
       if (start <= this.offset) throw error;
       // Retention deleted records before they were delivered: say so, never silently.
       await this.report({
@@ -381,7 +405,7 @@ class PartitionRun {
         {
           type: 'put',
           key: this.offsetKey,
-          data: { offset: next, at: this.deps.clock.now() },
+          data: { offset: next, at: this.deps.clock.now(), tid: this.topicId },
           condition: this.offsetVersion === undefined ? { absent: true } : { version: this.offsetVersion },
         },
       ]);

@@ -11,6 +11,7 @@ import type { Clock, Random } from '../clock.js';
 import { SluiceError } from '../errors.js';
 import type { Reader } from '../fetch.js';
 import { emptyGroup, encodeGroup } from '../groups/model.js';
+import { currentItem } from '../groups/offsets.js';
 import { keys } from '../keys.js';
 import { ConflictError, type ItemData, type MetaStore } from '../ports.js';
 import type { Topics } from '../topics.js';
@@ -48,18 +49,23 @@ export class SubscriptionStore {
     if (sub.startingPosition !== 'earliest') {
       const at = sub.startingPosition === 'latest' ? 'latest' : sub.startingPosition.timestamp;
       for (let p = 0; p < topic.partitions; p++) {
-        const { offset } = await this.deps.reader.listOffset(sub.topic, p, at);
+        const { offset } = await this.deps.reader.listOffset(sub.topic, p, at, { topicId: topic.id });
+        const key = keys.committed(sub.groupId, sub.topic, p);
+        const stored = await meta.get(key);
+        // The group already has an offset there: it is kept. One of a deleted topic of the
+        // same name is no offset (docs/design.md "Topic incarnations"): replaced.
+        if (stored && currentItem(stored, topic.id)) continue;
         await meta
           .transact([
             {
               type: 'put',
-              key: keys.committed(sub.groupId, sub.topic, p),
-              data: { offset, at: clock.now() },
-              condition: { absent: true },
+              key,
+              data: { offset, at: clock.now(), tid: topic.id },
+              condition: stored ? { version: stored.version } : { absent: true },
             },
           ])
           .catch((error) => {
-            // The group already has an offset there: it is kept.
+            // Another writer got there first: its offset is kept.
             if (!(error instanceof ConflictError)) throw error;
           });
       }

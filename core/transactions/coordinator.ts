@@ -526,6 +526,14 @@ export class TransactionCoordinator {
     const partitions: CommittedPartition[] = [];
     parts.forEach(([pk, p], i) => {
       const head = heads[i]!;
+      if (head.data.deleted) {
+        // The records were staged for a topic deleted since (docs/design.md "Topic
+        // incarnations"): they can never be committed to it, nor to a new topic of its name.
+        throw new SluiceError(
+          'UNKNOWN_TOPIC_OR_PARTITION',
+          `topic '${p.topic}' was deleted after records were sent to it in this transaction; abort the transaction`,
+        );
+      }
       let next = head.data.next;
       let size = head.data.size;
       let count = 0;

@@ -166,7 +166,8 @@ export async function applyPartition(
   let lastError: unknown;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const head = headFromItem(await meta.get(key));
-    if (head.data.x?.[id] !== txn) return undefined;
+    // Applied already — or the topic was deleted since (its records went with it).
+    if (head.data.x?.[id] !== txn || head.data.deleted) return undefined;
     const now = clock.now();
     const ops: TransactOp[] = [];
     let next = head.data.next;
@@ -288,7 +289,8 @@ export async function settleHead(
   readOnly = false,
 ): Promise<Head> {
   const markers = head.data.x;
-  if (!markers) return head;
+  // A tombstone (a deleted topic): its callers refuse it, nothing is applied to it.
+  if (!markers || head.data.deleted) return head;
   let changed = false;
   for (const [id, txn] of Object.entries(markers)) {
     const state = decodeState((await meta.get(keys.transaction(id)))?.data);

@@ -4,7 +4,12 @@
  * time so an older commit never lands after a newer one, never backwards, and what a
  * refused commit means (fenced: rejoin; behind: ignore).
  */
-import { FencedMemberEpochError, OffsetOutOfRangeError, UnknownMemberIdError } from '../errors.js';
+import {
+  FencedMemberEpochError,
+  OffsetOutOfRangeError,
+  UnknownMemberIdError,
+  UnknownTopicIdError,
+} from '../errors.js';
 import type { PartitionState } from './partition.js';
 import type { ConsumerRuntime } from './runtime.js';
 import { ConsumerEvents, type OffsetsByTopicPartition } from './types.js';
@@ -85,13 +90,19 @@ export class CommitPolicy<K, V> {
       rt.membership && rt.membership.epoch > 0
         ? { memberId: rt.membership.memberId, memberEpoch: rt.membership.epoch }
         : {};
+    // Each offset names the incarnation its position was read from: a topic deleted and
+    // re-created since refuses it (UNKNOWN_TOPIC_ID) rather than taking an old position.
+    const named = forward.map((o) => {
+      const topicId = rt.table.get(o.topic, o.partition)?.topicId;
+      return topicId === undefined ? o : { ...o, topicId };
+    });
     try {
       await rt.api.call(
         'groups',
         {
           method: 'POST',
           path: `/v1/groups/${encodeURIComponent(rt.groupId!)}/offsets`,
-          json: { ...member, offsets: forward },
+          json: { ...member, offsets: named },
         },
         rt.retry,
       );
@@ -99,6 +110,12 @@ export class CommitPolicy<K, V> {
       if (err instanceof FencedMemberEpochError || err instanceof UnknownMemberIdError) {
         rt.logger.warn('commit refused: this member was fenced; rejoining', { error: err.message });
         rt.membership?.requestRejoin();
+        return false;
+      }
+      if (err instanceof UnknownTopicIdError) {
+        rt.logger.warn('commit refused: the topic was deleted since these offsets were read', {
+          error: err.message,
+        });
         return false;
       }
       if (err instanceof OffsetOutOfRangeError) {

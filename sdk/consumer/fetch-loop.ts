@@ -102,7 +102,12 @@ export class FetchLoop<K, V> {
         method: 'POST',
         path: '/v1/fetch',
         json: {
-          partitions: ready.map((s) => ({ topic: s.topic, partition: s.partition, offset: s.position })),
+          partitions: ready.map((s) => ({
+            topic: s.topic,
+            partition: s.partition,
+            offset: s.position,
+            ...(s.topicId !== undefined && { topicId: s.topicId }),
+          })),
           maxBytes: this.maxBytes,
           maxWaitMs: this.maxWaitMs,
         },
@@ -124,6 +129,7 @@ export class FetchLoop<K, V> {
       error: { code: string; message: string };
     }[];
     for (const e of errors) this.partitionError(rt.table.get(e.topic, e.partition), e.error);
+    const topicIds = JSON.parse(res.headers['x-sluice-topic-ids'] ?? '{}') as Record<string, string>;
 
     const work: Work<K, V>[] = [];
     let gotBatches = false;
@@ -135,6 +141,8 @@ export class FetchLoop<K, V> {
       state.highWatermark = frame.highWatermark;
       // Sought, revoked or reset while the fetch was in flight: drop what it brought.
       if (state.generation !== generation || state.position !== offset || state.revoking) continue;
+      // The incarnation read from now on (servers before topic ids name none).
+      state.topicId ??= topicIds[frame.topic];
       const batches = frame.batches.map((b) => decodeBatch(b.bytes));
       // Schema deserializers fetch the writers' schemas they have not seen (awaits only then).
       if (await this.prepareDeserializers(batches)) {
@@ -196,6 +204,19 @@ export class FetchLoop<K, V> {
   private partitionError(state: PartitionState | undefined, error: { code: string; message: string }): void {
     if (!state) return;
     const { rt } = this;
+    if (error.code === 'UNKNOWN_TOPIC_ID') {
+      // The topic was deleted, maybe re-created under its name: this position is of the
+      // old one. Start over from the group's commits on the topic as it is now (none of the
+      // old one apply) or the reset policy — never from the old position.
+      rt.logger.warn('the topic was deleted and re-created; positions start over (UnknownTopicIdError)', {
+        topic: state.topic,
+        partition: state.partition,
+        offset: state.position,
+        error: error.message,
+      });
+      state.forgetIncarnation();
+      return;
+    }
     if (error.code === 'OFFSET_OUT_OF_RANGE') {
       rt.logger.warn('offset out of range; applying the reset policy', {
         topic: state.topic,
@@ -222,15 +243,16 @@ export class FetchLoop<K, V> {
     const pending = rt.table.all().filter((s) => s.position === undefined && !s.revoking && s.retryAt <= now);
     if (pending.length === 0) return;
     let committed = new Map<string, number>();
+    let topicIds = new Map<string, string | undefined>();
     if (rt.groupId !== undefined && pending.some((s) => !s.reset)) {
-      const res = await rt.api.json<{ offsets: { topic: string; partition: number; offset: number }[] }>(
-        'groups',
-        {
-          method: 'GET',
-          path: `/v1/groups/${encodeURIComponent(rt.groupId)}/offsets`,
-        },
-      );
+      const res = await rt.api.json<{
+        offsets: { topic: string; partition: number; offset: number; topicId?: string }[];
+      }>('groups', {
+        method: 'GET',
+        path: `/v1/groups/${encodeURIComponent(rt.groupId)}/offsets`,
+      });
       committed = new Map(res.offsets.map((o) => [partitionKey(o.topic, o.partition), o.offset]));
+      topicIds = new Map(res.offsets.map((o) => [partitionKey(o.topic, o.partition), o.topicId]));
     }
     const policy = rt.config.offsetReset ?? (rt.subscription?.fromBeginning ? 'earliest' : 'latest');
     await Promise.all(
@@ -242,6 +264,8 @@ export class FetchLoop<K, V> {
           s.position = s.resolved = seek;
         } else if (c !== undefined && !s.reset) {
           s.position = c;
+          // The commit names the incarnation it was made on: the position is of that one.
+          s.topicId = topicIds.get(s.key);
         } else {
           try {
             const res = await rt.api.json<{ offset: number }>('fetch', {

@@ -20,6 +20,12 @@ export class PartitionState {
   retryAt = 0;
   retryAttempt = 0;
   highWatermark = -1;
+  /**
+   * The id of the topic incarnation `position` belongs to (docs/design.md "Topic
+   * incarnations"), once an answer named it; fetches and commits carry it, so a topic
+   * deleted and re-created under its name is never read or committed from this position.
+   */
+  topicId: string | undefined;
   private busy: Promise<void> | undefined;
 
   constructor(
@@ -27,6 +33,20 @@ export class PartitionState {
     readonly partition: number,
   ) {
     this.key = `${topic}\u0000${partition}`;
+  }
+
+  /**
+   * Forgets the position, commits and incarnation: the topic was deleted (and maybe
+   * re-created), so the next position comes from the group's commits on the topic as it is
+   * now, or from the reset policy. Work fetched before is dropped.
+   */
+  forgetIncarnation(): void {
+    this.position = undefined;
+    this.committed = undefined;
+    this.resolved = undefined;
+    this.uncommitted = 0;
+    this.topicId = undefined;
+    this.generation++;
   }
 
   /** Runs `work` as this partition's processing; `idle()` waits for it. */

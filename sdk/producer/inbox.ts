@@ -16,6 +16,7 @@ import { parseJson } from '../api.js';
 import type { RetryOptions } from '../retry.js';
 import type { QueuedRecord } from './request.js';
 import { tpKey } from './request.js';
+import { inboxRecordBytes, inboxRoom } from './sizing.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -50,8 +51,12 @@ export class InboxSender {
     private readonly newProducer: (() => Promise<{ producerId: string; epoch: number }>) | undefined,
   ) {}
 
-  /** Sends records (already partitioned), one message per partition; resolves with the receipts. */
-  async send(records: readonly QueuedRecord[]): Promise<InboxReceipt[]> {
+  /**
+   * Sends records (already partitioned, each checked to fit a message alone): per
+   * partition, as few messages as fit SQS's 256 KiB each, in order; resolves with one
+   * receipt per partition (the id of its first message, the records of all).
+   */
+  async send(records: readonly QueuedRecord[], now: number): Promise<InboxReceipt[]> {
     const byPartition = new Map<string, QueuedRecord[]>();
     for (const r of records) {
       const k = tpKey(r.topic, r.partition);
@@ -59,7 +64,9 @@ export class InboxSender {
       if (list) list.push(r);
       else byPartition.set(k, [r]);
     }
-    const sends = [...byPartition.entries()].map(([k, list]) => this.sendPartition(k, list));
+    const sends = [...byPartition.entries()].map(([k, list]) =>
+      this.sendPartition(k, splitMessages(list, now)),
+    );
     return Promise.all(sends);
   }
 
@@ -68,15 +75,36 @@ export class InboxSender {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** A partition's messages go one at a time, in the order of the sends. */
-  private sendPartition(k: string, list: QueuedRecord[]): Promise<InboxReceipt> {
+  /**
+   * A partition's messages go one at a time, in the order of the sends. When one of a
+   * send's messages fails, its later ones are not sent (the error says how many records
+   * were acknowledged before).
+   */
+  private sendPartition(k: string, messages: QueuedRecord[][]): Promise<InboxReceipt> {
     let state = this.partitions.get(k);
     if (!state) {
       state = { producerId: '', epoch: 0, seq: 0, prevAt: undefined, chain: Promise.resolve() };
       this.partitions.set(k, state);
     }
     const s = state;
-    const run = s.chain.then(() => this.post(s, list));
+    const run = s.chain.then(async () => {
+      let first: InboxReceipt | undefined;
+      let acked = 0;
+      for (const list of messages) {
+        let receipt: InboxReceipt;
+        try {
+          receipt = await this.post(s, list);
+        } catch (err) {
+          if (acked > 0 && err instanceof Error) {
+            err.message += ` (inbox: the first ${acked} records of this send to ${list[0]!.topic}/${list[0]!.partition} were acknowledged in earlier messages; the rest were not sent)`;
+          }
+          throw err;
+        }
+        acked += list.length;
+        first ??= receipt;
+      }
+      return { ...first!, records: acked };
+    });
     const tracked = run.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
     s.chain = tracked.catch(() => undefined);
@@ -96,7 +124,8 @@ export class InboxSender {
       records: list.map((r) => ({
         key: b64(r.record.key),
         value: b64(r.record.value),
-        headers: Object.fromEntries((r.record.headers ?? []).map((h) => [h.key, b64(h.value)])),
+        // The list form: order, repeated keys and nulls kept (docs/api.md, "Headers, exactly").
+        headers: (r.record.headers ?? []).map((h) => ({ key: h.key, value: b64(h.value) })),
         partition,
         timestamp: r.record.timestamp,
       })),
@@ -127,4 +156,24 @@ export class InboxSender {
       throw err;
     }
   }
+}
+
+/** A partition's records cut into consecutive inbox messages that fit SQS's limit. */
+function splitMessages(list: QueuedRecord[], now: number): QueuedRecord[][] {
+  const room = inboxRoom(list[0]!.topic);
+  const out: QueuedRecord[][] = [];
+  let current: QueuedRecord[] = [];
+  let bytes = 0;
+  for (const r of list) {
+    const size = inboxRecordBytes(r.record, now);
+    if (current.length > 0 && bytes + size > room) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(r);
+    bytes += size;
+  }
+  out.push(current);
+  return out;
 }

@@ -11,7 +11,7 @@
  * sequences never collide with what may have been written.
  */
 import {
-  type Compression,
+  Compression,
   createDefaultPartitioner,
   createRoundRobinPartitioner,
   type Partitioner,
@@ -20,6 +20,7 @@ import {
 import { BATCHES_CONTENT_TYPE } from '../../core/wire.js';
 import { parseJson, type SluiceApi } from '../api.js';
 import {
+  MessageTooLargeError,
   SluiceArgumentError,
   SluiceClientError,
   SluiceNumberOfRetriesExceededError,
@@ -27,7 +28,7 @@ import {
   UnknownTopicOrPartitionError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { type Bytes, type Message, recordSize, toRecord } from '../messages.js';
+import { type Bytes, type Message, toRecord } from '../messages.js';
 import { backoff, DEFAULT_RETRY, isRetriable, sleep } from '../retry.js';
 import { InboxSender } from './inbox.js';
 import {
@@ -39,8 +40,18 @@ import {
   type PartitionResult,
   type ProducerIdentity,
   type QueuedRecord,
+  recordTooLarge,
   tpKey,
 } from './request.js';
+import {
+  aloneBytes,
+  inboxRecordBytes,
+  inboxRoom,
+  MAX_REQUEST_BODY_BYTES,
+  RequestEstimate,
+  recordBound,
+  TARGET_REQUEST_BYTES,
+} from './sizing.js';
 import { Transaction, type TransactionalIdentity } from './transaction.js';
 import type {
   ProducerBatch,
@@ -49,9 +60,6 @@ import type {
   RecordMetadata,
   TopicMessages,
 } from './types.js';
-
-/** Requests never exceed this (Function URL payloads are capped at 6 MB). */
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 /** Errors after which the request's outcome is certain (nothing was written) but the producer state is not. */
 const RESET_CODES = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH']);
@@ -121,7 +129,7 @@ export class Producer<K = Bytes, V = Bytes> {
     this.idempotent = config.idempotent ?? true;
     this.compression = compressionOf(config.compression);
     this.lingerMs = nonNegative(config.lingerMs ?? 0, 'lingerMs');
-    this.batchSize = Math.min(MAX_REQUEST_BYTES, positive(config.batchSize ?? 1024 * 1024, 'batchSize'));
+    this.batchSize = Math.min(TARGET_REQUEST_BYTES, positive(config.batchSize ?? 1024 * 1024, 'batchSize'));
     this.maxInFlight = positive(config.maxInFlight ?? 5, 'maxInFlight');
     this.retry = { ...DEFAULT_RETRY, ...config.retry };
     if (config.createPartitioner) {
@@ -183,8 +191,13 @@ export class Producer<K = Bytes, V = Bytes> {
 
   /**
    * Appends messages to one topic. Resolves once they are durable, with one entry per
-   * partition written. The records of one send are appended atomically when they fit in one
-   * request (`batchSize`); a larger send is split across requests.
+   * partition written. Records are cut into batches that fit the topic's
+   * `max.message.bytes` (after compression) and requests that fit the function; the
+   * records of one send are appended atomically when they fit in one request
+   * (`batchSize`), a larger send is split across requests, in order per partition.
+   *
+   * @throws RecordTooLargeError (a `MessageTooLargeError`) naming the first record that
+   *   cannot fit a batch alone; then nothing of the send was sent.
    *
    * @example
    * const [meta] = await producer.send({
@@ -206,7 +219,9 @@ export class Producer<K = Bytes, V = Bytes> {
 
   /**
    * Appends messages to several topics in ONE request, atomically: all are written or none.
-   * Rejects with `MessageTooLargeError` when they do not fit in one request.
+   * Each topic's records are cut into batches under its `max.message.bytes`.
+   * Rejects with `MessageTooLargeError` when they do not fit in one request, and with
+   * `RecordTooLargeError` naming a record that cannot fit a batch alone; nothing is sent then.
    *
    * @example
    * await producer.sendBatch({
@@ -319,12 +334,21 @@ export class Producer<K = Bytes, V = Bytes> {
     if (this.state === 'closed')
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     if (this.state === 'new') await this.connect();
+    const now = Date.now();
     const records = await this.resolveRecords(
       [{ topic: record.topic, messages: record.messages }],
       false,
-      Date.now(),
+      now,
+      Compression.None,
     );
     if (records.length === 0) return [];
+    // The batcher appends inbox records uncompressed, in batches under max.message.bytes
+    // (checked above); each must also fit an inbox message on its own.
+    const room = inboxRoom(record.topic);
+    for (const r of records) {
+      const bytes = inboxRecordBytes(r.record, now);
+      if (bytes > room) throw recordTooLarge(r, bytes, room, 'inbox');
+    }
     this.inbox ??= new InboxSender(
       this.api,
       this.retry,
@@ -335,7 +359,7 @@ export class Producer<K = Bytes, V = Bytes> {
             ) as { producerId: string; epoch: number }
         : undefined,
     );
-    const receipts = await this.inbox.send(records);
+    const receipts = await this.inbox.send(records, now);
     return receipts.map((r) => ({
       topicName: r.topic,
       partition: r.partition,
@@ -356,15 +380,14 @@ export class Producer<K = Bytes, V = Bytes> {
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     if (this.state === 'new') await this.connect();
     const compression = compressionOption === undefined ? this.compression : compressionOf(compressionOption);
-    const records = await this.resolveRecords(topics, atomic, Date.now());
+    const records = await this.resolveRecords(topics, atomic, Date.now(), compression);
     if (records.length === 0) return [];
     const chunks = atomic ? [records] : splitBySize(records, this.batchSize);
     if (atomic) {
-      const bytes = records.reduce((n, r) => n + r.size, 0);
-      if (bytes > MAX_REQUEST_BYTES) {
-        throw new SluiceProtocolError(
-          'MESSAGE_TOO_LARGE',
-          `sendBatch holds about ${bytes} bytes; one request carries at most ${MAX_REQUEST_BYTES}: split it into several sends`,
+      const bytes = estimate(records);
+      if (bytes > MAX_REQUEST_BODY_BYTES) {
+        throw new MessageTooLargeError(
+          `sendBatch holds about ${bytes} bytes; one request carries at most ${MAX_REQUEST_BODY_BYTES}: split it into several sends (nothing was sent)`,
           { status: 413, retriable: false },
         );
       }
@@ -415,7 +438,9 @@ export class Producer<K = Bytes, V = Bytes> {
       });
       return new Transaction<K, V>(
         {
-          resolveRecords: (topics, atomic, now) => this.resolveRecords(topics, atomic, now),
+          resolveRecords: (topics, atomic, now, compression) =>
+            this.resolveRecords(topics, atomic, now, compression),
+          compression: this.compression,
           ended: (error) => {
             this.txOpen = false;
             const code = (error as { code?: unknown } | undefined)?.code;
@@ -434,13 +459,17 @@ export class Producer<K = Bytes, V = Bytes> {
   }
 
   /**
-   * Serialises and places messages: one queued record per message, with its partition.
+   * Serialises and places messages: one queued record per message, with its partition and
+   * its topic's `max.message.bytes`. Every record is checked to fit a batch alone
+   * (compressed with `compression`) before any is sent.
+   * @throws RecordTooLargeError naming the first record that cannot.
    * @internal also used by {@link Transaction}
    */
   async resolveRecords(
     topics: readonly TopicMessages<K, V>[],
     atomic: boolean,
     now: number,
+    compression: Compression,
   ): Promise<QueuedRecord[]> {
     const records: QueuedRecord[] = [];
     for (const [t, tm] of topics.entries()) {
@@ -448,6 +477,7 @@ export class Producer<K = Bytes, V = Bytes> {
         throw new SluiceArgumentError(`topicMessages[${t}] needs a topic name and an array of messages`);
       }
       let count = await this.api.partitionCount(tm.topic);
+      const limit = await this.api.maxMessageBytes(tm.topic);
       // Schema serializers register or look up their schema once per topic here.
       await this.config.keySerializer?.prepare?.({ topic: tm.topic });
       await this.config.valueSerializer?.prepare?.({ topic: tm.topic });
@@ -474,7 +504,19 @@ export class Producer<K = Bytes, V = Bytes> {
             );
           }
         }
-        records.push({ topic: tm.topic, partition, record, size: recordSize(record) });
+        const queued: QueuedRecord = {
+          topic: tm.topic,
+          partition,
+          record,
+          size: recordBound(record),
+          limit,
+          index: i,
+          topicIndex: t,
+          ...(atomic && { batch: true }),
+        };
+        const alone = aloneBytes(record, compression, limit, now);
+        if (alone > limit) throw recordTooLarge(queued, alone);
+        records.push(queued);
       }
     }
     return records;
@@ -485,7 +527,7 @@ export class Producer<K = Bytes, V = Bytes> {
       const job: Job = {
         records,
         partitions: new Set(records.map((r) => tpKey(r.topic, r.partition))),
-        bytes: records.reduce((n, r) => n + r.size, 0),
+        bytes: estimate(records),
         compression,
         at: Date.now(),
         alone: false,
@@ -588,13 +630,28 @@ export class Producer<K = Bytes, V = Bytes> {
     this.logger.debug('producer id assigned', { producerId: res.producerId, epoch: res.epoch });
   }
 
-  private async run(jobs: Job[]): Promise<void> {
+  private async run(taken: Job[]): Promise<void> {
+    let jobs = taken;
     let built: BuiltRequest;
     let generation: number;
     try {
       await this.ensureIdentity();
       generation = this.generation;
       built = buildRequest(jobs, this.identity, Date.now());
+      // Estimates are upper bounds before compression; what compression added may not fit
+      // the function: later jobs wait for the next request.
+      while (built.body.length > MAX_REQUEST_BODY_BYTES && jobs.length > 1) {
+        const later = jobs.slice(Math.ceil(jobs.length / 2));
+        jobs = jobs.slice(0, jobs.length - later.length);
+        this.requeue(later);
+        built = buildRequest(jobs, this.identity, Date.now());
+      }
+      if (built.body.length > MAX_REQUEST_BODY_BYTES) {
+        throw new MessageTooLargeError(
+          `a produce request of ${built.body.length} bytes is over the ${MAX_REQUEST_BODY_BYTES} a function takes; nothing of it was sent`,
+          { status: 413, retriable: false },
+        );
+      }
     } catch (err) {
       for (const j of jobs) j.reject(err);
       return;
@@ -609,8 +666,22 @@ export class Producer<K = Bytes, V = Bytes> {
     try {
       answer = await this.post(built);
     } catch (err) {
-      this.onFailure(jobs, err);
-      return;
+      const rebuilt = err instanceof MessageTooLargeError ? await this.relimit(jobs) : undefined;
+      if (!rebuilt) {
+        this.onFailure(jobs, err);
+        return;
+      }
+      // A topic's limit shrank since the metadata was read: nothing was written, so the
+      // same sequences go again in smaller batches.
+      if (rebuilt.length === 0) return;
+      jobs = rebuilt;
+      try {
+        built = buildRequest(jobs, this.identity, Date.now());
+        answer = await this.post(built);
+      } catch (again) {
+        this.onFailure(jobs, again);
+        return;
+      }
     }
     const byTp = new Map(answer.map((p) => [tpKey(p.topic, p.partition), p]));
     const perJob = new Map<Job, PartitionResult[]>(jobs.map((j) => [j, []]));
@@ -678,6 +749,48 @@ export class Producer<K = Bytes, V = Bytes> {
     }
   }
 
+  /**
+   * After a MESSAGE_TOO_LARGE answer: re-reads the limits of the jobs' topics. When one
+   * shrank, the records take it, a job holding a record that no longer fits alone is
+   * rejected naming it, and the jobs left are returned to send again (maybe none);
+   * undefined when no limit changed (the answer stands).
+   */
+  private async relimit(jobs: Job[]): Promise<Job[] | undefined> {
+    this.api.invalidate();
+    const limits = new Map<string, number>();
+    try {
+      for (const j of jobs)
+        for (const r of j.records)
+          if (!limits.has(r.topic)) limits.set(r.topic, await this.api.maxMessageBytes(r.topic));
+    } catch {
+      return undefined;
+    }
+    const changed = jobs.some((j) => j.records.some((r) => limits.get(r.topic)! < r.limit));
+    if (!changed) return undefined;
+    this.logger.warn("a topic's max.message.bytes shrank: re-cutting the request", {
+      limits: Object.fromEntries(limits),
+    });
+    const now = Date.now();
+    const left: Job[] = [];
+    for (const j of jobs) {
+      let failed: unknown;
+      for (const r of j.records) {
+        r.limit = limits.get(r.topic)!;
+        const alone = failed ? 0 : aloneBytes(r.record, j.compression, r.limit, now);
+        if (alone > r.limit) failed = recordTooLarge(r, alone);
+      }
+      if (failed) j.reject(failed);
+      else left.push(j);
+    }
+    return left;
+  }
+
+  /** Puts jobs back at the head of the queue, in their order (their partitions stay busy until the request ends). */
+  private requeue(jobs: Job[]): void {
+    this.queue.unshift(...jobs);
+    this.queuedBytes += jobs.reduce((n, j) => n + j.bytes, 0);
+  }
+
   private async partitionsExist(built: BuiltRequest): Promise<boolean> {
     for (const run of built.runs) {
       if ((await this.api.partitionCount(run.topic)) <= run.partition) return false;
@@ -695,29 +808,36 @@ export class Producer<K = Bytes, V = Bytes> {
     if (certain && !RESET_CODES.has(code!) && jobs.length > 1) {
       // Nothing was written, and the cause may be one job's: let each try on its own.
       for (const j of jobs) j.alone = true;
-      this.queue.unshift(...jobs);
-      this.queuedBytes += jobs.reduce((n, j) => n + j.bytes, 0);
+      this.requeue(jobs);
       return;
     }
     for (const j of jobs) j.reject(err);
   }
 }
 
+/** Cuts a send into requests of at most about `max` bytes (estimated, with every batch's overhead). */
 function splitBySize(records: QueuedRecord[], max: number): QueuedRecord[][] {
   const out: QueuedRecord[][] = [];
   let current: QueuedRecord[] = [];
-  let bytes = 0;
+  let est = new RequestEstimate();
   for (const r of records) {
-    if (current.length > 0 && bytes + r.size > max) {
+    if (current.length > 0 && est.bytes + est.cost(r.topic, r.partition, r.limit, r.size) > max) {
       out.push(current);
       current = [];
-      bytes = 0;
+      est = new RequestEstimate();
     }
     current.push(r);
-    bytes += r.size;
+    est.add(r.topic, r.partition, r.limit, r.size);
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/** A request's estimated body for these records (batches, frames and bounds). */
+function estimate(records: readonly QueuedRecord[]): number {
+  const est = new RequestEstimate();
+  for (const r of records) est.add(r.topic, r.partition, r.limit, r.size);
+  return est.bytes;
 }
 
 /** One entry per partition, at the first offset the send got there. */

@@ -1,21 +1,59 @@
 /**
  * Turning queued sends into one binary produce request: per partition, the records of
- * every send in queue order, cut into batches that fit a topic's default
- * `max.message.bytes`, numbered with the producer's sequences.
+ * every send in queue order, cut into batches that fit the topic's `max.message.bytes`
+ * once compressed (`sizing.ts`), numbered with the producer's sequences — contiguous
+ * across the batches of a partition.
  */
 import { Compression, encodeBatch, type RecordInput } from '../../core/records/index.js';
 import { encodeProduceFrames } from '../../core/wire.js';
-import { SluiceArgumentError } from '../errors.js';
+import { RecordTooLargeError, SluiceArgumentError } from '../errors.js';
+import { cutBatches } from './sizing.js';
 
-/** Batches stay under Kafka's (and Sluice's) default max.message.bytes of 1 MiB + 12. */
-export const MAX_BATCH_BYTES = 1_000_000;
 export const MAX_SEQUENCE = 0x7fffffff;
 
 export interface QueuedRecord {
   topic: string;
   partition: number;
   record: RecordInput;
+  /** An upper bound of its bytes in an uncompressed batch (`recordBound`). */
   size: number;
+  /** The topic's `max.message.bytes` when the record was placed. */
+  limit: number;
+  /** Its position in its send: `messages[index]` (of `topicMessages[topicIndex]` for sendBatch). */
+  index: number;
+  topicIndex: number;
+  /** Whether the send was a `sendBatch` (for naming the record). */
+  batch?: boolean;
+}
+
+/** How a record is named in errors: `messages[3]`, or `topicMessages[1].messages[3]` of a sendBatch. */
+export function recordName(r: QueuedRecord): string {
+  return r.batch ? `topicMessages[${r.topicIndex}].messages[${r.index}]` : `messages[${r.index}]`;
+}
+
+/**
+ * The error for a record that cannot fit alone: a batch of its topic (`max.message.bytes`),
+ * or an inbox message (`inbox`).
+ */
+export function recordTooLarge(
+  r: QueuedRecord,
+  bytes: number,
+  limit = r.limit,
+  what: 'batch' | 'inbox' = 'batch',
+): RecordTooLargeError {
+  const why =
+    what === 'batch'
+      ? `is ${bytes} bytes as a batch of its own; topic '${r.topic}' accepts at most ${limit} (max.message.bytes)`
+      : `takes ${bytes} bytes of an inbox message, which holds at most ${limit} for records (SQS's 256 KiB per message): send it with acks=all`;
+  return new RecordTooLargeError(
+    `${recordName(r)} (topic '${r.topic}', partition ${r.partition}) ${why}; nothing of this send was sent`,
+    r.topic,
+    r.partition,
+    r.index,
+    bytes,
+    limit,
+    r.topicIndex,
+  );
 }
 
 export interface Job {
@@ -82,7 +120,7 @@ export function buildRequest(
     {
       topic: string;
       partition: number;
-      items: { record: RecordInput; size: number; compression: Compression }[];
+      items: { queued: QueuedRecord; compression: Compression }[];
       run: PartitionRun;
     }
   >();
@@ -101,37 +139,41 @@ export function buildRequest(
         byTp.set(key, entry);
       }
       if (!entry.run.jobStarts.has(job)) entry.run.jobStarts.set(job, entry.items.length);
-      entry.items.push({ record: r.record, size: r.size, compression: job.compression });
+      entry.items.push({ queued: r, compression: job.compression });
     }
   }
   const frames: { topic: string; partition: number; batch: Uint8Array }[] = [];
   for (const { topic, partition, items, run } of byTp.values()) {
     run.count = items.length;
+    // The strictest limit any of the partition's records was placed under.
+    const limit = Math.min(...items.map((i) => i.queued.limit));
     let start = 0;
     while (start < items.length) {
+      // One stretch of records sharing a codec, cut into batches under the limit.
+      const compression = items[start]!.compression;
       let end = start + 1;
-      let bytes = items[start]!.size;
-      while (
-        end < items.length &&
-        items[end]!.compression === items[start]!.compression &&
-        bytes + items[end]!.size <= MAX_BATCH_BYTES
-      ) {
-        bytes += items[end]!.size;
-        end++;
-      }
-      const batch = encodeBatch(
-        items.slice(start, end).map((i) => i.record),
-        {
-          compression: items[start]!.compression,
-          now,
-          ...(identity && {
-            producerId: identity.producerId,
-            producerEpoch: identity.epoch,
-            baseSequence: (run.baseSequence + start) % (MAX_SEQUENCE + 1),
-          }),
-        },
+      while (end < items.length && items[end]!.compression === compression) end++;
+      const stretch = items.slice(start, end);
+      const offset = start;
+      const batches = cutBatches(
+        stretch.map((i) => i.queued.size),
+        limit,
+        (from, to) =>
+          encodeBatch(
+            stretch.slice(from, to).map((i) => i.queued.record),
+            {
+              compression,
+              now,
+              ...(identity && {
+                producerId: identity.producerId,
+                producerEpoch: identity.epoch,
+                baseSequence: (run.baseSequence + offset + from) % (MAX_SEQUENCE + 1),
+              }),
+            },
+          ),
+        (index, bytes) => recordTooLarge(stretch[index]!.queued, bytes, limit),
       );
-      frames.push({ topic, partition, batch });
+      for (const batch of batches) frames.push({ topic, partition, batch });
       start = end;
     }
   }

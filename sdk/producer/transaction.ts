@@ -3,12 +3,13 @@
  * `commit` or `abort`. Sends are staged by the server and become visible all at once when
  * `commit` resolves — together with the consumer offsets given to `sendOffsets` — or never.
  */
-import { encodeBatch } from '../../core/records/index.js';
+import { type Compression, encodeBatch } from '../../core/records/index.js';
 import { BATCHES_CONTENT_TYPE, encodeProduceFrames } from '../../core/wire.js';
 import { parseJson, type SluiceApi } from '../api.js';
 import { SluiceArgumentError } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
-import { MAX_BATCH_BYTES, type QueuedRecord } from './request.js';
+import { compressionOf, type QueuedRecord, recordTooLarge } from './request.js';
+import { cutBatches, frameOverhead, TARGET_REQUEST_BYTES } from './sizing.js';
 import type { ProducerBatch, ProducerRecord, RecordMetadata, TopicMessages } from './types.js';
 
 /** What `POST /v1/transactions/{id}/init` answered, and the transaction in progress. */
@@ -44,7 +45,10 @@ export interface TransactionHost<K, V> {
     topics: readonly TopicMessages<K, V>[],
     atomic: boolean,
     now: number,
+    compression: Compression,
   ): Promise<QueuedRecord[]>;
+  /** The producer's compression, for sends that name none. */
+  compression: Compression;
   /** Called when the transaction ended (committed, aborted or failed for good). */
   ended(error?: unknown): void;
 }
@@ -90,11 +94,21 @@ export class Transaction<K, V> {
     return this.sendBatch(batch);
   }
 
-  /** Stages messages of several topics in one request. */
+  /**
+   * Stages messages of several topics. Each partition's records are cut into batches under
+   * its topic's `max.message.bytes` (after compression); a send larger than one request
+   * carries goes as several staging requests, each with its own sequence — all still
+   * become visible together at commit.
+   *
+   * @throws RecordTooLargeError naming a record that cannot fit a batch alone (nothing of
+   *   the send is staged).
+   */
   async sendBatch(batch: ProducerBatch<K, V>): Promise<RecordMetadata[]> {
     this.ensureActive();
     const now = Date.now();
-    const records = await this.host.resolveRecords(batch.topicMessages ?? [], true, now);
+    const compression =
+      batch.compression === undefined ? this.host.compression : compressionOf(batch.compression);
+    const records = await this.host.resolveRecords(batch.topicMessages ?? [], true, now, compression);
     if (records.length === 0) return [];
     const byPartition = new Map<string, QueuedRecord[]>();
     for (const r of records) {
@@ -103,37 +117,46 @@ export class Transaction<K, V> {
       list.push(r);
       byPartition.set(key, list);
     }
-    const frames: { topic: string; partition: number; batch: Uint8Array }[] = [];
+    type Frame = { topic: string; partition: number; batch: Uint8Array };
+    const frames: Frame[] = [];
     for (const list of byPartition.values()) {
-      let start = 0;
-      while (start < list.length) {
-        let end = start;
-        let bytes = 0;
-        while (end < list.length && (end === start || bytes + list[end]!.size <= MAX_BATCH_BYTES)) {
-          bytes += list[end]!.size;
-          end++;
-        }
-        frames.push({
-          topic: list[0]!.topic,
-          partition: list[0]!.partition,
-          batch: encodeBatch(
-            list.slice(start, end).map((r) => r.record),
-            { now },
+      const { topic, partition, limit } = list[0]!;
+      const batches = cutBatches(
+        list.map((r) => r.size),
+        limit,
+        (from, to) =>
+          encodeBatch(
+            list.slice(from, to).map((r) => r.record),
+            { compression, now },
           ),
-        });
-        start = end;
-      }
+        (index, bytes) => recordTooLarge(list[index]!, bytes),
+      );
+      for (const b of batches) frames.push({ topic, partition, batch: b });
     }
-    await this.post('send', {
-      body: encodeProduceFrames(frames),
-      headers: { 'content-type': BATCHES_CONTENT_TYPE },
-      query: {
-        producerId: this.identity.producerId,
-        epoch: this.identity.epoch,
-        transaction: this.identity.transaction,
-        sequence: this.sequence++,
-      },
-    });
+    // Requests of at most TARGET_REQUEST_BYTES, frames in order.
+    const requests: Frame[][] = [[]];
+    let bytes = 0;
+    for (const f of frames) {
+      const size = frameOverhead(f.topic) + f.batch.length;
+      if (requests.at(-1)!.length > 0 && bytes + size > TARGET_REQUEST_BYTES) {
+        requests.push([]);
+        bytes = 0;
+      }
+      requests.at(-1)!.push(f);
+      bytes += size;
+    }
+    for (const part of requests) {
+      await this.post('send', {
+        body: encodeProduceFrames(part),
+        headers: { 'content-type': BATCHES_CONTENT_TYPE },
+        query: {
+          producerId: this.identity.producerId,
+          epoch: this.identity.epoch,
+          transaction: this.identity.transaction,
+          sequence: this.sequence++,
+        },
+      });
+    }
     return [...byPartition.values()].map((list) => ({
       topicName: list[0]!.topic,
       partition: list[0]!.partition,

@@ -58,7 +58,7 @@ describe.each(['sqlite', 'aws'] as const)('HTTP API on %s', (kind) => {
     ]);
     expect(res.body.schemaRegistry).toBe(`${server.url}/schemas`);
     expect(res.body.endpoints.produce).toBe(server.url);
-    expect(res.body.topics).toContainEqual({ name: 'meta-t', partitions: 2 });
+    expect(res.body.topics).toContainEqual({ name: 'meta-t', partitions: 2, maxMessageBytes: 1_048_588 });
   });
 
   it('creates, lists, describes, grows and deletes topics', async () => {

@@ -109,6 +109,36 @@ describe.each(CASES)('SDK acks=1 on %s with the %s queue', (kind, queueKind) => 
     await lost.flush();
   });
 
+  it('splits a send over one inbox message (SQS 256 KiB) into several, in order; names a record no message holds', async () => {
+    await sluice.admin().createTopics({ topics: [{ topic: 'bulk', numPartitions: 1 }] });
+    const producer = sluice.producer({ acks: 1 });
+    // 8 × 60 KB: 80 KB each in a message's base64 JSON, so three messages at least.
+    const values = Array.from({ length: 8 }, (_, i) => String(i).repeat(60_000));
+    const [meta] = await producer.send({
+      topic: 'bulk',
+      messages: values.map((value) => ({ value, headers: { dup: ['1', '2'], nul: null } })),
+    });
+    expect(meta).toMatchObject({ topicName: 'bulk', partition: 0, baseOffset: '-1' });
+    const read = async () =>
+      (await server.context.reader.fetchRecords('bulk', 0, 0, { maxBytes: 4 << 20 })).records;
+    await waitFor(async () => (await read()).length >= 8, 15_000, 'the batcher');
+    const log = await read();
+    expect(log.map((r) => Buffer.from(r.value!).toString())).toEqual(values);
+    // Headers as sent: repeated key kept, null not turned into empty.
+    expect(log[0]!.headers.map((h) => [h.key, h.value && Buffer.from(h.value).toString()])).toEqual([
+      ['dup', '1'],
+      ['dup', '2'],
+      ['nul', null],
+    ]);
+    const err = await producer
+      .send({ topic: 'bulk', messages: [{ value: 'small' }, { value: 'x'.repeat(200_000) }] })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'RecordTooLargeError', index: 1, topic: 'bulk' });
+    expect((err as Error).message).toContain('inbox message');
+    await producer.disconnect();
+    expect(await read()).toHaveLength(8);
+  });
+
   it('POST /v1/inbox refuses bad input with a 400 and enqueues nothing', async () => {
     const post = (json: unknown) =>
       fetch(`${server.url}/v1/inbox`, {
@@ -124,6 +154,32 @@ describe.each(CASES)('SDK acks=1 on %s with the %s queue', (kind, queueKind) => 
       producer: { id: '1', epoch: 0, sequences: {} },
     });
     expect(noSeq.status).toBe(400);
+    // A typo is a 400 naming the field, not an ignored field (closed bodies, issue 12).
+    const typo = await post({ topic: 'small', records: [{ value: 'x', partiton: 0 }] });
+    expect(typo.status).toBe(400);
+    expect(JSON.stringify(await typo.json())).toContain('records.0.partiton');
+    // The rules of the topic's configuration, as at produce: the batcher never meets a record
+    // it cannot append (a compacted topic refuses a keyless record), nor one over the topic's limit.
+    await sluice.admin().createTopics({
+      topics: [
+        {
+          topic: 'compacted',
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'max.message.bytes', value: '1024' },
+          ],
+        },
+      ],
+    });
+    const keyless = await post({
+      topic: 'compacted',
+      records: [{ key: 'k', value: 'a' }, { value: 'keyless' }],
+    });
+    expect(keyless.status).toBe(400);
+    expect(await keyless.json()).toMatchObject({ error: { code: 'INVALID_RECORD' } });
+    const big = await post({ topic: 'compacted', records: [{ key: 'k', value: 'x'.repeat(2000) }] });
+    expect(big.status).toBe(413);
+    expect(JSON.stringify(await big.json())).toContain('records.0');
     const ok = await post({ topic: 'small', records: [{ value: 'x' }], eventId: 'e-1' });
     expect(ok.status).toBe(202);
     expect(await ok.json()).toMatchObject({

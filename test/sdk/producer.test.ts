@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createHttpTransport,
   MessageTooLargeError,
+  RecordTooLargeError,
   SluiceConnectionError,
   SluiceNumberOfRetriesExceededError,
   type Transport,
@@ -107,10 +108,14 @@ describe('producer against sluice dev', () => {
     });
     const { transport, stats } = losingTransport(h.url, () => false);
     const producer = h.client({ transport, retry: fastRetry }).producer();
-    await expect(producer.send({ topic, messages: [{ value: 'x'.repeat(10_000) }] })).rejects.toBeInstanceOf(
-      MessageTooLargeError,
-    );
-    expect(stats.produce).toBe(1);
+    // A record over the topic's limit alone is refused by the SDK, named, before any request.
+    const tooLarge = await producer
+      .send({ topic, messages: [{ value: 'x'.repeat(10_000) }] })
+      .catch((e) => e);
+    expect(tooLarge).toBeInstanceOf(RecordTooLargeError);
+    expect(tooLarge).toBeInstanceOf(MessageTooLargeError);
+    expect(tooLarge).toMatchObject({ topic, partition: 0, index: 0, limit: 2048 });
+    expect(stats.produce).toBe(0);
     await expect(producer.send({ topic, messages: [{ value: 'x', partition: 7 }] })).rejects.toBeInstanceOf(
       UnknownTopicOrPartitionError,
     );

@@ -214,6 +214,29 @@ for (const kind of ['sqlite', 'aws'] as const) {
       expect(w.invocations.map((i) => i.offsets).at(-1)).toEqual([5, 6, 7]);
     });
 
+    it('starts a topic re-created under its name from its beginning: offsets of the deleted one are none (docs/design.md "Topic incarnations")', async () => {
+      const w = await setup(kind);
+      await w.topics.create('t', 1);
+      await w.produce('t', 0, 4, 'old');
+      // One subscription dispatched to the end, one created at latest and never dispatched.
+      await w.subs.create({ name: 'busy', topic: 't', target: 'fn', startingPosition: 'earliest' });
+      expect((await w.dispatcher('d').dispatch('busy', 0)).committed).toBe(4);
+      await w.subs.create({ name: 'idle', topic: 't', target: 'fn' });
+      expect(await committed(w, 'sluice-subscription-idle', 't', 0)).toBe(4);
+
+      await w.topics.delete('t');
+      await w.topics.create('t', 1);
+      await w.produce('t', 0, 6, 'new');
+      w.invocations.length = 0;
+      for (const name of ['busy', 'idle']) {
+        expect(await w.dispatcher('d').dispatch(name, 0)).toMatchObject({
+          status: 'caught-up',
+          committed: 6,
+        });
+      }
+      expect(w.invocations.flatMap((i) => i.offsets)).toEqual([0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]);
+    });
+
     it('starts at latest by default and sends records past maxRecordAgeMs to the DLQ', async () => {
       const w = await setup(kind);
       await w.topics.create('t', 1);

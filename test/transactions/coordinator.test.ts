@@ -63,6 +63,22 @@ describe.each(['sqlite', 'aws'] as const)('transactions on %s', (kind) => {
     expect(await code(e.tx.abort('copier', p, p.transaction))).toBe('INVALID_TXN_STATE');
   });
 
+  it('refuses to commit records sent to a topic deleted since, also once it is re-created; the abort goes through (docs/design.md "Topic incarnations")', async () => {
+    await setup();
+    const p = await e.tx.init('t');
+    await e.tx.send('t', p, 0, 0, [run('out', 0, records(2, { prefix: 'old' }))]);
+    await e.topics.delete('out');
+    await e.topics.create('out', 2);
+    await e.appender.append([run('out', 0, records(1, { prefix: 'new' }))]);
+    expect(await code(e.tx.commit('t', p, 0))).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    // Nothing of the transaction reached the topic of the same name.
+    expect((await e.readAll('out', 0)).map((r) => [r.offset, r.value])).toEqual([[0, 'new0']]);
+    await e.tx.abort('t', p, 0);
+    await e.tx.send('t', p, 1, 0, [run('out', 0, records(1, { prefix: 'next' }))]);
+    await e.tx.commit('t', p, 1);
+    expect((await e.readAll('out', 0)).map((r) => r.value)).toEqual(['new0', 'next0']);
+  });
+
   it('aborts: nothing visible, the next transaction starts where the log is', async () => {
     await setup();
     const p = await e.tx.init('t');

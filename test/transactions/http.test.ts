@@ -104,6 +104,62 @@ describe('transactions over HTTP', () => {
     expect(zombie.body.error.code).toBe('INVALID_PRODUCER_EPOCH');
   });
 
+  it('a JSON send takes the produce record shape: headers exact, batches under max.message.bytes, topic rules', async () => {
+    const s = await setup();
+    await s.call('/v1/topics', { name: 'small', config: { 'max.message.bytes': 1024 } });
+    await s.call('/v1/topics', { name: 'keyed', config: { 'cleanup.policy': 'compact' } });
+    const init = await s.call('/v1/transactions/tx2/init');
+    const p = {
+      producerId: init.body.producerId,
+      epoch: init.body.epoch,
+      transaction: init.body.transaction,
+    };
+    // 8 records of 300 bytes: over one batch of 1024, so the server cuts them.
+    const values = Array.from({ length: 8 }, (_, i) => String(i).repeat(300));
+    const sent = await s.call('/v1/transactions/tx2/send', {
+      ...p,
+      sequence: 0,
+      topic: 'small',
+      records: values.map((value) => ({
+        value,
+        partition: 0,
+        headers: [
+          { key: 'dup', value: '1' },
+          { key: 'dup', value: '2' },
+          { key: 'nul', value: null },
+        ],
+      })),
+    });
+    expect(sent).toEqual({ status: 200, body: { duplicate: false } });
+    // Refused, naming the record; nothing staged (the next sequence still goes).
+    const keyless = await s.call('/v1/transactions/tx2/send', {
+      ...p,
+      sequence: 1,
+      topic: 'keyed',
+      records: [{ key: 'k', value: 'a' }, { value: 'none' }],
+    });
+    expect(keyless.status).toBe(400);
+    expect(keyless.body.error).toMatchObject({ code: 'INVALID_RECORD' });
+    expect(keyless.body.error.message).toContain('records.1');
+    const tooBig = await s.call('/v1/transactions/tx2/send', {
+      ...p,
+      sequence: 1,
+      topic: 'small',
+      records: [{ value: 'x'.repeat(2000) }],
+    });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.error.message).toContain('records.0');
+    const commit = await s.call('/v1/transactions/tx2/commit', p);
+    expect(commit.body.partitions).toEqual([{ topic: 'small', partition: 0, baseOffset: 0, count: 8 }]);
+    const fetched = await s.get('/v1/fetch?topic=small&partition=0&offset=0');
+    expect(fetched.records.map((r: { value: string }) => r.value)).toEqual(values);
+    expect(fetched.records[0].headerList).toEqual([
+      { key: 'dup', value: '1' },
+      { key: 'dup', value: '2' },
+      { key: 'nul', value: null },
+    ]);
+  });
+
   it('answers arbitrary bodies with a typed 4xx and changes nothing', async () => {
     const s = await setup();
     const init = await s.call('/v1/transactions/t/init');
