@@ -161,11 +161,13 @@ export async function applyPartition(
   id: string,
   txn: number,
   p: PartitionRuns,
+  /** The head as just read (a batch read of many); re-read after a lost race. */
+  known?: Head,
 ): Promise<number | undefined> {
   const key = keys.head(p.topicId, p.partition);
   let lastError: unknown;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const head = headFromItem(await meta.get(key));
+    const head = attempt === 0 && known ? known : headFromItem(await meta.get(key));
     // Applied already — or the topic was deleted since (its records went with it).
     if (head.data.x?.[id] !== txn || head.data.deleted) return undefined;
     const now = clock.now();
@@ -229,8 +231,10 @@ export async function finishCommit(
   let state = decodeState(item?.data);
   if (!item || !state?.committing) return undefined;
   const partitions: CommittedPartition[] = [];
-  for (const p of partitionsOf(state).values()) {
-    const base = await applyPartition(meta, clock, id, state.txn, p);
+  const parts = [...partitionsOf(state).values()];
+  const heads = await readHeads(meta, parts);
+  for (const [i, p] of parts.entries()) {
+    const base = await applyPartition(meta, clock, id, state.txn, p, heads[i]);
     partitions.push({
       topic: p.topic,
       partition: p.partition,
