@@ -6,7 +6,8 @@
  * the DynamoDB capacity and S3 requests counted by the metered stores. Two consumers: one
  * that `assign`s the partitions, one in a group (its heartbeats included); each against
  * the deployed behaviour (SLUICE_FETCH_MAX_WAIT_MS=0, the SDK backs off while idle) and,
- * as the baseline in the same process, a server that holds 5 s long polls (before).
+ * as the baseline in the same process, a server that holds 5 s long polls (before); the
+ * group member also with its heartbeat kept at 3 s while idle (before idleHeartbeatInterval).
  *
  * Prices (us-east-1, on-demand, December 2026): Lambda $0.20 per million requests and
  * $0.0000133334 per GB-s (arm64); DynamoDB $0.125 per million read and $0.625 per million
@@ -62,7 +63,13 @@ const calls = (c: StorageCounts) =>
   c.dynamo.query +
   c.dynamo.transact;
 
-async function idleMonth(options: { group: boolean; holdPolls: boolean; seconds: number }) {
+async function idleMonth(options: {
+  group: boolean;
+  holdPolls: boolean;
+  seconds: number;
+  /** The consumer's idleHeartbeatInterval (ms); its default when absent. */
+  idleHeartbeatInterval?: number;
+}) {
   if (options.holdPolls) delete process.env.SLUICE_FETCH_MAX_WAIT_MS;
   else process.env.SLUICE_FETCH_MAX_WAIT_MS = '0';
   const meter = new Meter();
@@ -99,7 +106,16 @@ async function idleMonth(options: { group: boolean; holdPolls: boolean; seconds:
   };
   const sluice = new Sluice({ endpoint: host('admin'), transport, logLevel: logLevel.NOTHING });
   await sluice.admin().createTopics({ topics: [{ topic: 'idle', numPartitions: 3 }] });
-  const consumer = sluice.consumer(options.group ? { groupId: 'idle-group' } : {});
+  const consumer = sluice.consumer(
+    options.group
+      ? {
+          groupId: 'idle-group',
+          ...(options.idleHeartbeatInterval !== undefined && {
+            idleHeartbeatInterval: options.idleHeartbeatInterval,
+          }),
+        }
+      : {},
+  );
   if (options.group) await consumer.subscribe({ topics: ['idle'] });
   else consumer.assign([{ topic: 'idle', partitions: [0, 1, 2] }]);
   await consumer.run({ eachMessage: async () => {} });
@@ -154,6 +170,23 @@ export async function run(args: string[]): Promise<void> {
       ]);
     }
   }
+  // The group member before idle heartbeats: every 3 s, idle or not.
+  const steady = await idleMonth({ group: true, holdPolls: false, seconds, idleHeartbeatInterval: 3_000 });
+  results.idleGroupConsumerHeartbeat3sUsdPerMonth = round(steady.usdPerMonth, 3);
+  rows.push([
+    'group member',
+    'answers at once, heartbeat 3 s while idle (before)',
+    round(steady.usdPerMonth, 3),
+    round(steady.lambda, 3),
+    round(steady.dynamo, 3),
+    round(steady.s3, 3),
+    round(steady.fetchesPerMinute, 1),
+    round(steady.heartbeatsPerMinute, 1),
+  ]);
+  results.idleGroupConsumerCostRatioVsHeartbeat3s = round(
+    results.idleGroupConsumerUsdPerMonth! / results.idleGroupConsumerHeartbeat3sUsdPerMonth!,
+    4,
+  );
   results.idleConsumerCostRatioVsHeldPolls = round(
     results.idleConsumerUsdPerMonth! / results.idleConsumerHeldPollsUsdPerMonth!,
     4,

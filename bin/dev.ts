@@ -13,6 +13,11 @@ import type { MaintenanceReport } from '../core/maintenance/index.js';
 import { createContext, type SluiceContext } from '../lambdas/context.js';
 import { MAX_REQUEST_BYTES, rawBody, toEvent } from '../lambdas/http.js';
 import { createRouter } from '../lambdas/index.js';
+import {
+  LAMBDA_PAYLOAD_BYTES,
+  REQUEST_EVENT_RESERVE,
+  requestBodyEventBytes,
+} from '../lambdas/response-size.js';
 import { NotifyingMetaStore } from '../storage/notifying.js';
 import { startMaintenanceTimer } from './commands/maintenance.js';
 import {
@@ -106,6 +111,22 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
             error: {
               code: 'MESSAGE_TOO_LARGE',
               message: `request body exceeds ${MAX_REQUEST_BYTES} bytes`,
+              retriable: false,
+            },
+          }),
+        );
+        return;
+      }
+      // What Lambda would refuse before the function runs: the body as the Function URL's
+      // event carries it (binary bodies base64-encoded) over its 6 MB.
+      const inEvent = requestBodyEventBytes(body, req.headers['content-type']);
+      if (inEvent > LAMBDA_PAYLOAD_BYTES - REQUEST_EVENT_RESERVE) {
+        res.writeHead(413, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: {
+              code: 'MESSAGE_TOO_LARGE',
+              message: `request body of ${body.length} bytes takes ${inEvent} bytes in the Lambda event (binary bodies are base64-encoded), over the ${LAMBDA_PAYLOAD_BYTES - REQUEST_EVENT_RESERVE} Lambda passes to a function`,
               retriable: false,
             },
           }),

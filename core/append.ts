@@ -24,6 +24,7 @@ import type { Clock, Random } from './clock.js';
 import { SluiceError, UnavailableError } from './errors.js';
 import { GroupCommitter } from './group-commit.js';
 import { EMPTY_HEAD, type Head, HeadCache, type HeadData, headFromItem, headToData } from './heads.js';
+import { INTENT_MAX_AGE_MS, type Intent, intentData, intentFromItem, intentSk } from './intents.js';
 import { keys, objectKeys } from './keys.js';
 import { KeyedMutex } from './mutex.js';
 import {
@@ -33,6 +34,7 @@ import {
   type MetaStore,
   ObjectExistsError,
   type ObjectStore,
+  type QueryPage,
   type TransactOp,
 } from './ports.js';
 import { ProducerItemCache } from './producer-cache.js';
@@ -166,7 +168,25 @@ export interface AppenderDeps {
    * the design). Default true; false commits one transaction per request.
    */
   groupCommit?: boolean;
+  /**
+   * Writers in separate instances that race for a partition's head stop racing: a writer
+   * that lost a race publishes a write intent beside the head and one writer commits all
+   * pending intents in one transaction (core/intents.ts; docs/design.md "Contention and
+   * group commit"). Applies to requests of one partition in one transaction; a writer that
+   * never loses a race never publishes an intent. Default true; false restores racing only
+   * (optimistic retries with jittered backoff).
+   */
+  combine?: boolean;
 }
+
+/** A partition stays "contended" (requests go straight to intents) this long after a lost race, ms. */
+const CONTENDED_MS = 1000;
+/** Waiting writers look at the pending intents about this often, ms (jittered ±50%). */
+const INTENT_POLL_MS = 10;
+/** A writer whose intent waited this long commits the pending intents itself, ms. */
+const INTENT_TAKEOVER_MS = 100;
+/** Intents committed in one transaction: ≤ 4 items each (index, producer, registry, intent). */
+export const COMBINE_CAPACITY = 24;
 
 /** One request's chunk, committed alone or in a group with others on the same partitions. */
 interface CommitMember {
@@ -180,6 +200,12 @@ interface CommitMember {
   results: Map<Prepared, AppendResult>;
   /** The request's options: extra ops per chunk, conflicts that stop the append. */
   options: AppendOptions;
+  /** The request is this one chunk of one run without extra ops: it may go through an intent. */
+  single: boolean;
+  /** Its write intent, once published (or, for a foreign member, as read). */
+  intent?: { key: ItemKey; version: number };
+  /** Another writer's intent, committed here on its behalf. */
+  foreign?: boolean;
 }
 
 /** One attempt at committing a group. */
@@ -246,11 +272,15 @@ interface Prepared {
   producer: ProducerAppend | undefined;
   position: number;
   length: number;
+  /** Batches of the run. */
+  batchCount: number;
 }
 
 export class Appender {
   readonly heads = new HeadCache();
   readonly producers = new ProducerItemCache();
+  /** Partitions where this instance lost a race lately, until when (ms): requests go straight to intents. */
+  private readonly contended = new Map<string, number>();
   private readonly committer = new GroupCommitter<CommitMember>(new KeyedMutex(), (members) =>
     this.commitGroup(members),
   );
@@ -302,7 +332,15 @@ export class Appender {
       try {
         await this.committer.submit(
           chunk.map((p) => p.pk),
-          { chunk, objectKey, index, registry, results, options },
+          {
+            chunk,
+            objectKey,
+            index,
+            registry,
+            results,
+            options,
+            single: chunks.length === 1 && chunk.length === 1 && !options.chunkOps,
+          },
           // A request with ops of its own (the inbox batcher's ledger) commits alone.
           this.deps.groupCommit === false || options.chunkOps ? 1 : groupCapacity(chunk.length),
         );
@@ -452,15 +490,29 @@ export class Appender {
    * results are set.
    */
   private async commitGroup(members: CommitMember[]): Promise<(unknown | undefined)[]> {
-    const { clock, random, meta } = this.deps;
+    const { clock, random } = this.deps;
     const maxAttempts = this.deps.maxCommitAttempts ?? 200;
     const deadline = clock.now() + (this.deps.commitTimeoutMs ?? 20_000);
     const errors = new Map<CommitMember, unknown>();
     const landed = new Set<CommitMember>();
     const fresh = new Set<string>();
+    const pk = members[0]!.chunk[0]!.pk;
+    // One partition, one transaction per request: a lost race may switch to intents.
+    const combinable = this.deps.combine !== false && members.every((m) => m.single);
+    let combine = combinable && (this.contended.get(pk) ?? 0) > clock.now();
+    let combined = false;
     let lastError: unknown;
     let backoff = false;
     for (let attempt = 0; attempt < maxAttempts && (attempt < 2 || clock.now() < deadline); attempt++) {
+      if (combine) {
+        // At most once per group: members it hands back (withdrawn at the deadline, or
+        // dropped as expired) go on racing below until the deadline.
+        combine = false;
+        combined = true;
+        const live = members.filter((m) => !errors.has(m) && !landed.has(m));
+        if (live.length > 0) await this.combine(live, errors, landed, fresh, deadline);
+        continue;
+      }
       // Full jitter, capped low: contention here is short-lived (one round trip per winner).
       if (backoff) await clock.sleep(Math.floor(Math.min(100, 2 ** Math.min(attempt, 7)) * random()));
       backoff = true;
@@ -477,63 +529,15 @@ export class Appender {
         backoff = false;
         continue;
       }
-
-      try {
-        await meta.transact(plan.ops);
-      } catch (err) {
-        lastError = err;
-        if (!(err instanceof ConflictError)) {
-          // Only transient failures (throttling, timeouts: retriable errors) have an unknown
-          // outcome worth another attempt; anything else is final.
-          if (!(err instanceof SluiceError && err.retriable)) throw err;
-          // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
-          // landed, the registry condition says so.
-          continue;
+      const failure = await this.tryPlan(plan, landed);
+      if (failure) {
+        lastError = failure.error;
+        if (combinable && failure.raced) {
+          this.contended.set(pk, clock.now() + CONTENDED_MS);
+          combine = !combined;
         }
-        for (const { member, appends } of plan.writers) {
-          const registryKey = keys.objectRef(member.objectKey);
-          if (!err.failed(registryKey)) continue;
-          const current = err.currentOf(registryKey);
-          const bases = current?.data[`b${member.index}`] as number[] | undefined;
-          const time = current?.data[`t${member.index}`] as number | undefined;
-          if (current && bases && time !== undefined && bases.length === appends.length) {
-            // An earlier attempt of this chunk landed: answer with what it assigned.
-            member.registry.version = current.version;
-            appends.forEach((p, i) => {
-              this.heads.delete(p.pk);
-              if (p.producer) this.producers.delete(ProducerItemCache.key(p.pk, p.producer.producerId));
-              member.results.set(p, this.result(p, bases[i]!, time));
-            });
-            landed.add(member);
-          } else member.registry.version = current?.version ?? 0;
-        }
-        for (const { member } of plan.writers) {
-          if (!landed.has(member) && member.options.abortOn?.(err)) throw err;
-        }
-        let learned = false;
-        for (const [pk, key] of plan.headKeys) {
-          if (err.failed(key)) {
-            this.heads.set(pk, headFromItem(err.currentOf(key)));
-            learned = true;
-          }
-        }
-        for (const [cacheKey, key] of plan.producerKeys) {
-          if (err.failed(key)) {
-            this.producers.set(cacheKey, producerItemFrom(err.currentOf(key)));
-            learned = true;
-          }
-        }
-        // Only index items conflicted (or the store said nothing useful): our heads are
-        // stale in a way the error does not show. Forget them; the next attempt reads.
-        const registries = new Set(plan.writers.map((w) => keys.objectRef(w.member.objectKey).pk));
-        const onlyRegistry = err.failures.every((f) => registries.has(f.key.pk));
-        if (!learned && !onlyRegistry) for (const pk of plan.headKeys.keys()) this.heads.delete(pk);
         continue;
       }
-      for (const [pk, head] of plan.newHeads) this.heads.set(pk, head);
-      for (const [cacheKey, item] of plan.newItems) this.producers.set(cacheKey, item);
-      for (const { member } of plan.writers) member.registry.version += 1;
-      for (const [m, results] of plan.results) this.settle(m, results, landed);
       // Members left out of this transaction (their producer was in it already) go next.
       backoff = false;
     }
@@ -549,6 +553,320 @@ export class Appender {
     });
   }
 
+  /**
+   * Commits one planned attempt. On success updates the caches and settles its members;
+   * otherwise learns what the error shows (heads, producer items, members an earlier
+   * attempt had landed) and returns the error, `raced` when another writer's commit on the
+   * head was the cause (a cancelled overlapping transaction, or the head's condition).
+   * Throws errors that are final.
+   */
+  private async tryPlan(
+    plan: GroupPlan,
+    landed: Set<CommitMember>,
+  ): Promise<{ error: unknown; raced: boolean } | undefined> {
+    try {
+      await this.deps.meta.transact(plan.ops);
+    } catch (err) {
+      if (!(err instanceof ConflictError)) {
+        // Only transient failures (throttling, timeouts: retriable errors) have an unknown
+        // outcome worth another attempt; anything else is final.
+        if (!(err instanceof SluiceError && err.retriable)) throw err;
+        // Unknown outcome (timeout, throttle, 5xx): commit again; if the first one had
+        // landed, the registry condition says so. A cancellation for TransactionConflict
+        // (storage/aws-errors.ts) is certain: another transaction held an item.
+        return { error: err, raced: err.message.includes('TransactionConflict') };
+      }
+      for (const { member, appends } of plan.writers) {
+        const registryKey = keys.objectRef(member.objectKey);
+        if (!err.failed(registryKey)) continue;
+        const current = err.currentOf(registryKey);
+        const bases = current?.data[`b${member.index}`] as number[] | undefined;
+        const time = current?.data[`t${member.index}`] as number | undefined;
+        if (current && bases && time !== undefined && bases.length === appends.length) {
+          // An earlier attempt of this chunk landed: answer with what it assigned.
+          member.registry.version = current.version;
+          appends.forEach((p, i) => {
+            this.heads.delete(p.pk);
+            if (p.producer) this.producers.delete(ProducerItemCache.key(p.pk, p.producer.producerId));
+            member.results.set(p, this.result(p, bases[i]!, time));
+          });
+          landed.add(member);
+        } else member.registry.version = current?.version ?? 0;
+      }
+      for (const { member } of plan.writers) {
+        if (!landed.has(member) && member.options.abortOn?.(err)) throw err;
+      }
+      let learned = false;
+      let raced = false;
+      for (const [pk, key] of plan.headKeys) {
+        if (err.failed(key)) {
+          this.heads.set(pk, headFromItem(err.currentOf(key)));
+          learned = true;
+          raced = true;
+        }
+      }
+      for (const [cacheKey, key] of plan.producerKeys) {
+        if (err.failed(key)) {
+          this.producers.set(cacheKey, producerItemFrom(err.currentOf(key)));
+          learned = true;
+        }
+      }
+      // Only index items conflicted (or the store said nothing useful): our heads are
+      // stale in a way the error does not show. Forget them; the next attempt reads.
+      const registries = new Set(plan.writers.map((w) => keys.objectRef(w.member.objectKey).pk));
+      const onlyRegistry = err.failures.every((f) => registries.has(f.key.pk));
+      if (!learned && !onlyRegistry) for (const pk of plan.headKeys.keys()) this.heads.delete(pk);
+      return { error: err, raced };
+    }
+    for (const [pk, head] of plan.newHeads) this.heads.set(pk, head);
+    for (const [cacheKey, item] of plan.newItems) this.producers.set(cacheKey, item);
+    for (const { member } of plan.writers) {
+      member.registry.version += 1;
+      if (member.intent) member.intent.version = 0; // deleted with the commit
+    }
+    for (const [m, results] of plan.results) this.settle(m, results, landed);
+    return undefined;
+  }
+
+  /**
+   * Commits `own` (single-partition members that lost a race) through write intents
+   * (core/intents.ts): publishes one intent per member, then until each has an outcome,
+   * reads the partition's pending intents; the writer whose intent is oldest — or whose
+   * own waited {@link INTENT_TAKEOVER_MS} — commits up to {@link COMBINE_CAPACITY} of them
+   * in one transaction, the others wait and read again. A member leaves with its results
+   * (`landed`), its error (`errors`, its intent withdrawn first), or neither: withdrawn at
+   * the deadline or dropped, never to be committed by anyone after.
+   */
+  private async combine(
+    own: CommitMember[],
+    errors: Map<CommitMember, unknown>,
+    landed: Set<CommitMember>,
+    fresh: Set<string>,
+    deadline: number,
+  ): Promise<void> {
+    const { clock, random, meta } = this.deps;
+    const first = own[0]!.chunk[0]!;
+    const { pk } = first;
+    const published = clock.now();
+    await this.publishIntents(own, published);
+    const mine = new Map(own.map((m) => [m.intent!.key.sk, m]));
+    /** Foreign intents to delete uncommitted: expired, refused, duplicates, landed before. */
+    const stale = new Map<string, { key: ItemKey; version: number }>();
+    /** Intents dropped here: a later page may still show them (a read racing the delete). */
+    const skip = new Set<string>();
+    let waitingSince = published;
+    let polled = false;
+    for (;;) {
+      const pending = own.filter((m) => !landed.has(m) && !errors.has(m) && m.intent!.version > 0);
+      if (pending.length === 0 || clock.now() >= deadline) break;
+      if (polled) await clock.sleep(INTENT_POLL_MS * (0.5 + random()));
+      polled = true;
+      let page: QueryPage;
+      try {
+        page = await meta.query(pk, { beginsWith: keys.intentPrefix }, { limit: 100 });
+        const present = new Set(page.items.map((i) => i.sk));
+        // Past a partial page, absence proves nothing.
+        const last = page.next === undefined ? undefined : page.items.at(-1)?.sk;
+        const gone = pending.filter(
+          (m) => !present.has(m.intent!.key.sk) && (last === undefined || m.intent!.key.sk < last),
+        );
+        if (gone.length > 0) await this.outcomesOf(gone, landed);
+      } catch (err) {
+        if (err instanceof SluiceError && err.retriable) continue;
+        throw err;
+      }
+      const now = clock.now();
+      const all = page.items.map(intentFromItem);
+      for (const i of all) {
+        if (!mine.has(i.key.sk) && now - i.at > INTENT_MAX_AGE_MS) stale.set(i.key.sk, i);
+      }
+      const live = all.filter((i) => !stale.has(i.key.sk) && !skip.has(i.key.sk));
+      // Other writers' intents pending: the partition is still contended.
+      if (live.some((i) => !mine.has(i.key.sk))) this.contended.set(pk, now + CONTENDED_MS);
+      const waiting = live.some((i) => {
+        const m = mine.get(i.key.sk);
+        return m && !landed.has(m) && !errors.has(m);
+      });
+      if (!waiting) continue;
+      const oldest = live[0]!;
+      // The oldest intent's writer combines; another takes over only after waiting long
+      // enough for that one to be gone (then it commits the orphan too).
+      if (!mine.has(oldest.key.sk) && now - waitingSince < INTENT_TAKEOVER_MS) continue;
+
+      // This writer combines: the oldest intents, its own among them where they fit, over
+      // the head as it is now (others have committed since this writer last saw it: one
+      // read instead of a transaction failing on the head's version).
+      try {
+        this.heads.set(pk, headFromItem(await meta.get(keys.head(first.topic.id, first.run.partition))));
+      } catch (err) {
+        if (err instanceof SluiceError && err.retriable) continue;
+        throw err;
+      }
+      const members = live
+        .slice(0, COMBINE_CAPACITY)
+        .map((i) => mine.get(i.key.sk) ?? this.foreignMember(i, first.run.topic, first.topic));
+      const refused = new Map<CommitMember, unknown>();
+      let plan: GroupPlan | undefined;
+      while (!plan) {
+        const candidates = members.filter((m) => !refused.has(m) && !landed.has(m) && !errors.has(m));
+        if (candidates.length === 0) break;
+        plan = await this.planGroup(candidates, now, fresh, refused);
+      }
+      plan ??= emptyPlan();
+      // Foreign intents refused or answered as duplicates here are deleted uncommitted:
+      // their writers, finding them gone without offsets, commit directly and get their
+      // own answer. Ours are withdrawn by ourselves, below.
+      for (const [m, err] of refused) {
+        if (m.foreign) stale.set(m.intent!.key.sk, m.intent!);
+        else errors.set(m, err);
+      }
+      const writing = new Set(plan.writers.map((w) => w.member));
+      for (const m of plan.results.keys()) {
+        if (m.foreign && !writing.has(m)) stale.set(m.intent!.key.sk, m.intent!);
+      }
+      const drops = [...stale.entries()].slice(0, Math.max(0, 100 - plan.ops.length));
+      for (const [, i] of drops)
+        plan.ops.push({ type: 'delete', key: i.key, condition: { version: i.version } });
+      if (plan.ops.length === 0) {
+        for (const [m, results] of plan.results) this.settle(m, results, landed);
+        continue;
+      }
+      const failure = await this.tryPlan(plan, landed);
+      for (const [sk, i] of drops) {
+        // Dropped, or gone already (its delete failed): either way no longer ours to drop.
+        if (!failure || (failure.error instanceof ConflictError && failure.error.failed(i.key))) {
+          stale.delete(sk);
+          skip.add(sk);
+        }
+      }
+      // A foreign intent an earlier commit had landed (its registry says so) is dropped next.
+      for (const m of members)
+        if (m.foreign && landed.has(m) && failure) stale.set(m.intent!.key.sk, m.intent!);
+      waitingSince = clock.now();
+    }
+    // What is still ours to settle: intents not committed by the deadline, members refused
+    // (their intent must not be committed later), duplicates answered without a commit.
+    for (const m of own) {
+      if (m.intent && m.intent.version > 0) await this.withdraw(m, landed, errors);
+    }
+  }
+
+  /** A member standing for another writer's intent (results unused). */
+  private foreignMember(intent: Intent, topicName: string, topic: TopicMeta): CommitMember {
+    const partition = Number(intent.key.pk.slice(intent.key.pk.lastIndexOf('#') + 1));
+    const prepared: Prepared = {
+      run: { topic: topicName, partition, batches: [] },
+      topic,
+      pk: intent.key.pk,
+      records: intent.records,
+      offsets: intent.offsets,
+      maxTimestamp: intent.maxTimestamp,
+      producer: intent.producer,
+      position: intent.position,
+      length: intent.length,
+      batchCount: intent.batches,
+    };
+    return {
+      chunk: [prepared],
+      objectKey: intent.objectKey,
+      index: 0,
+      registry: { version: 0 },
+      results: new Map(),
+      options: {},
+      single: true,
+      intent: { key: intent.key, version: intent.version },
+      foreign: true,
+    };
+  }
+
+  /** Puts the members' intents (one transaction; create-only, so a replay is harmless). */
+  private async publishIntents(own: CommitMember[], now: number): Promise<void> {
+    const { topic, run } = own[0]!.chunk[0]!;
+    const ops: TransactOp[] = own.map((m) => {
+      const p = m.chunk[0]!;
+      const id = this.newObjectId().replace('/', '-');
+      m.intent = { key: keys.intent(topic.id, run.partition, intentSk(now, id)), version: 1 };
+      return {
+        type: 'put',
+        key: m.intent.key,
+        data: intentData({
+          objectKey: m.objectKey,
+          position: p.position,
+          length: p.length,
+          offsets: p.offsets,
+          records: p.records,
+          batches: p.batchCount,
+          maxTimestamp: p.maxTimestamp,
+          producer: p.producer,
+          at: now,
+        }),
+        ttl: Math.ceil((now + INTENT_MAX_AGE_MS) / 1000) + 3600,
+        condition: { absent: true },
+      };
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.meta.transact(ops);
+        return;
+      } catch (err) {
+        // Create-only: a failed condition means an earlier attempt of this put landed.
+        if (err instanceof ConflictError && attempt > 0) return;
+        if (!(err instanceof SluiceError && err.retriable) || attempt >= 5) throw err;
+        await this.deps.clock.sleep(Math.floor(10 * 2 ** attempt * this.deps.random()));
+      }
+    }
+  }
+
+  /**
+   * The outcome of members whose intent is gone: committed (their registry holds the
+   * offsets it assigned) or dropped (it does not; they race again, or time out).
+   */
+  private async outcomesOf(gone: CommitMember[], landed: Set<CommitMember>): Promise<void> {
+    const items = await this.deps.meta.batchGet(gone.map((m) => keys.objectRef(m.objectKey)));
+    gone.forEach((m, i) => {
+      m.intent!.version = 0;
+      const current = items[i];
+      const bases = current?.data[`b${m.index}`] as number[] | undefined;
+      const time = current?.data[`t${m.index}`] as number | undefined;
+      if (!current || !bases || time === undefined) return;
+      m.registry.version = current.version;
+      const p = m.chunk[0]!;
+      m.results.set(p, this.result(p, bases[0]!, time));
+      landed.add(m);
+    });
+  }
+
+  /**
+   * Deletes a member's own intent (condition: its version), so no one commits it after.
+   * If it was gone already, reads whether it was committed.
+   */
+  private async withdraw(
+    m: CommitMember,
+    landed: Set<CommitMember>,
+    errors: Map<CommitMember, unknown>,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.deps.meta.transact([
+          { type: 'delete', key: m.intent!.key, condition: { version: m.intent!.version } },
+        ]);
+        m.intent!.version = 0;
+        return;
+      } catch (err) {
+        if (err instanceof ConflictError) {
+          if (landed.has(m)) {
+            m.intent!.version = 0;
+            return;
+          }
+          await this.outcomesOf([m], landed);
+          if (landed.has(m)) errors.delete(m); // committed by another writer after all
+          return;
+        }
+        if (!(err instanceof SluiceError && err.retriable) || attempt >= 5) throw err;
+        await this.deps.clock.sleep(Math.floor(10 * 2 ** attempt * this.deps.random()));
+      }
+    }
+  }
   private settle(
     member: CommitMember,
     results: Map<Prepared, AppendResult>,
@@ -654,7 +972,7 @@ export class Appender {
           base,
           n: p.offsets,
           rc: p.records,
-          bc: p.run.batches.length,
+          bc: p.batchCount,
           mt: p.maxTimestamp,
           at: now,
         };
@@ -704,6 +1022,14 @@ export class Appender {
               condition: { version: member.registry.version },
             },
       );
+      // A write intent goes with its commit: gone and committed, or neither.
+      if (member.intent && member.intent.version > 0) {
+        plan.ops.push({
+          type: 'delete',
+          key: member.intent.key,
+          condition: { version: member.intent.version },
+        });
+      }
     }
     for (const [pk, head] of running) {
       const before = start.get(pk)!;
@@ -838,6 +1164,7 @@ export class Appender {
       producer,
       position: 0,
       length: 0,
+      batchCount: run.batches.length,
     };
   }
 }
@@ -859,6 +1186,18 @@ function checkRecords(batch: DeflatedBatch, where: string, topic: string, config
     }
     checkRecordRules(topic, config, r, `${where} record ${i}`);
   });
+}
+
+function emptyPlan(): GroupPlan {
+  return {
+    ops: [],
+    writers: [],
+    results: new Map(),
+    newHeads: new Map(),
+    newItems: new Map(),
+    headKeys: new Map(),
+    producerKeys: new Map(),
+  };
 }
 
 /** Joins runs of the same topic-partition, keeping the order of first appearance. */

@@ -10,6 +10,7 @@
  * | `p#<topicId>#<partition>`  | `lease`             | maintenance lease (owner, epoch)       |
  * | `p#<topicId>#<partition>`  | `maint`             | maintenance progress (checkpoints)     |
  * | `p#<topicId>#<partition>`  | `pr#<producerId>`   | a producer's dedup state (not on head) |
+ * | `p#<topicId>#<partition>`  | `w#<time>#<id>`     | write intent awaiting a combined commit |
  * | `o#<objectKey>`            | `obj`               | object registry: partitions referencing |
  * | `producers`                | `seq`               | producer id counter                    |
  * | `g#<group>`                | `group`             | group state: members, assignment       |
@@ -18,7 +19,7 @@
  * | `deleted-topics`           | `<topicId>`         | a deleted topic awaiting reclamation   |
  * | `maintenance`              | `gc`                | when orphan GC last ran                |
  * | `inbox`                    | `tail`              | inbox batcher commit counter (CAS)     |
- * | `inbox`                    | `l#<time>#<n>`      | inbox ledger: ids committed by a batch |
+ * | `inbox`                    | `l#<time>#<n>[#<i>]` | inbox ledger: ids committed by a batch |
  * | `t#<transactionalId>`      | `tx`                | transaction: epoch, state, staged sends |
  * | `transactions`             | `<transactionalId>` | transaction catalog entry              |
  * | `subscriptions`            | `<name>`            | subscription definition                |
@@ -55,10 +56,17 @@ export const keys = {
     pk: `p#${topicId}#${partition}`,
     sk: `pr#${producerId}`,
   }),
+  intentPrefix: 'w#',
+  intent: (topicId: string, partition: number, sk: string): ItemKey => ({
+    pk: `p#${topicId}#${partition}`,
+    sk,
+  }),
   inboxPk: 'inbox',
   inboxTail: { pk: 'inbox', sk: 'tail' } as ItemKey,
   inboxLedgerPrefix: 'l#',
-  inboxLedgerSk: (time: number, n: number): string => `l#${padOffset(time)}#${padOffset(n)}`,
+  /** The `piece`-th ledger item of commit `n` (a commit's ids may need several items). */
+  inboxLedgerSk: (time: number, n: number, piece = 0): string =>
+    `l#${padOffset(time)}#${padOffset(n)}${piece > 0 ? `#${piece}` : ''}`,
   orphanGc: { pk: 'maintenance', sk: 'gc' } as ItemKey,
   objectRef: (objectKey: string): ItemKey => ({ pk: `o#${objectKey}`, sk: 'obj' }),
   producerCounter: { pk: 'producers', sk: 'seq' } as ItemKey,

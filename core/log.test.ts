@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
+import { Meter, MeteredMetaStore, MeteredObjectStore } from '../storage/metered.js';
 import { type Engine, engine, records, run } from '../test/helpers/engine.js';
 import { PARTITIONS_PER_COMMIT } from './append.js';
 import { ManualClock } from './clock.js';
@@ -208,6 +209,40 @@ describe('topics', () => {
     const fresh = await e.reader.fetchRecords('t', 0, 0);
     expect(fresh.highWatermark).toBe(0);
     expect((await e.meta.query(keys.deletedTopicsPk)).items).toHaveLength(1);
+  });
+});
+
+describe('deleting a topic (docs/design.md "Topic incarnations")', () => {
+  it('tombstones every head in transactions of 25, then drops the catalog entry: an appender caching the topic appends to the new one', async () => {
+    const meter = new Meter();
+    const stores = {
+      meta: new MeteredMetaStore(new MemoryMetaStore(), meter),
+      objects: new MeteredObjectStore(new MemoryObjectStore(), meter),
+    };
+    const e = engine(stores);
+    const stale = engine(stores, 2);
+    await e.topics.create('t', 60);
+    await stale.appender.append([run('t', 7, records(2))]);
+    const old = await e.topics.get('t');
+    meter.reset();
+    await e.topics.delete('t');
+    // 1 get of the catalog entry; 3 batch gets and 3 transactions of heads (25 + 25 + 10);
+    // 1 transaction deleting the entry and listing the id.
+    expect(meter.snapshot().dynamo).toMatchObject({ get: 1, batchGet: 3, transact: 4, writeItems: 62 });
+    const heads = await stores.meta.batchGet([keys.head(old.id, 7), keys.head(old.id, 59)]);
+    expect(heads.map((h) => [h?.data.del, h?.data.next])).toEqual([
+      [true, 2],
+      [true, 0],
+    ]);
+
+    await e.topics.create('t', 1);
+    // The stale appender's cache still holds the old topic: refused by the tombstone, it
+    // appends to the topic of that name as it is now.
+    expect((await stale.topics.get('t')).id).toBe(old.id);
+    const [landed] = await stale.appender.append([run('t', 0, records(3))]);
+    expect(landed).toMatchObject({ baseOffset: 0, count: 3 });
+    expect((await e.reader.fetchRecords('t', 0, 0)).records).toHaveLength(3);
+    expect((await stores.meta.get(keys.head(old.id, 0)))?.data).toMatchObject({ del: true, next: 0 });
   });
 });
 

@@ -10,12 +10,13 @@ import { ByteLru } from '../core/cache.js';
 import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
 import type { GroupConfig, TopicView } from '../core/groups/index.js';
-import type { InboxQueue } from '../core/inbox/queue.js';
+import type { InboxAddress, InboxQueue } from '../core/inbox/queue.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
 import { SchemaValidator } from '../core/schemas/validation.js';
 import { Topics } from '../core/topics.js';
 import { TransactionCoordinator } from '../core/transactions/index.js';
+import { regionOfQueueUrl } from '../storage/inbox-address.js';
 import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -51,6 +52,13 @@ export interface SluiceContext {
   groupConfig: Partial<GroupConfig>;
   /** The acks=1 inbox (`storage/inbox-config.ts`), opened on first use; `undefined` when there is none. */
   inbox(): Promise<InboxQueue | undefined>;
+  /**
+   * How clients reach the inbox (`GET /v1/metadata`): an SQS queue they may send to
+   * themselves, `'http'` when only `POST /v1/inbox` can (the embedded queue), `undefined`
+   * without an inbox. Read from SLUICE_INBOX_URL when set, so a function that never sends
+   * to the inbox (fetch, admin, groups: no SQS client in their bundles) can answer it.
+   */
+  inboxAddress(): Promise<InboxAddress | 'http' | undefined>;
   /** A view of topics for the group coordinator: partition counts and high watermarks. */
   topicView: TopicView;
 }
@@ -73,6 +81,11 @@ export interface ContextOptions {
   topicCacheTtlMs?: number;
   /** The acks=1 inbox; otherwise chosen from the environment on first use. */
   inbox?: InboxQueue;
+  /**
+   * Cross-instance combining of contended commits (core/intents.ts); otherwise
+   * `SLUICE_COMBINE` (`0`/`false` off, `1`/`true` on), otherwise the Appender's default.
+   */
+  combine?: boolean;
 }
 
 /** Builds a context over given stores (tests, `sluice dev`, the in-process SDK transport). */
@@ -84,7 +97,13 @@ export function createContext(
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
   const topics = new Topics(stores.meta, { clock, random, cacheTtlMs: options.topicCacheTtlMs });
-  const appender = new Appender({ ...stores, topics, clock, random });
+  const appender = new Appender({
+    ...stores,
+    topics,
+    clock,
+    random,
+    combine: options.combine ?? flagFromEnv(env.SLUICE_COMBINE),
+  });
   const cacheMb = Number(env.SLUICE_FETCH_CACHE_MB ?? 64);
   const cache = new ByteLru<Uint8Array>(
     (Number.isFinite(cacheMb) && cacheMb >= 0 ? cacheMb : 64) * 1024 * 1024,
@@ -104,19 +123,28 @@ export function createContext(
     },
     highWatermarks: (topic: string, partitions: readonly number[]) =>
       reader.highWatermarks(topic, partitions),
-    // Read from the catalog, not the cache: an offset belongs to the incarnation current now.
-    topicId: async (topic: string) => (await topics.load(topic))?.id,
+    // From the catalog unless `cached` (see TopicView.topicId).
+    topicId: async (topic: string, cached?: boolean) =>
+      cached ? (await topics.get(topic).catch(() => undefined))?.id : (await topics.load(topic))?.id,
+  };
+  const openInbox = () => {
+    inbox ??= import('../storage/inbox-config.js')
+      .then(({ inboxFromEnv }) => inboxFromEnv(env))
+      .then((i) => i?.queue)
+      .catch((err) => {
+        inbox = undefined;
+        throw err;
+      });
+    return inbox;
   };
   return {
-    inbox: () => {
-      inbox ??= import('../storage/inbox-config.js')
-        .then(({ inboxFromEnv }) => inboxFromEnv(env))
-        .then((i) => i?.queue)
-        .catch((err) => {
-          inbox = undefined;
-          throw err;
-        });
-      return inbox;
+    inbox: openInbox,
+    async inboxAddress() {
+      if (!options.inbox && env.SLUICE_INBOX_URL) {
+        return { queueUrl: env.SLUICE_INBOX_URL, region: regionOfQueueUrl(env.SLUICE_INBOX_URL, env) };
+      }
+      const queue = await openInbox();
+      return queue && (queue.address ?? 'http');
     },
     ...stores,
     clock,
@@ -198,3 +226,11 @@ export const contextHooks: HandlerHooks = {
     if (defaultContext) (await defaultContext.catch(() => undefined))?.telemetry.flush();
   },
 };
+
+/** `1`/`true`/`on` → true, `0`/`false`/`off` → false, unset or anything else → undefined (the default). */
+function flagFromEnv(value: string | undefined): boolean | undefined {
+  const v = value?.trim().toLowerCase();
+  if (v === '1' || v === 'true' || v === 'on') return true;
+  if (v === '0' || v === 'false' || v === 'off') return false;
+  return undefined;
+}

@@ -7,8 +7,9 @@
  */
 import { z } from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
-import { encodeInboxMessage, type InboxMessage } from '../core/inbox/message.js';
-import { defaultPartition, encodeBatch } from '../core/records/index.js';
+import { type InboxSenderState, inboxMessageOf } from '../core/inbox/build.js';
+import { encodeInboxMessage } from '../core/inbox/message.js';
+import { defaultPartition, encodeBatch, type RecordInput } from '../core/records/index.js';
 import { checkRecordRules } from '../core/topic-rules.js';
 import type { SluiceContext } from './context.js';
 import { parseJson, type Route } from './http.js';
@@ -32,8 +33,6 @@ const inboxBody = z.strictObject({
   eventId: z.string().min(1).max(128).optional(),
 });
 
-const b64 = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString('base64'));
-
 export function inboxRoute(ctx: SluiceContext): Route {
   return {
     method: 'POST',
@@ -50,7 +49,7 @@ export function inboxRoute(ctx: SluiceContext): Route {
       const keyless = body.producer
         ? Number(Object.keys(body.producer.sequences)[0] ?? 0) % topic.partitions
         : Math.floor(ctx.random() * topic.partitions);
-      const byPartition = new Map<number, InboxMessage['records']>();
+      const byPartition = new Map<number, RecordInput[]>();
       body.records.forEach((r, i) => {
         const key = toBytes(r.key, encoding, `records.${i}.key`);
         const partition = r.partition ?? (key ? defaultPartition(key, topic.partitions) : keyless);
@@ -65,8 +64,8 @@ export function inboxRoute(ctx: SluiceContext): Route {
         checkRecordRules(topic.name, topic.config, { key }, `records.${i}`);
         const value = toBytes(r.value, encoding, `records.${i}.value`);
         const headers = headersFromJson(r.headers, encoding, `records.${i}.headers`);
-        const ts = r.timestamp ?? now;
-        const alone = encodeBatch([{ key, value, headers, timestamp: ts }], { now }).length;
+        const timestamp = r.timestamp ?? now;
+        const alone = encodeBatch([{ key, value, headers, timestamp }], { now }).length;
         const limit = topic.config['max.message.bytes'];
         if (alone > limit) {
           throw new SluiceError(
@@ -74,19 +73,14 @@ export function inboxRoute(ctx: SluiceContext): Route {
             `records.${i}: ${alone} bytes as a batch, over the topic's max.message.bytes of ${limit}`,
           );
         }
-        const record = {
-          k: b64(key),
-          v: b64(value),
-          h: headers.map((h) => [h.key, b64(h.value)] as [string, string | null]),
-          ts,
-        };
+        const record: RecordInput = { key, value, headers, timestamp };
         const list = byPartition.get(partition);
         if (list) list.push(record);
         else byPartition.set(partition, [record]);
       });
       const partitions = [...byPartition.keys()];
       const bodies = partitions.map((partition) => {
-        let producer: InboxMessage['producer'];
+        let producer: InboxSenderState | undefined;
         if (body.producer) {
           const seq = body.producer.sequences[String(partition)];
           if (seq === undefined) {
@@ -96,21 +90,18 @@ export function inboxRoute(ctx: SluiceContext): Route {
             );
           }
           const prevAt = body.producer.prevAt?.[String(partition)];
-          producer = {
-            id: body.producer.id,
-            epoch: body.producer.epoch,
-            seq,
-            ...(prevAt !== undefined && { prevAt }),
-          };
+          producer = { id: body.producer.id, epoch: body.producer.epoch, seq, prevAt };
         }
-        return encodeInboxMessage({
-          v: 1,
-          topic: topic.name,
-          partition,
-          records: byPartition.get(partition)!,
-          ...(producer && { producer }),
-          ...(body.eventId !== undefined && { eventId: `${body.eventId}/${partition}` }),
-        });
+        return encodeInboxMessage(
+          inboxMessageOf({
+            topic: topic.name,
+            partition,
+            records: byPartition.get(partition)!,
+            now,
+            producer,
+            eventId: body.eventId,
+          }),
+        );
       });
       const ids = await inbox.send(bodies);
       return {

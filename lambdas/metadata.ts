@@ -1,4 +1,4 @@
-/** `GET /v1/metadata`, served by every function: names the others, lists the topics. */
+/** `GET /v1/metadata`, served by every function: names the others and the inbox, lists the topics. */
 import type { SluiceContext } from './context.js';
 import type { HttpRequest, Route } from './http.js';
 
@@ -16,7 +16,11 @@ export function metadataRoute(ctx: SluiceContext): Route {
     method: 'GET',
     path: '/v1/metadata',
     async handle(req) {
-      const [endpoints, topics] = await Promise.all([ctx.endpoints(originOf(req)), ctx.topics.list()]);
+      const [endpoints, topics, inbox] = await Promise.all([
+        ctx.endpoints(originOf(req)),
+        ctx.topics.list(),
+        ctx.inboxAddress(),
+      ]);
       return {
         status: 200,
         body: {
@@ -32,6 +36,10 @@ export function metadataRoute(ctx: SluiceContext): Route {
             partitions: t.partitions,
             maxMessageBytes: t.config['max.message.bytes'],
           })),
+          // acks=1: where clients send (docs/api.md, "acks=1: the inbox").
+          ...(inbox && {
+            inbox: inbox === 'http' ? { type: 'http' } : { type: 'sqs', ...inbox },
+          }),
         },
       };
     },

@@ -9,9 +9,9 @@
  * synchronous"); Function URL response format (payload 2.0, base64 for bytes).
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LAMBDA_PAYLOAD_BYTES, REQUEST_EVENT_RESERVE } from '../core/lambda-payload.js';
 
-/** Lambda's limit for a synchronous response document (and request event), in bytes. */
-export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+export { LAMBDA_PAYLOAD_BYTES, REQUEST_EVENT_RESERVE };
 
 /**
  * The largest result document a handler returns: Lambda's limit less room for the
@@ -44,6 +44,21 @@ export function escapedBytes(json: string): number {
 /** Base64 length of `n` bytes. */
 export function base64Bytes(n: number): number {
   return 4 * Math.ceil(n / 3);
+}
+
+/** Content types a Function URL hands the function as text; any other body is base64. */
+const TEXT_TYPES = /^(text\/|application\/(json|javascript|xml|x-www-form-urlencoded)\b|[^;]*\+json\b)/i;
+
+/**
+ * Bytes a request body takes in the event a Function URL builds for it (payload 2.0): a
+ * text body as an escaped JSON string, any other base64 — so a binary produce body of
+ * 4.5 MB is already over the 6 MB Lambda passes to a function.
+ */
+export function requestBodyEventBytes(body: Uint8Array, contentType: string | undefined): number {
+  if (TEXT_TYPES.test(contentType ?? '')) {
+    return Buffer.byteLength(JSON.stringify(Buffer.from(body).toString('utf8')), 'utf8') - 2;
+  }
+  return base64Bytes(body.length);
 }
 
 /** Size of a result document as Lambda serialises it, in bytes (base64 bodies counted encoded). */

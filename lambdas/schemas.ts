@@ -11,6 +11,7 @@ import { parseSchemaType, parseVersion, type SchemaRegistry } from '../core/sche
 import { SCHEMA_TYPES, type SchemaDefinition } from '../core/schemas/types.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { asSluiceError, type HttpRequest, type HttpResponse, lambdaHandler, type Route } from './http.js';
+import { metadataRoute } from './metadata.js';
 
 /** Where the registry's paths start. */
 export const SCHEMAS_PREFIX = '/schemas';
@@ -295,5 +296,8 @@ export function registryRoutes(ctx: SluiceContext): Route[] {
   return schemaRoutes(ctx.schemas);
 }
 
-/** The Lambda entry point. */
-export const handler = lambdaHandler(async () => registryRoutes(await getContext()), contextHooks);
+/** The Lambda entry point: the registry (and metadata, which every function serves). */
+export const handler = lambdaHandler(async () => {
+  const ctx = await getContext();
+  return [metadataRoute(ctx), ...registryRoutes(ctx)];
+}, contextHooks);

@@ -13,6 +13,8 @@ describe('stackOptionsFromContext', () => {
     expect(props.removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(props.topics).toBeUndefined();
     expect(props.maintenanceSchedule).toBeUndefined();
+    expect(props.inboxBatchWindow).toBeUndefined();
+    expect(props.reservedConcurrency).toBeUndefined();
   });
 
   it('reads every option', () => {
@@ -22,12 +24,17 @@ describe('stackOptionsFromContext', () => {
       removalPolicy: 'destroy',
       topics: '[{"name":"orders","partitions":3}]',
       maintenanceMinutes: '5',
+      inboxWindowSeconds: '20',
+      reservedConcurrency: '40',
     });
     expect(stackName).toBe('Dev');
     expect(props.architecture).toBe(Architecture.X86_64);
     expect(props.removalPolicy).toBe(RemovalPolicy.DESTROY);
     expect(props.topics).toEqual([{ name: 'orders', partitions: 3 }]);
     expect(props.maintenanceSchedule?.expressionString).toBe('rate(5 minutes)');
+    expect(props.inboxBatchWindow?.toSeconds()).toBe(20);
+    expect(props.reservedConcurrency).toBe(40);
+    expect(from({ reservedConcurrency: 'none' }).props.reservedConcurrency).toBe('none');
   });
 
   it.each([
@@ -37,6 +44,11 @@ describe('stackOptionsFromContext', () => {
     [{ topics: '[{"name":' }, /not JSON/],
     [{ topics: '{"name":"a"}' }, /JSON list/],
     [{ maintenanceMinutes: '0.5' }, /whole number/],
+    [{ inboxWindowSeconds: '0' }, /inboxWindowSeconds.*1 to 300/],
+    [{ inboxWindowSeconds: '301' }, /inboxWindowSeconds/],
+    [{ inboxWindowSeconds: 'soon' }, /inboxWindowSeconds/],
+    [{ reservedConcurrency: '0' }, /reservedConcurrency.*whole number ≥ 1, or none/],
+    [{ reservedConcurrency: 'unlimited' }, /reservedConcurrency/],
   ])('refuses %j', (context, message) => {
     expect(() => from(context)).toThrow(InvalidContextError);
     expect(() => from(context)).toThrow(message);

@@ -9,6 +9,11 @@
  * | removalPolicy      | retain, destroy         | retain   |
  * | topics             | JSON list of TopicSpec  | none     |
  * | maintenanceMinutes | whole number ≥ 1        | 1        |
+ * | inboxWindowSeconds | whole number 1–300      | 1        |
+ * | reservedConcurrency| whole number ≥ 1, none  | 20       |
+ *
+ * `inboxWindowSeconds` is the acks=1 batcher's batching window: the delay bound of an acks=1
+ * event at low volume, and the lever on its cost (docs/design.md, "acks=1: the inbox").
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
@@ -47,6 +52,8 @@ export function stackOptionsFromContext(get: ContextLookup): { stackName: string
       ),
       topics: topics(get),
       maintenanceSchedule: maintenanceSchedule(get),
+      inboxBatchWindow: inboxBatchWindow(get),
+      ...reservedConcurrency(get),
     },
   };
 }
@@ -88,4 +95,30 @@ function maintenanceSchedule(get: ContextLookup): Schedule | undefined {
     );
   }
   return Schedule.rate(Duration.minutes(minutes));
+}
+
+function inboxBatchWindow(get: ContextLookup): Duration | undefined {
+  const raw = get('inboxWindowSeconds');
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 300) {
+    throw new InvalidContextError(
+      `context 'inboxWindowSeconds' is '${String(raw)}'; use a whole number of seconds from 1 to 300`,
+    );
+  }
+  return Duration.seconds(seconds);
+}
+
+/** Each HTTP function's reserved concurrency: a whole number, or `none` (accounts below a quota of 200). */
+function reservedConcurrency(get: ContextLookup): { reservedConcurrency?: number | 'none' } {
+  const raw = get('reservedConcurrency');
+  if (raw === undefined) return {};
+  if (raw === 'none') return { reservedConcurrency: 'none' };
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new InvalidContextError(
+      `context 'reservedConcurrency' is '${String(raw)}'; use a whole number ≥ 1, or none`,
+    );
+  }
+  return { reservedConcurrency: n };
 }

@@ -31,7 +31,7 @@ import { acknowledge, wildcardActionFinding, wildcardResourceFinding } from './n
 
 export type FunctionRole = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas' | 'maintenance';
 /** Roles of functions created on demand (the subscriptions trigger, with the first subscription). */
-export type OptionalFunctionRole = 'subscriptions';
+export type OptionalFunctionRole = 'subscriptions' | 'batcher';
 
 const ITEM_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 const ITEM_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'];
@@ -44,10 +44,11 @@ interface Access {
 }
 
 export const DATA_ACCESS: Readonly<Record<FunctionRole | OptionalFunctionRole, Access>> = {
+  // DeleteItem: a combined commit deletes the write intents it commits (core/intents.ts).
   produce: {
     objects: ['s3:GetObject', 's3:PutObject'],
     listBucket: false,
-    items: [...ITEM_READ, ...ITEM_WRITE],
+    items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
   },
   fetch: { objects: ['s3:GetObject'], listBucket: true, items: ITEM_READ },
   admin: { objects: [], listBucket: false, items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE] },
@@ -58,6 +59,12 @@ export const DATA_ACCESS: Readonly<Record<FunctionRole | OptionalFunctionRole, A
     objects: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
     listBucket: true,
     items: [...ITEM_READ, ...ITEM_WRITE, ...ITEM_DELETE],
+  },
+  // Appends what the inbox held (objects, heads, index, ledger) like produce.
+  batcher: {
+    objects: ['s3:GetObject', 's3:PutObject'],
+    listBucket: false,
+    items: [...ITEM_READ, ...ITEM_WRITE],
   },
   // Reads records like fetch; writes only leases and committed offsets.
   subscriptions: { objects: ['s3:GetObject'], listBucket: true, items: [...ITEM_READ, ...ITEM_WRITE] },

@@ -72,6 +72,13 @@ export const HANDLER_SPECS = {
   groups: { source: 'lambdas/groups.ts', native: [], unused: API_UNUSED },
   // The schema registry reads and writes table items only.
   schemas: { source: 'lambdas/schemas.ts', native: [], unused: API_UNUSED },
+  // The acks=1 inbox batcher: encodes and checks batches (CRC32C), never compresses; SQS to
+  // release held-back messages early.
+  batcher: {
+    source: 'lambdas/batcher.ts',
+    native: ['@node-rs/crc32'],
+    unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-lambda'],
+  },
   maintenance: {
     source: 'lambdas/maintenance.ts',
     native: ALL_NATIVE,
@@ -109,7 +116,7 @@ interface EsbuildResult {
 type BuildSync = (options: Record<string, unknown>) => EsbuildResult;
 
 /**
- * Bundles `entry` into `outDir/index.mjs` for Lambda's Node 22 with esbuild (a development
+ * Bundles `entry` into `outDir/index.mjs` for Lambda's Node 24 with esbuild (a development
  * dependency: only the repository and `npm run build` call this). Returns the bundle's size.
  *
  * @example
@@ -125,7 +132,7 @@ export function bundleHandler(name: HandlerName, entry: string, outDir: string):
     bundle: true,
     platform: 'node',
     format: 'esm',
-    target: 'node22',
+    target: 'node24',
     mainFields: ['module', 'main'],
     banner: { js: REQUIRE_BANNER },
     minify: true,
@@ -226,7 +233,7 @@ export function handlerCode(
   return lambda.Code.fromAsset(prebuilt ?? dirname(entry), {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
-      image: DockerImage.fromRegistry('public.ecr.aws/lambda/nodejs:22'),
+      image: DockerImage.fromRegistry('public.ecr.aws/lambda/nodejs:24'),
       // Not read by the local bundler: they key CDK's asset cache, which would otherwise
       // hand two handlers from one folder the same asset.
       environment: {

@@ -1,6 +1,10 @@
 /** Sluice's CDK library: the {@link SluiceCluster} construct and the {@link SluiceStack}. */
 export { METRICS_NAMESPACE, type SluiceMetricName, type SluiceMetricOptions } from './metrics.js';
 export {
+  DEFAULT_RESERVED_CONCURRENCY,
+  InvalidReservedConcurrencyError,
+} from './reserved-concurrency.js';
+export {
   API_FUNCTIONS,
   SluiceCluster,
   TABLE_SCHEMA,

@@ -3,7 +3,9 @@
  * failing (unhandled errors, timeouts), functions answering server errors through their
  * URL (STORAGE_MISCONFIGURED, INTERNAL_ERROR, RESPONSE_TOO_LARGE, and UNAVAILABLE when it
  * persists: Lambda's `Errors` metric does not count answered errors), functions
- * throttled, and maintenance work that failed for good (messages in the dead-letter queue).
+ * throttled, maintenance work that failed for good (messages in the dead-letter queue), the
+ * acks=1 inbox falling behind (age of its oldest message) and inbox messages that could not
+ * be committed (its dead-letter queue).
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -20,6 +22,14 @@ export interface SluiceMonitoringProps {
   readonly urlRoles: readonly string[];
   readonly maintenanceQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
+  /** The acks=1 inbox and its dead-letter queue. */
+  readonly inboxQueue: sqs.IQueue;
+  readonly inboxDeadLetterQueue: sqs.IQueue;
+  /**
+   * The inbox age (its oldest message) that raises the inbox-age alarm; below the batcher's
+   * order horizon (5 minutes).
+   */
+  readonly inboxAgeThreshold: Duration;
   readonly dashboard: boolean;
   readonly alarms: boolean;
   readonly alarmActions: readonly cloudwatch.IAlarmAction[];
@@ -77,6 +87,22 @@ export class SluiceMonitoring extends Construct {
       }),
       threshold: 1,
       alarmDescription: `Sluice ${stackName}: maintenance tasks failed repeatedly and were dead-lettered. Inspect the messages, fix the cause, then redrive them to the maintenance queue.`,
+    });
+    this.addAlarm('InboxAge', {
+      metric: props.inboxQueue.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(1),
+        statistic: 'Maximum',
+      }),
+      threshold: props.inboxAgeThreshold.toSeconds(),
+      alarmDescription: `Sluice ${stackName}: the oldest acks=1 event in the inbox has waited ${props.inboxAgeThreshold.toHumanString()} or more: the batcher is behind or failing (see its errors and log). Past 5 minutes, order per producer is no longer guaranteed for events still waiting.`,
+    });
+    this.addAlarm('InboxDeadLetters', {
+      metric: props.inboxDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      alarmDescription: `Sluice ${stackName}: acks=1 events were acknowledged but could not be committed (not an inbox message, a topic or partition that does not exist, or batches failing for good) and were dead-lettered. The batcher's log says why; fix the cause, then redrive them to the inbox.`,
     });
     for (const alarm of this.alarms) alarm.addAlarmAction(...props.alarmActions);
   }
@@ -205,6 +231,31 @@ export class SluiceMonitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Dead-lettered maintenance tasks',
         left: [props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute })],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'acks=1 inbox',
+        left: [
+          props.inboxQueue.metricApproximateNumberOfMessagesVisible({ period: minute, label: 'visible' }),
+          props.inboxQueue.metricApproximateNumberOfMessagesNotVisible({
+            period: minute,
+            label: 'in flight',
+          }),
+        ],
+        right: [
+          props.inboxQueue.metricApproximateAgeOfOldestMessage({
+            period: minute,
+            statistic: 'Maximum',
+            label: 'oldest (s)',
+          }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Dead-lettered inbox messages',
+        left: [props.inboxDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute })],
         width: 12,
       }),
     );

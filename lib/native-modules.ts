@@ -19,7 +19,7 @@ export const NATIVE_PACKAGES = ['@node-rs/crc32', 'snappy', 'lz4-napi'] as const
 /**
  * Packages kept out of the bundle and not installed: never loaded on Lambda.
  *
- * - zstd-napi: the fallback for runtimes without node:zlib zstd (Lambda's Node 22 has it),
+ * - zstd-napi: the fallback for runtimes without node:zlib zstd (Lambda's Node 24 has it),
  *   loaded with `require` on first use, so it can simply stay external.
  * - better-sqlite3: backs local storage only, but storage/sqlite.ts imports it statically,
  *   and esbuild hoists an external static import to the top of an ES module bundle, where

@@ -64,6 +64,12 @@ export interface SluiceClusterProps {
    * @default 1024
    */
   readonly maintenanceMemorySize?: number;
+  /**
+   * Memory of the acks=1 inbox batcher, in MB (a batch of up to `inboxBatchSize` messages,
+   * at most 6 MB, is encoded in memory).
+   * @default 1024
+   */
+  readonly batcherMemorySize?: number;
 
   /**
    * The longest a fetch may wait for data (SLUICE_FETCH_MAX_WAIT_MS; a request's
@@ -74,28 +80,47 @@ export interface SluiceClusterProps {
    */
   readonly fetchMaxWait?: Duration;
   /**
+   * Concurrency reserved for, and capping, each HTTP function (produce, fetch, admin,
+   * groups, schemas) whose own `<role>ReservedConcurrency` is not set. Capped, a runaway
+   * client or a retry storm is throttled (the Function URL answers 429, which the SDK
+   * retries with backoff) instead of scaling cost and the account's concurrency without
+   * bound, and fewer writers contend for one partition's head (`npm run bench --
+   * contention`: 64 concurrent writers commit fewer requests a second than 4).
+   *
+   * A reservation comes out of the account's concurrency, which must keep 100 unreserved:
+   * the default (5 × 20 = 100) needs an account quota of at least 200 (most accounts have
+   * 1,000). An account below that (new accounts may have 10) fails the deployment with
+   * "Specified ReservedConcurrentExecutions for function decreases account's
+   * UnreservedConcurrentExecution below its minimum value of [100]": use `'none'` there
+   * (`npx cdk deploy -c reservedConcurrency=none`), or ask for a quota increase.
+   * Maintenance is capped by `maintenanceMaxConcurrency`, the subscriptions trigger by its
+   * stream's shards.
+   * @default 20
+   */
+  readonly reservedConcurrency?: number | 'none';
+  /**
    * Concurrency reserved for (and capping) the produce function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly produceReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the fetch function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly fetchReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the admin function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly adminReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the groups function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly groupsReservedConcurrency?: number;
   /**
    * Concurrency reserved for (and capping) the schema registry function.
-   * @default none: the function shares the account's unreserved concurrency
+   * @default `reservedConcurrency`
    */
   readonly schemasReservedConcurrency?: number;
   /**
@@ -108,6 +133,32 @@ export interface SluiceClusterProps {
    * @default 5
    */
   readonly maintenanceMaxConcurrency?: number;
+  /**
+   * Messages the acks=1 inbox's event source mapping hands the batcher at most (1–10,000);
+   * each batch is one object and one transaction per chunk of partitions.
+   * @default 10000
+   */
+  readonly inboxBatchSize?: number;
+  /**
+   * How long the event source mapping gathers inbox messages before invoking the batcher
+   * (0–300 s): the bound on an acks=1 event's delay at low volume, and the lever on its cost
+   * (longer windows, bigger batches, fewer objects and transactions). At least 1 s when
+   * `inboxBatchSize` is above 10 (an SQS event source's rule).
+   * @default Duration.seconds(1)
+   */
+  readonly inboxBatchWindow?: Duration;
+  /**
+   * Batcher invocations the event source mapping runs at once (2–1000).
+   * @default 5
+   */
+  readonly inboxMaxConcurrency?: number;
+  /**
+   * The inbox-age alarm's threshold: the oldest acks=1 message waiting this long means the
+   * batcher is behind. Keep it below the batcher's order horizon (5 minutes), past which a
+   * message's predecessor is taken as committed.
+   * @default Duration.minutes(2)
+   */
+  readonly inboxAgeAlarmThreshold?: Duration;
   /**
    * How often maintenance is planned: each tick invokes the maintenance function, which
    * sends one SQS message per task (partition with work, deleted topic, orphan GC).
@@ -169,7 +220,7 @@ export interface SluiceClusterProps {
   readonly dashboard?: boolean;
   /**
    * Create the CloudWatch alarms (function errors and throttles, dead-lettered maintenance
-   * work; $0.10 a month each).
+   * work, the acks=1 inbox's age and dead letters; $0.10 a month each).
    * @default true
    */
   readonly alarms?: boolean;

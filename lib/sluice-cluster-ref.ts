@@ -19,7 +19,7 @@ export interface ISluiceCluster extends IConstruct {
   readonly fetchFunction: lambda.IFunction;
   readonly adminFunction: lambda.IFunction;
   readonly groupsFunction: lambda.IFunction;
-  /** Lets `grantee` call the produce API. */
+  /** Lets `grantee` produce at every acks level (the produce API, the acks=1 inbox). */
   grantProduce(grantee: iam.IGrantable): iam.Grant;
   /** Lets `grantee` fetch, look up offsets and take part in consumer groups. */
   grantConsume(grantee: iam.IGrantable): iam.Grant;
@@ -38,6 +38,12 @@ export interface SluiceClusterAttributes {
   readonly fetchFunctionArn: string;
   readonly adminFunctionArn: string;
   readonly groupsFunctionArn: string;
+  /**
+   * The acks=1 inbox queue's ARN (the stack output `InboxQueueArn`): with it,
+   * `grantProduce` also allows sending to the inbox directly, as the SDK does for acks=1/0.
+   * @default none: acks=1/0 producers of this app send through `POST /v1/inbox`
+   */
+  readonly inboxQueueArn?: string;
   /** The admin function's URL (any of the four URLs works: each serves `GET /v1/metadata`). */
   readonly bootstrapUrl: string;
   /** The cluster's `serviceName` (default of the cluster: `<stack name>-<construct id>`). */

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,6 +10,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_BATCHER_OPTIONS } from '../core/inbox/batcher.js';
+import { INBOX_HOLD_BACK_MS, INBOX_MAX_RECEIVE_COUNT, INBOX_ORDER_HORIZON_MS } from '../core/inbox/queue.js';
 import {
   clusterStack,
   FIXTURE_ENTRY_DIR,
@@ -18,11 +20,14 @@ import {
   roleActions,
   roleStatements,
 } from '../test/fixtures/cdk/synth.js';
+import { DEFAULT_RESERVED_CONCURRENCY, InvalidReservedConcurrencyError } from './reserved-concurrency.js';
 import { SluiceCluster } from './sluice-cluster.js';
 import type { ISluiceCluster } from './sluice-cluster-ref.js';
 import { InvalidTopicSpecError } from './topic-spec.js';
 
 const ROLES = ['Produce', 'Fetch', 'Admin', 'Groups', 'Schemas', 'Maintenance'] as const;
+/** Every function the cluster always has: the API, maintenance and the inbox batcher. */
+const ALL_ROLES = [...ROLES, 'Batcher'] as const;
 
 // One synthesis shared by every default-configuration assertion.
 const base = clusterStack({
@@ -32,6 +37,14 @@ const { template } = base;
 const json = template.toJSON() as {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
 };
+
+/** The inbox queue (its logical id is a prefix of its dead-letter queue's). */
+function inboxQueue(t: Template) {
+  const [id, raw] = Object.entries(t.findResources('AWS::SQS::Queue')).find(([k]) =>
+    /^ClusterInbox[0-9A-F]{8}$/.test(k),
+  )!;
+  return { id, props: (raw as { Properties: Record<string, unknown> }).Properties };
+}
 
 function fn(role: string) {
   return resourceOf(template, 'AWS::Lambda::Function', `Cluster${role}Function`);
@@ -104,10 +117,10 @@ describe('DynamoDB table', () => {
 });
 
 describe('functions', () => {
-  it('are five Node 22 arm64 ES-module bundles with the handler contract', () => {
-    for (const role of ROLES) {
+  it('are Node 24 arm64 ES-module bundles with the handler contract', () => {
+    for (const role of ALL_ROLES) {
       const { props } = fn(role);
-      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Runtime).toBe('nodejs24.x');
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Handler).toBe('index.handler');
     }
@@ -132,9 +145,12 @@ describe('functions', () => {
           Ref: resourceOf(template, 'AWS::SQS::Queue', 'ClusterMaintenanceQueue').id,
         });
         expect(env.SLUICE_ENDPOINTS_PARAMETER).toBeUndefined();
+        expect(env.SLUICE_INBOX_URL).toBeUndefined();
       } else {
         expect(env.SLUICE_ENDPOINTS_PARAMETER).toBe(parameter.props.Name);
         expect(env.SLUICE_MAINTENANCE_QUEUE_URL).toBeUndefined();
+        // GET /v1/metadata names the inbox from every API function.
+        expect(env.SLUICE_INBOX_URL).toEqual({ Ref: inboxQueue(template).id });
       }
     }
   });
@@ -151,12 +167,39 @@ describe('functions', () => {
     for (const role of ROLES) {
       const { props } = fn(role);
       expect([props.MemorySize, props.Timeout]).toEqual(expected[role]);
-      expect(props.ReservedConcurrentExecutions).toBeUndefined();
+      // The HTTP functions are capped by default; maintenance by its event source mapping.
+      expect(props.ReservedConcurrentExecutions).toBe(
+        role === 'Maintenance' ? undefined : DEFAULT_RESERVED_CONCURRENCY,
+      );
+    }
+    expect(DEFAULT_RESERVED_CONCURRENCY).toBe(20);
+  });
+
+  it('take one reserved concurrency for every HTTP function, or none, a function’s own winning', () => {
+    const reservations = (t: Template) =>
+      ROLES.map((role) => resourceOf(t, 'AWS::Lambda::Function', `Cluster${role}Function`).props).map(
+        (p) => p.ReservedConcurrentExecutions,
+      );
+    const common = { dashboard: false, alarms: false } as const;
+    expect(
+      reservations(
+        clusterStack({ ...common, reservedConcurrency: 50, adminReservedConcurrency: 5 }).template,
+      ),
+    ).toEqual([50, 50, 5, 50, 50, undefined]);
+    expect(
+      reservations(
+        clusterStack({ ...common, reservedConcurrency: 'none', fetchReservedConcurrency: 8 }).template,
+      ),
+    ).toEqual([undefined, 8, undefined, undefined, undefined, undefined]);
+    for (const bad of [0, -1, 2.5]) {
+      expect(() => clusterStack({ ...common, reservedConcurrency: bad })).toThrow(
+        InvalidReservedConcurrencyError,
+      );
     }
   });
 
   it('log to their own group, kept one month, retained with the data', () => {
-    for (const role of ROLES) {
+    for (const role of ALL_ROLES) {
       const logs = resourceOf(template, 'AWS::Logs::LogGroup', `Cluster${role}Logs`);
       expect(logs.props.RetentionInDays).toBe(30);
       expect(logs.raw.DeletionPolicy).toBe('Retain');
@@ -209,12 +252,18 @@ describe('least privilege', () => {
     for (const a of ['s3:PutObject', 's3:DeleteObject', ...writes]) expect(actions).not.toContain(a);
   });
 
-  it('produce writes objects and items but cannot delete anything or list the bucket', () => {
+  it('produce writes objects and items (deleting items: the write intents it commits) but cannot delete objects or list the bucket', () => {
     const actions = roleActions(template, 'ClusterProduceRole');
     expect(actions).toEqual(
-      expect.arrayContaining(['s3:PutObject', 's3:GetObject', 'dynamodb:PutItem', 'dynamodb:UpdateItem']),
+      expect.arrayContaining([
+        's3:PutObject',
+        's3:GetObject',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]),
     );
-    for (const a of ['s3:DeleteObject', 's3:ListBucket', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+    for (const a of ['s3:DeleteObject', 's3:ListBucket', 'dynamodb:BatchWriteItem']) {
       expect(actions).not.toContain(a);
     }
   });
@@ -224,7 +273,7 @@ describe('least privilege', () => {
     expect(roleActions(template, 'ClusterAdminRole').filter((a) => a.startsWith('s3:'))).toEqual([]);
   });
 
-  it('only maintenance deletes objects and sends to the queues', () => {
+  it('only maintenance deletes objects and sends to its queues; only produce sends to the inbox', () => {
     const actions = roleActions(template, 'ClusterMaintenanceRole');
     // Tasks go to the queue; failed scheduled invocations to the dead-letter queue.
     const sends = roleStatements(template, 'ClusterMaintenanceRole').filter((s) =>
@@ -238,9 +287,14 @@ describe('least privilege', () => {
       })),
     );
     expect(actions).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:ListBucket', 'sqs:SendMessage']));
-    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups']) {
+    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups', 'Schemas', 'Batcher']) {
       const other = roleActions(template, `Cluster${role}Role`);
-      for (const a of ['s3:DeleteObject', 'sqs:SendMessage']) expect(other).not.toContain(a);
+      expect(other).not.toContain('s3:DeleteObject');
+      const sendsTo = roleStatements(template, `Cluster${role}Role`)
+        .filter((s) => [s.Action].flat().includes('sqs:SendMessage'))
+        .map((s) => s.Resource);
+      // POST /v1/inbox (acks=1 without AWS credentials) goes through produce.
+      expect(sendsTo).toEqual(role === 'Produce' ? [{ 'Fn::GetAtt': [inboxQueue(template).id, 'Arn'] }] : []);
     }
   });
 
@@ -254,7 +308,7 @@ describe('least privilege', () => {
       'dynamodb:DeleteItem',
       'dynamodb:ConditionCheckItem',
     ]);
-    for (const role of ROLES) {
+    for (const role of ALL_ROLES) {
       for (const a of roleActions(template, `Cluster${role}Role`).filter((x) => x.startsWith('dynamodb:'))) {
         expect(used, `${role} ${a}`).toContain(a);
       }
@@ -264,7 +318,7 @@ describe('least privilege', () => {
   it('grants no wildcard action, scopes objects to data/ and items to the one table', () => {
     const tableId = resourceOf(template, 'AWS::DynamoDB::Table', 'ClusterMeta').id;
     const bucketId = resourceOf(template, 'AWS::S3::Bucket', 'ClusterData').id;
-    for (const role of ROLES) {
+    for (const role of ALL_ROLES) {
       for (const s of roleStatements(template, `Cluster${role}Role`)) {
         const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
         for (const a of actions) expect(a).not.toContain('*');
@@ -287,7 +341,7 @@ describe('least privilege', () => {
   });
 
   it('uses no managed policies (each role may write only to its own log group)', () => {
-    for (const role of ROLES) {
+    for (const role of ALL_ROLES) {
       const r = resourceOf(template, 'AWS::IAM::Role', `Cluster${role}Role`);
       expect(r.props.ManagedPolicyArns).toBeUndefined();
       const logs = roleStatements(template, `Cluster${role}Role`).find((s) =>
@@ -358,22 +412,160 @@ describe('maintenance', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
-    expect(Object.keys(template.findResources('AWS::Lambda::EventSourceMapping'))).toHaveLength(1);
+    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'));
+    expect(
+      mappings.filter((m) => JSON.stringify(m.Properties.FunctionName).includes(fn('Maintenance').id)),
+    ).toHaveLength(1);
+  });
+});
+
+describe('acks=1 inbox', () => {
+  const inbox = inboxQueue(template);
+  const dlq = resourceOf(template, 'AWS::SQS::Queue', 'ClusterInboxDeadLetters');
+
+  it('is an SSE-SQS standard queue kept 4 days, TLS only, redriven to its own dead-letter queue', () => {
+    expect(inbox.props.FifoQueue).toBeUndefined();
+    expect(inbox.props.SqsManagedSseEnabled).toBe(true);
+    expect(inbox.props.KmsMasterKeyId).toBeUndefined();
+    // Shorter than the batcher's ledger (5 days): a redelivery is always recognised.
+    expect(inbox.props.MessageRetentionPeriod).toBe(4 * 24 * 3600);
+    // Six times the batcher's timeout (30 s), as AWS advises for SQS event sources, and
+    // short enough that a failed batch's messages come back within the order horizon.
+    expect(inbox.props.VisibilityTimeout).toBe(180);
+    const windowMs = 1000;
+    expect((inbox.props.VisibilityTimeout as number) * 1000 + windowMs).toBeLessThan(
+      INBOX_ORDER_HORIZON_MS - DEFAULT_BATCHER_OPTIONS.skewMs,
+    );
+    expect(inbox.props.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq.id, 'Arn'] },
+      maxReceiveCount: INBOX_MAX_RECEIVE_COUNT,
+    });
+    // A message held back for its predecessor is received at most once a second for the
+    // order horizon (5 min): it never reaches the dead-letter queue that way.
+    expect(INBOX_MAX_RECEIVE_COUNT).toBeGreaterThan(
+      (INBOX_ORDER_HORIZON_MS + DEFAULT_BATCHER_OPTIONS.skewMs) / INBOX_HOLD_BACK_MS,
+    );
+    expect(DEFAULT_BATCHER_OPTIONS.orderHorizonMs).toBe(INBOX_ORDER_HORIZON_MS);
+    expect(dlq.props.SqsManagedSseEnabled).toBe(true);
+    expect(dlq.props.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    for (const q of [inbox, dlq]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: q.id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('feeds the batcher: big batches, a 1 s window, partial batch failures, bounded concurrency', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fn('Batcher').id },
+      EventSourceArn: { 'Fn::GetAtt': [inbox.id, 'Arn'] },
+      BatchSize: 10_000,
+      MaximumBatchingWindowInSeconds: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    expect(fn('Batcher').props).toMatchObject({ MemorySize: 1024, Timeout: 30 });
+    const env = (fn('Batcher').props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.SLUICE_INBOX_URL).toEqual({ Ref: inbox.id });
+    expect(env.SLUICE_ENDPOINTS_PARAMETER).toBeUndefined();
+    expect(Object.keys(template.findResources('AWS::Lambda::Url')).join()).not.toContain('Batcher');
+  });
+
+  it('the batcher appends like produce, receives and releases inbox messages, and nothing else', () => {
+    const actions = roleActions(template, 'ClusterBatcherRole');
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        's3:PutObject',
+        's3:GetObject',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        // Held-back and invalid messages come back after a second (lambdas/batcher.ts).
+        'sqs:ChangeMessageVisibility',
+      ]),
+    );
+    for (const a of [
+      's3:DeleteObject',
+      's3:ListBucket',
+      'dynamodb:DeleteItem',
+      'sqs:SendMessage',
+      'ssm:GetParameter',
+    ])
+      expect(actions).not.toContain(a);
+    for (const s of roleStatements(template, 'ClusterBatcherRole')) {
+      if ([s.Action].flat().some((a) => a.startsWith('sqs:')))
+        expect(s.Resource).toEqual({ 'Fn::GetAtt': [inbox.id, 'Arn'] });
+    }
+  });
+
+  it('refuses at synth a batch above 10 messages without a batching window (SQS would at deploy)', () => {
+    expect(() =>
+      clusterStack({ inboxBatchWindow: Duration.seconds(0), dashboard: false, alarms: false }),
+    ).toThrow(/inboxBatchWindow of at least 1 second/);
+    expect(() =>
+      clusterStack({
+        inboxBatchSize: 10,
+        inboxBatchWindow: Duration.seconds(0),
+        dashboard: false,
+        alarms: false,
+      }),
+    ).not.toThrow();
+  });
+
+  it('warns at synth when the inbox-age alarm would fire only past the order horizon', () => {
+    const late = clusterStack({ inboxAgeAlarmThreshold: Duration.minutes(6), dashboard: false });
+    expect(
+      Annotations.fromStack(late.stack).findWarning('*', Match.stringLikeRegexp('order horizon')),
+    ).toHaveLength(1);
+    expect(
+      Annotations.fromStack(base.stack).findWarning('*', Match.stringLikeRegexp('order horizon')),
+    ).toEqual([]);
+  });
+
+  it('inbox size, window and concurrency are configurable', () => {
+    const { template: t } = clusterStack({
+      inboxBatchSize: 500,
+      inboxBatchWindow: Duration.seconds(20),
+      inboxMaxConcurrency: 2,
+      batcherMemorySize: 2048,
+      inboxAgeAlarmThreshold: Duration.seconds(90),
+      dashboard: false,
+    });
+    const batcher = resourceOf(t, 'AWS::Lambda::Function', 'ClusterBatcherFunction');
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: batcher.id },
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 20,
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+    expect(batcher.props.MemorySize).toBe(2048);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: 90,
+    });
   });
 });
 
 describe('monitoring', () => {
   it('alarms on errors and throttles of every function and on dead-lettered work', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    // 6 functions × (errors, throttles), 5 URL functions × server errors, dead letters.
-    expect(alarms).toHaveLength(18);
-    for (const role of ROLES) {
+    // 7 functions × (errors, throttles), 5 URL functions × server errors, dead letters,
+    // inbox age, inbox dead letters.
+    expect(alarms).toHaveLength(22);
+    for (const role of ALL_ROLES) {
       // Answered server errors (STORAGE_MISCONFIGURED…) are not in Lambda's Errors metric.
       const url = alarms.filter(
         (a) => a.MetricName === 'Url5xxCount' && JSON.stringify(a.Dimensions).includes(fn(role).id),
       );
       expect(url).toEqual(
-        role === 'Maintenance'
+        role === 'Maintenance' || role === 'Batcher'
           ? []
           : [
               expect.objectContaining({
@@ -415,6 +607,36 @@ describe('monitoring', () => {
     );
   });
 
+  it('alarms when the inbox falls behind (age of its oldest message) and on dead-lettered inbox messages', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    const inbox = inboxQueue(template).id;
+    const dlq = resourceOf(template, 'AWS::SQS::Queue', 'ClusterInboxDeadLetters').id;
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [inbox, 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Period: 60,
+        // Two minutes: below the batcher's order horizon (5 minutes).
+        Threshold: 120,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+        Threshold: 1,
+      }),
+    );
+    const body = JSON.stringify(
+      resourceOf(template, 'AWS::CloudWatch::Dashboard', 'ClusterMonitoringDashboard').props,
+    );
+    expect(body).toContain('acks=1 inbox');
+  });
+
   it('notifies an alarm topic from every alarm', () => {
     const { template: t } = clusterStack(
       { dashboard: false },
@@ -422,7 +644,7 @@ describe('monitoring', () => {
     );
     const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     const topic = resourceOf(t, 'AWS::SNS::Topic', 'Ops').id;
-    expect(alarms).toHaveLength(18);
+    expect(alarms).toHaveLength(22);
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topic }]);
   });
 
@@ -497,11 +719,33 @@ describe('grants', () => {
     const target = (role: string) => ({
       'Fn::GetAtt': [resourceOf(built.template, 'AWS::Lambda::Function', `Cluster${role}Function`).id, 'Arn'],
     });
-    return { grant: grant!, statements: roleStatements(built.template, 'Client'), target };
+    return {
+      grant: grant!,
+      statements: roleStatements(built.template, 'Client'),
+      target,
+      template: built.template,
+    };
   };
 
+  it('grantProduce also allows sending to the inbox (acks=1/0 straight to SQS), and nothing more', () => {
+    const { grant, statements, target, template: t } = granted('grantProduce');
+    expect(grant.success).toBe(true);
+    expect(statements.filter((s) => s.Action === 'lambda:InvokeFunctionUrl').map((s) => s.Resource)).toEqual([
+      target('Produce'),
+    ]);
+    const sqsStatements = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('sqs:')));
+    // SendMessageBatch is authorised by sqs:SendMessage; SSE-SQS needs no KMS permission.
+    expect(sqsStatements.map((s) => [[s.Action].flat().sort(), s.Resource])).toEqual([
+      [
+        ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        { 'Fn::GetAtt': [inboxQueue(t).id, 'Arn'] },
+      ],
+    ]);
+    expect(statements.some((s) => [s.Action].flat().some((a) => a.startsWith('kms:')))).toBe(false);
+    expect(statements).toHaveLength(3);
+  });
+
   it.each([
-    ['grantProduce', ['Produce']],
     ['grantConsume', ['Fetch', 'Groups']],
     ['grantAdmin', ['Admin']],
   ] as const)('%s allows invoking exactly the URLs of %j, with IAM auth', (method, roles) => {
@@ -550,6 +794,21 @@ describe('SluiceCluster.fromAttributes', () => {
     const m = cluster.metric('BytesIn', { topic: 'orders' }) as cloudwatch.Metric;
     expect(m.dimensions).toEqual({ service: 'Events-Cluster', topic: 'orders' });
     expect(cluster.bootstrapUrl).toBe(attrs.bootstrapUrl);
+  });
+
+  it('with the inbox ARN, grantProduce also allows sending to the inbox', () => {
+    const stack = new Stack(fastApp(), 'User', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const inboxQueueArn = 'arn:aws:sqs:eu-west-1:111122223333:sluice-inbox';
+    const cluster = SluiceCluster.fromAttributes(stack, 'Events', { ...attrs, inboxQueueArn });
+    const role = new iam.Role(stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(cluster.grantProduce(role).success).toBe(true);
+    const statements = roleStatements(Template.fromStack(stack), 'Client');
+    expect(statements.filter((s) => s.Action === 'sqs:SendMessage').map((s) => s.Resource)).toEqual([
+      inboxQueueArn,
+    ]);
+    expect(statements.filter((s) => s.Action === 'lambda:InvokeFunctionUrl').map((s) => s.Resource)).toEqual([
+      attrs.produceFunctionArn,
+    ]);
   });
 
   it('a built cluster is an ISluiceCluster another stack of the app can use', () => {

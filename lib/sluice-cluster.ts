@@ -1,11 +1,12 @@
 /**
  * SluiceCluster: a whole Sluice deployment as one construct. S3 holds record batches,
- * DynamoDB holds everything agreed on, five Lambda functions serve the API and the
- * background work, an EventBridge schedule feeds maintenance through SQS, and CloudWatch
- * watches it all. See DESIGN.md §1–§7 and docs/deploy.md.
+ * DynamoDB holds everything agreed on, Lambda functions serve the API and the background
+ * work, an EventBridge schedule feeds maintenance through SQS, an SQS inbox takes acks=1
+ * sends and feeds the batcher, and CloudWatch watches it all. See docs/design.md §1–§7,
+ * §12 and docs/deploy.md.
  */
 import { join } from 'node:path';
-import { Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -21,10 +22,12 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { INBOX_MAX_RECEIVE_COUNT, INBOX_ORDER_HORIZON_MS } from '../core/inbox/queue.js';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import { SluiceMonitoring } from './monitoring.js';
 import { acknowledge, wildcardResourceFinding } from './nag.js';
+import { reservedConcurrencyCap } from './reserved-concurrency.js';
 import type { SluiceClusterProps } from './sluice-cluster-props.js';
 import {
   type ISluiceCluster,
@@ -72,6 +75,8 @@ export class SluiceCluster extends SluiceClusterBase {
   /** The Confluent-compatible schema registry (its API under `/schemas` of its URL). */
   readonly schemasFunction: lambda.Function;
   readonly maintenanceFunction: lambda.Function;
+  /** Commits what the acks=1 inbox holds, fed by its event source mapping (lambdas/batcher.ts). */
+  readonly batcherFunction: lambda.Function;
   readonly produceUrl: lambda.FunctionUrl;
   readonly fetchUrl: lambda.FunctionUrl;
   readonly adminUrl: lambda.FunctionUrl;
@@ -87,6 +92,13 @@ export class SluiceCluster extends SluiceClusterBase {
   readonly bootstrapUrl: string;
   readonly maintenanceQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /**
+   * The acks=1 inbox (SQS standard): producers send to it directly (SLUICE_INBOX_URL,
+   * `GET /v1/metadata`'s `inbox`), the batcher drains it into the log.
+   */
+  readonly inboxQueue: sqs.Queue;
+  /** Where inbox messages that cannot be committed end up, alarmed (INBOX_MAX_RECEIVE_COUNT receives). */
+  readonly inboxDeadLetterQueue: sqs.Queue;
   /** SSM parameter holding `{"produce","fetch","admin","groups"}` URLs (SLUICE_ENDPOINTS_PARAMETER). */
   readonly endpointsParameter: ssm.StringParameter;
   readonly endpointsParameterName: string;
@@ -159,6 +171,31 @@ export class SluiceCluster extends SluiceClusterBase {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
 
+    const batcherTimeout = FUNCTION_TIMEOUTS.batcher;
+    this.inboxDeadLetterQueue = new sqs.Queue(this, 'InboxDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    acknowledge(
+      this.inboxDeadLetterQueue,
+      'Serverless-SQSRedrivePolicy',
+      'This is the dead-letter queue of the inbox: its messages stay for 14 days to be inspected and redriven to the inbox, and an alarm fires on any.',
+    );
+    this.inboxQueue = new sqs.Queue(this, 'Inbox', {
+      // AWS advises six times the function timeout for an SQS event source (a batch's
+      // messages stay hidden while it runs and while the mapping retries): 3 minutes, so the
+      // messages of a failed batch come back within the batcher's order horizon (5 min),
+      // before a successor could be taken for committed without them.
+      visibilityTimeout: Duration.seconds(batcherTimeout.toSeconds() * 6),
+      // The batcher's ledger keeps committed ids 5 days: a redelivery is always recognised.
+      retentionPeriod: Duration.days(4),
+      // SSE-SQS: free, and producers need no KMS permission to send.
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.inboxDeadLetterQueue, maxReceiveCount: INBOX_MAX_RECEIVE_COUNT },
+    });
+
     // The parameter's name is fixed at synth time: a Ref to the parameter in the functions'
     // environment would make each function depend on its own URL (function → parameter →
     // URL → function).
@@ -185,12 +222,13 @@ export class SluiceCluster extends SluiceClusterBase {
       schemas: props.schemasMemorySize ?? 512,
       maintenance: props.maintenanceMemorySize ?? 1024,
     };
+    const httpCap = reservedConcurrencyCap(props.reservedConcurrency);
     const reserved: Record<FunctionRole, number | undefined> = {
-      produce: props.produceReservedConcurrency,
-      fetch: props.fetchReservedConcurrency,
-      admin: props.adminReservedConcurrency,
-      groups: props.groupsReservedConcurrency,
-      schemas: props.schemasReservedConcurrency,
+      produce: props.produceReservedConcurrency ?? httpCap,
+      fetch: props.fetchReservedConcurrency ?? httpCap,
+      admin: props.adminReservedConcurrency ?? httpCap,
+      groups: props.groupsReservedConcurrency ?? httpCap,
+      schemas: props.schemasReservedConcurrency ?? httpCap,
       maintenance: props.maintenanceReservedConcurrency,
     };
     const describe: Record<FunctionRole, string> = {
@@ -218,10 +256,16 @@ export class SluiceCluster extends SluiceClusterBase {
       importedTable: props.table !== undefined,
     };
     const make = (role: FunctionRole): SluiceFunction => {
+      // The API functions name the inbox in GET /v1/metadata; produce also sends to it
+      // (POST /v1/inbox).
       const environment: Record<string, string> =
         role === 'maintenance'
           ? { ...common, SLUICE_MAINTENANCE_QUEUE_URL: this.maintenanceQueue.queueUrl }
-          : { ...common, SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName };
+          : {
+              ...common,
+              SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName,
+              SLUICE_INBOX_URL: this.inboxQueue.queueUrl,
+            };
       // An idle long poll would hold a function (and a unit of concurrency) all the time.
       if (role === 'fetch') {
         environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
@@ -264,6 +308,15 @@ export class SluiceCluster extends SluiceClusterBase {
     this.groupsFunction = this.functions.groups.function;
     this.schemasFunction = this.functions.schemas.function;
     this.maintenanceFunction = this.functions.maintenance.function;
+    this.inboxQueue.grantSendMessages(this.functions.produce.role);
+    this.batcherFunction = this.createBatcher(props, {
+      entryDir,
+      architecture,
+      logRetention,
+      removalPolicy,
+      environment: { ...common, SLUICE_INBOX_URL: this.inboxQueue.queueUrl },
+      data: dataResources,
+    });
 
     const url = (fn: lambda.Function) =>
       fn.addFunctionUrl({
@@ -303,6 +356,13 @@ export class SluiceCluster extends SluiceClusterBase {
       topics.node.addDependency(this.endpointsParameter);
     }
 
+    const inboxAgeThreshold = props.inboxAgeAlarmThreshold ?? Duration.minutes(2);
+    if (inboxAgeThreshold.toMilliseconds() >= INBOX_ORDER_HORIZON_MS) {
+      Annotations.of(this).addWarningV2(
+        'sluice:inboxAgeAlarmThreshold',
+        `inboxAgeAlarmThreshold is ${inboxAgeThreshold.toHumanString()}: at or past the batcher's order horizon (${INBOX_ORDER_HORIZON_MS / 60_000} minutes), producer order is no longer guaranteed before the alarm fires. Keep it below.`,
+      );
+    }
     const monitoring = new SluiceMonitoring(this, 'Monitoring', {
       serviceName: this.serviceName,
       functions: {
@@ -312,9 +372,13 @@ export class SluiceCluster extends SluiceClusterBase {
         groups: this.groupsFunction,
         schemas: this.schemasFunction,
         maintenance: this.maintenanceFunction,
+        batcher: this.batcherFunction,
       },
       maintenanceQueue: this.maintenanceQueue,
       deadLetterQueue: this.deadLetterQueue,
+      inboxQueue: this.inboxQueue,
+      inboxDeadLetterQueue: this.inboxDeadLetterQueue,
+      inboxAgeThreshold,
       dashboard: props.dashboard ?? true,
       alarms: props.alarms ?? true,
       urlRoles: ['produce', 'fetch', 'admin', 'groups', 'schemas'],
@@ -448,6 +512,75 @@ export class SluiceCluster extends SluiceClusterBase {
   }
 
   /**
+   * Lets `grantee` produce at every acks level: call the produce API (acks=all, producer
+   * ids, `GET /v1/metadata`, `POST /v1/inbox`) and send to the inbox queue directly
+   * (`sqs:SendMessage`, which covers SendMessageBatch; the queue is SSE-SQS, so no KMS
+   * permission is needed), as the SDK does for acks=1 and acks=0.
+   *
+   * @example
+   * cluster.grantProduce(ordersFunction);
+   */
+  override grantProduce(grantee: iam.IGrantable): iam.Grant {
+    return super.grantProduce(grantee).combine(this.inboxQueue.grantSendMessages(grantee));
+  }
+
+  /**
+   * The acks=1 batcher: fed by the inbox's event source mapping in batches of up to
+   * `inboxBatchSize` gathered for up to `inboxBatchWindow`, at most `inboxMaxConcurrency`
+   * at once; it reports what it cannot commit yet as batch item failures.
+   */
+  private createBatcher(
+    props: SluiceClusterProps,
+    rt: {
+      entryDir: string | undefined;
+      architecture: lambda.Architecture;
+      logRetention: logs.RetentionDays;
+      removalPolicy: RemovalPolicy;
+      environment: Record<string, string>;
+      data: Parameters<typeof grantDataAccess>[2];
+    },
+  ): lambda.Function {
+    const batcher = new SluiceFunction(this, 'Batcher', {
+      handler: 'batcher',
+      ...(rt.entryDir ? { entry: join(rt.entryDir, 'batcher.ts') } : {}),
+      description: `Sluice ${Stack.of(this).stackName}: inbox batcher (commits acks=1 events), fed by SQS`,
+      architecture: rt.architecture,
+      memorySize: props.batcherMemorySize ?? 1024,
+      timeout: FUNCTION_TIMEOUTS.batcher,
+      environment: rt.environment,
+      logRetention: rt.logRetention,
+      removalPolicy: rt.removalPolicy,
+      tracing: props.tracing ?? lambda.Tracing.DISABLED,
+      invokedBy: 'sqs',
+    });
+    grantDataAccess(batcher.role, 'batcher', rt.data);
+    const batchSize = props.inboxBatchSize ?? 10_000;
+    const window = props.inboxBatchWindow ?? Duration.seconds(1);
+    if (batchSize > 10 && window.toSeconds() < 1) {
+      // SQS event source mappings refuse it at deploy time; say so at synth.
+      throw new Error(
+        `inboxBatchSize ${batchSize} needs an inboxBatchWindow of at least 1 second (SQS event sources take more than 10 messages only with a batching window)`,
+      );
+    }
+    // The mapping's grant (receive, delete, change visibility, attributes) is also what the
+    // batcher needs to release held-back messages early.
+    batcher.function.addEventSource(
+      new SqsEventSource(this.inboxQueue, {
+        batchSize,
+        maxBatchingWindow: window,
+        maxConcurrency: props.inboxMaxConcurrency ?? 5,
+        reportBatchItemFailures: true,
+      }),
+    );
+    acknowledge(
+      batcher.function,
+      'Serverless-LambdaEventSourceMappingDestination',
+      'SQS event sources take no on-failure destination; inbox messages that cannot be committed go to the inbox redrive dead-letter queue, which is alarmed.',
+    );
+    return batcher.function;
+  }
+
+  /**
    * Lets `grantee` use the schema registry: register, read, delete schemas and set
    * compatibility (the schemas URL). Producers and consumers using the schema serdes need it.
    *
@@ -569,5 +702,17 @@ class ImportedSluiceCluster extends SluiceClusterBase {
     this.fetchFunction = fn('Fetch', attrs.fetchFunctionArn);
     this.adminFunction = fn('Admin', attrs.adminFunctionArn);
     this.groupsFunction = fn('Groups', attrs.groupsFunctionArn);
+    this.inboxQueueArn = attrs.inboxQueueArn;
+  }
+
+  private readonly inboxQueueArn: string | undefined;
+
+  /** The produce API, and sending to the inbox when its ARN was given. */
+  override grantProduce(grantee: iam.IGrantable): iam.Grant {
+    const urls = super.grantProduce(grantee);
+    if (!this.inboxQueueArn) return urls;
+    return urls.combine(
+      iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [this.inboxQueueArn] }),
+    );
   }
 }

@@ -1,5 +1,5 @@
 /**
- * One Sluice Lambda function: its handler bundle (an ES module for Node 22, prebuilt in the
+ * One Sluice Lambda function: its handler bundle (an ES module for Node 24, prebuilt in the
  * package or bundled from the sources, see handler-bundles.ts) with the native packages it
  * needs installed for Lambda's platform (native-modules.ts), its own log group and its own
  * role. The role starts with nothing but writing to that log group; the
@@ -29,7 +29,7 @@ export interface SluiceFunctionProps {
   /** @default lambda.Tracing.DISABLED */
   readonly tracing?: lambda.Tracing;
   /** Who calls it; decides where failures go (a Function URL caller, CloudFormation, a dead-letter queue). */
-  readonly invokedBy: 'function-url' | 'cloudformation' | 'schedule-and-sqs' | 'dynamodb-stream';
+  readonly invokedBy: 'function-url' | 'cloudformation' | 'schedule-and-sqs' | 'dynamodb-stream' | 'sqs';
 }
 
 const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
@@ -39,6 +39,7 @@ const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
     'Invoked synchronously through its Function URL: a failure is returned to the caller, which retries; there is no asynchronous event to dead-letter.',
   'schedule-and-sqs':
     'A failed scheduled (asynchronous) invocation goes to an on-failure destination, the maintenance dead-letter queue, which records more context than a function DLQ; SQS messages that keep failing go to the queue redrive dead-letter queue.',
+  sqs: 'Invoked by an SQS event source mapping only (synchronously): messages it cannot commit are reported as batch item failures and, after the queue redrive count, moved to the queue dead-letter queue, which is alarmed.',
   cloudformation:
     'Invoked synchronously by CloudFormation as a custom resource: a failure fails the deployment, which reports it.',
 };
@@ -71,7 +72,7 @@ export class SluiceFunction extends Construct {
       code: handlerCode(props.handler, props.architecture, props.entry ? { entry: props.entry } : {}),
       handler: 'index.handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: props.architecture,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -82,7 +83,7 @@ export class SluiceFunction extends Construct {
       environment: props.environment,
     });
     const runtime =
-      'Node.js 22 is the runtime Sluice is built and tested for (node:zlib zstd, the native packages); it is a supported Lambda runtime and moves with the project, not with each new release.';
+      'Node.js 24 is the runtime Sluice is built and tested for (node:zlib zstd, the native packages; CI and the deploy smoke test run the bundles on it); it is a supported Lambda runtime and moves with the project, not with each new release.';
     acknowledge(this, 'AwsSolutions-L1', runtime);
     acknowledge(this, 'Serverless-LambdaLatestVersion', runtime);
     acknowledge(this, 'Serverless-LambdaDLQ', FAILURES_GO_TO[props.invokedBy]);
@@ -110,4 +111,10 @@ export const FUNCTION_TIMEOUTS = {
   groups: Duration.seconds(30),
   schemas: Duration.seconds(30),
   maintenance: Duration.minutes(2),
+  /**
+   * A batch of up to 10,000 inbox messages (≤ 6 MB): one object and a transaction per chunk
+   * of partitions, seconds at most. Short on purpose: the inbox's visibility timeout is six
+   * times this, and a failed batch must come back well within the order horizon (5 min).
+   */
+  batcher: Duration.seconds(30),
 } as const;

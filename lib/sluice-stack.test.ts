@@ -18,10 +18,10 @@ const template = Template.fromStack(stack);
 
 describe('SluiceStack (the app)', () => {
   it('uses the real handler of every function', () => {
-    for (const role of ['produce', 'fetch', 'admin', 'groups', 'schemas', 'maintenance']) {
+    for (const role of ['produce', 'fetch', 'admin', 'groups', 'schemas', 'maintenance', 'batcher']) {
       expect(existsSync(join(SOURCE_ROOT, HANDLER_SPECS[role as 'produce'].source)), role).toBe(true);
     }
-    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(6);
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(7);
   });
 
   it('outputs the bootstrap URL, every function URL and the resource names', () => {
@@ -31,6 +31,7 @@ describe('SluiceStack (the app)', () => {
         'AdminFunctionArn',
         'AdminFunctionName',
         'AdminUrl',
+        'BatcherFunctionName',
         'BootstrapUrl',
         'BucketName',
         'ClusterId',
@@ -43,6 +44,9 @@ describe('SluiceStack (the app)', () => {
         'GroupsFunctionArn',
         'GroupsFunctionName',
         'GroupsUrl',
+        'InboxDeadLetterQueueName',
+        'InboxQueueArn',
+        'InboxQueueUrl',
         'MaintenanceFunctionName',
         'MaintenanceQueueName',
         'ProduceFunctionArn',

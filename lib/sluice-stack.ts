@@ -46,6 +46,7 @@ export class SluiceStack extends Stack {
     out('AdminFunctionArn', cluster.adminFunction.functionArn, 'Admin function ARN (fromAttributes)');
     out('GroupsFunctionArn', cluster.groupsFunction.functionArn, 'Groups function ARN (fromAttributes)');
     out('ServiceName', cluster.serviceName, 'Metrics service dimension (fromAttributes)');
+    out('InboxQueueArn', cluster.inboxQueue.queueArn, 'acks=1 inbox SQS queue ARN (fromAttributes)');
     out('BucketName', cluster.bucket.bucketName, 'S3 bucket holding record batches');
     out('TableName', cluster.table.tableName, 'DynamoDB table holding offsets, leases, groups');
     out(
@@ -54,6 +55,12 @@ export class SluiceStack extends Stack {
       'SQS queue feeding the maintenance function',
     );
     out('DeadLetterQueueName', cluster.deadLetterQueue.queueName, 'Maintenance tasks that failed 5 times');
+    out('InboxQueueUrl', cluster.inboxQueue.queueUrl, 'acks=1 inbox SQS queue (SLUICE_INBOX_URL)');
+    out(
+      'InboxDeadLetterQueueName',
+      cluster.inboxDeadLetterQueue.queueName,
+      'acks=1 inbox messages that could not be committed',
+    );
     out('EndpointsParameterName', cluster.endpointsParameterName, 'SSM parameter listing the function URLs');
     out('ProduceFunctionName', cluster.produceFunction.functionName, 'Produce function');
     out('FetchFunctionName', cluster.fetchFunction.functionName, 'Fetch function');
@@ -61,6 +68,7 @@ export class SluiceStack extends Stack {
     out('GroupsFunctionName', cluster.groupsFunction.functionName, 'Groups function');
     out('SchemasFunctionName', cluster.schemasFunction.functionName, 'Schema registry function');
     out('MaintenanceFunctionName', cluster.maintenanceFunction.functionName, 'Maintenance function');
+    out('BatcherFunctionName', cluster.batcherFunction.functionName, 'acks=1 inbox batcher function');
     if (cluster.dashboard) out('DashboardName', cluster.dashboard.dashboardName, 'CloudWatch dashboard');
   }
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run build`, second step: bundles every Lambda handler into dist/handlers/<name>/index.mjs
- * (esbuild, ES module for Node 22, no source map) and writes the native packages' versions
+ * (esbuild, ES module for Node 24, no source map) and writes the native packages' versions
  * from package-lock.json to dist/handlers/native-versions.json, so the published construct
  * synthesizes without TypeScript sources, a lock file or esbuild (lib/handler-bundles.ts).
  */

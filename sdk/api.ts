@@ -5,7 +5,9 @@
  */
 import { protocolError, type SluiceClientError, UnknownTopicOrPartitionError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { InboxConfig } from './producer/inbox.js';
 import { type RetryOptions, withRetry } from './retry.js';
+import type { Credentials } from './transport/sigv4.js';
 import type { Transport, TransportResponse } from './transport/types.js';
 
 export type FunctionName = 'produce' | 'fetch' | 'admin' | 'groups' | 'schemas';
@@ -21,6 +23,12 @@ export interface ClusterMetadata {
    * servers older than it, which the SDK then takes as Kafka's default.
    */
   topics: { name: string; partitions: number; maxMessageBytes?: number }[];
+  /**
+   * Where acks=1 sends go (absent when the cluster has no inbox): an SQS queue the client
+   * sends to itself, or `http` when only `POST /v1/inbox` reaches it (`sluice dev` on the
+   * embedded queue).
+   */
+  inbox?: { type: 'sqs'; queueUrl: string; region: string } | { type: 'http' };
 }
 
 /** Kafka's (and Sluice's) default `max.message.bytes`. */
@@ -43,6 +51,8 @@ export interface ApiOptions {
   logger: Logger;
   /** Topic metadata older than this is refreshed on use (ms). @default 300000 */
   metadataMaxAge?: number;
+  /** How acks=1 and acks=0 sends reach the inbox (SluiceConfig.inbox), with the client's credentials. */
+  inbox?: InboxConfig & { credentials?: Credentials; region?: string; requestTimeout?: number };
 }
 
 const utf8 = new TextEncoder();
@@ -52,6 +62,7 @@ export class SluiceApi {
   readonly endpoint: string;
   readonly retry: RetryOptions | undefined;
   readonly logger: Logger;
+  readonly inbox: ApiOptions['inbox'];
   private readonly transport: Transport;
   private readonly maxAge: number;
   private meta: { at: number; value: ClusterMetadata } | undefined;
@@ -63,6 +74,7 @@ export class SluiceApi {
     this.retry = options.retry;
     this.logger = options.logger;
     this.maxAge = options.metadataMaxAge ?? 300_000;
+    this.inbox = options.inbox;
   }
 
   /** Cluster metadata, cached; `refresh` forces a new `GET /v1/metadata`. */

@@ -10,6 +10,7 @@ import type { ConsumerConfig } from './consumer/types.js';
 import { SluiceArgumentError } from './errors.js';
 import { createLogger, type LogCreator, logLevel } from './logger.js';
 import type { Bytes } from './messages.js';
+import type { InboxConfig } from './producer/inbox.js';
 import { Producer } from './producer/producer.js';
 import type { ProducerConfig } from './producer/types.js';
 import type { RetryOptions } from './retry.js';
@@ -45,6 +46,12 @@ export interface SluiceConfig {
   metadataMaxAge?: number;
   /** kafkajs: accepted and ignored (requests are not tagged with a client id). */
   clientId?: string;
+  /**
+   * How acks=1 and acks=0 sends reach the inbox: by default straight to the SQS queue that
+   * `GET /v1/metadata` names (signed with `credentials`, else the environment's; no Sluice
+   * function invoked per send), else through `POST /v1/inbox`.
+   */
+  inbox?: InboxConfig;
 }
 
 /**
@@ -95,6 +102,12 @@ export class Sluice {
       retry: config.retry,
       logger,
       metadataMaxAge: config.metadataMaxAge,
+      inbox: {
+        credentials: config.credentials,
+        region: config.region,
+        requestTimeout: config.requestTimeout,
+        ...config.inbox,
+      },
     });
   }
 

@@ -31,9 +31,9 @@ export async function inboxFromEnv(env: NodeJS.ProcessEnv = process.env): Promis
       const out = await client.send(new CreateQueueCommand({ QueueName: 'sluice-inbox' }));
       url = out.QueueUrl!;
     }
-    const { SqsInboxQueue } = await import('./sqs.js');
+    const { SqsInboxQueue, regionOfQueueUrl } = await import('./sqs.js');
     return {
-      queue: new SqsInboxQueue(url, client),
+      queue: new SqsInboxQueue(url, client, regionOfQueueUrl(url, env)),
       describe: `sqs: ${url}`,
       close: async () => client.destroy(),
     };

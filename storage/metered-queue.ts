@@ -20,6 +20,11 @@ export class MeteredInboxQueue implements InboxQueue {
   readonly counts: QueueCounts = { send: 0, receive: 0, delete: 0, release: 0, requests: 0 };
   constructor(readonly inner: InboxQueue) {}
 
+  /** The inner queue's address: a metered SQS queue is still reached directly by clients. */
+  get address() {
+    return this.inner.address;
+  }
+
   async send(bodies: readonly string[]): Promise<string[]> {
     for (let i = 0; i < bodies.length; i += 10) {
       const bytes = bodies.slice(i, i + 10).reduce((n, b) => n + Buffer.byteLength(b), 0);

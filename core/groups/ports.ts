@@ -12,9 +12,11 @@ export interface TopicView {
   /**
    * The id of the topic's current incarnation (minted at creation; a topic deleted and
    * re-created under the same name has a new one), or undefined if it does not exist.
-   * Optional: a view without it (tests of groups alone) makes every offset current.
+   * Read from the catalog unless `cached` (the commit path: the instance's topic cache, a
+   * few seconds behind at most). Optional: a view without it (tests of groups alone) makes
+   * every offset current.
    */
-  topicId?(topic: string): Promise<string | undefined>;
+  topicId?(topic: string, cached?: boolean): Promise<string | undefined>;
 }
 
 /**
@@ -37,6 +39,6 @@ export function cachedTopicView(view: TopicView, clock: Clock, ttlMs: number): T
     },
     highWatermarks: (topic, partitions) => view.highWatermarks(topic, partitions),
     // Never cached: an offset is read or written against the incarnation it belongs to.
-    ...(view.topicId && { topicId: (topic: string) => view.topicId!(topic) }),
+    ...(view.topicId && { topicId: (topic: string, cached?: boolean) => view.topicId!(topic, cached) }),
   };
 }

@@ -26,7 +26,7 @@ import { ConflictError, type MetaStore, type TransactOp } from '../ports.js';
 import { encodeBatch, verifyBatch } from '../records/index.js';
 import type { Topics } from '../topics.js';
 import { decodeInboxMessage, dedupKey, type InboxMessage, predecessorKey, recordsOf } from './message.js';
-import type { InboxDelivery } from './queue.js';
+import { INBOX_ORDER_HORIZON_MS, type InboxDelivery } from './queue.js';
 
 export interface BatcherOptions {
   /** See the file comment. Default 5 minutes. */
@@ -37,13 +37,19 @@ export interface BatcherOptions {
   ledgerTtlMs: number;
   /** Attempts when concurrent batchers keep moving the tail. Default 20. */
   maxAttempts: number;
+  /**
+   * Bytes of ids one ledger item holds at most; a chunk whose ids need more writes several
+   * (DynamoDB caps an item at 400 KB: 10,000 ids of a long topic name exceed it). Default 300,000.
+   */
+  ledgerItemBytes: number;
 }
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
-  orderHorizonMs: 5 * 60_000,
+  orderHorizonMs: INBOX_ORDER_HORIZON_MS,
   skewMs: 5_000,
   ledgerTtlMs: 5 * 24 * 3600_000,
   maxAttempts: 20,
+  ledgerItemBytes: 300_000,
 };
 
 export interface BatcherDeps {
@@ -211,8 +217,13 @@ export class InboxBatcher {
       runs.push({ topic, partition, batches: batches.map((b) => verifyBatch(b)), trusted: true });
     }
     const ttl = Math.ceil((now + this.options.ledgerTtlMs) / 1000);
+    // Ledger items per chunk at most: enough for every id of the batch in the one chunk.
+    const pieces = ledgerPieces(
+      accepted.map((p) => p.key),
+      this.options.ledgerItemBytes,
+    ).length;
     return this.deps.appender.append(runs, {
-      extraItems: 2,
+      extraItems: 1 + pieces,
       abortOn: (err) => err.failed(keys.inboxTail),
       chunkOps: (chunkRuns, index, at): TransactOp[] => {
         const ids = chunkRuns.flatMap(
@@ -220,12 +231,14 @@ export class InboxBatcher {
         );
         const version = tailVersion + index;
         return [
-          {
-            type: 'put',
-            key: { pk: keys.inboxPk, sk: keys.inboxLedgerSk(at, version + 1) },
-            data: { ids },
-            ttl,
-          },
+          ...ledgerPieces(ids, this.options.ledgerItemBytes).map(
+            (piece, i): TransactOp => ({
+              type: 'put',
+              key: { pk: keys.inboxPk, sk: keys.inboxLedgerSk(at, version + 1, i) },
+              data: { ids: piece },
+              ttl,
+            }),
+          ),
           version === 0
             ? { type: 'put', key: keys.inboxTail, data: { n: 1 }, condition: { absent: true } }
             : { type: 'update', key: keys.inboxTail, add: { n: 1 }, condition: { version } },
@@ -233,6 +246,25 @@ export class InboxBatcher {
       },
     });
   }
+}
+
+/**
+ * Ids cut into ledger items of at most `maxBytes` (each id counted with DynamoDB's
+ * per-element overhead); always at least one item, so every commit moves the ledger.
+ */
+function ledgerPieces(ids: readonly string[], maxBytes: number): string[][] {
+  const pieces: string[][] = [[]];
+  let bytes = 0;
+  for (const id of ids) {
+    const size = Buffer.byteLength(id) + 3;
+    if (bytes + size > maxBytes && pieces.at(-1)!.length > 0) {
+      pieces.push([]);
+      bytes = 0;
+    }
+    pieces.at(-1)!.push(id);
+    bytes += size;
+  }
+  return pieces;
 }
 
 /** Each producer's messages of a partition in sequence order, groups where they first appear. */

@@ -34,7 +34,14 @@ export async function drainOnce(
   if (got.length === 0) return undefined;
   const until = Date.now() + window;
   for (let i = 0; got.length < max && i < (options.maxReceives ?? 1000); i++) {
-    const more = await queue.receive(Math.min(10, max - got.length), 0);
+    let more: InboxDelivery[];
+    try {
+      more = await queue.receive(Math.min(10, max - got.length), 0);
+    } catch {
+      // Throttled or unavailable while gathering: commit what is held rather than leave it
+      // hidden until the visibility timeout.
+      break;
+    }
     if (more.length === 0) {
       if (Date.now() >= until) break;
       await new Promise((r) => setTimeout(r, Math.min(50, until - Date.now())));

@@ -5,8 +5,9 @@
  * Kafka. Bodies are JSON (SQS carries text), byte fields base64.
  */
 import { z } from 'zod';
-import { InvalidRequestError } from '../errors.js';
+import { InvalidRequestError, SluiceError } from '../errors.js';
 import type { RecordInput } from '../records/index.js';
+import { inboxBodyOf } from './build.js';
 import { MAX_INBOX_MESSAGE_BYTES } from './queue.js';
 
 const MAX_SEQUENCE = 0x7fffffff;
@@ -47,11 +48,11 @@ export type InboxMessage = z.infer<typeof inboxMessageSchema>;
 
 /** Encodes a message; throws MESSAGE_TOO_LARGE over the queue's limit. */
 export function encodeInboxMessage(message: InboxMessage): string {
-  const body = JSON.stringify(message);
-  if (Buffer.byteLength(body) > MAX_INBOX_MESSAGE_BYTES) {
-    throw new InvalidRequestError(
-      `an inbox message is at most ${MAX_INBOX_MESSAGE_BYTES} bytes; this one is ${Buffer.byteLength(body)}: send fewer records at once, or use acks=all`,
-      'records',
+  const { body, bytes, tooLarge } = inboxBodyOf(message);
+  if (tooLarge) {
+    throw new SluiceError(
+      'MESSAGE_TOO_LARGE',
+      `an inbox message is at most ${MAX_INBOX_MESSAGE_BYTES} bytes; this one is ${bytes}: send fewer records at once, or use acks=all`,
     );
   }
   return body;

@@ -19,7 +19,20 @@ export interface InboxDelivery {
   receiveCount: number;
 }
 
+/**
+ * Where a client reaches the queue itself (`GET /v1/metadata`'s `inbox`): the SDK sends
+ * there directly, signed for SQS, instead of through `POST /v1/inbox`.
+ */
+export interface InboxAddress {
+  /** The SQS queue URL, e.g. `https://sqs.us-east-1.amazonaws.com/123456789012/sluice-inbox`. */
+  queueUrl: string;
+  /** The region to sign for. */
+  region: string;
+}
+
 export interface InboxQueue {
+  /** Set when clients can send to the queue directly (SQS); absent for the embedded queue. */
+  readonly address?: InboxAddress;
   /**
    * Enqueues messages durably; resolves once the queue holds every one (for SQS: stored
    * redundantly across availability zones). Returns their message ids, in order.
@@ -38,3 +51,22 @@ export interface InboxQueue {
 
 /** SQS caps a message at 256 KiB; the SDK and `POST /v1/inbox` refuse larger ones. */
 export const MAX_INBOX_MESSAGE_BYTES = 256 * 1024;
+
+/**
+ * How long the batcher hides a held-back message before it may be received again (SQS
+ * ChangeMessageVisibility), ms: one receive per this interval at most.
+ */
+export const INBOX_HOLD_BACK_MS = 1000;
+/**
+ * The batcher's default order horizon, ms (`BatcherOptions.orderHorizonMs`): a predecessor
+ * acknowledged longer ago than this is taken as committed, so no message is held back longer.
+ */
+export const INBOX_ORDER_HORIZON_MS = 5 * 60_000;
+/**
+ * Receives of one inbox message before SQS moves it to the dead-letter queue
+ * (`maxReceiveCount`). A message waiting for its predecessor is held back at most for the
+ * order horizon (plus clock skew), received at most once per {@link INBOX_HOLD_BACK_MS}, so
+ * it cannot reach this count: only a message that can never be committed does (not an
+ * inbox message, a partition that does not exist), or one whose batches keep failing.
+ */
+export const INBOX_MAX_RECEIVE_COUNT = Math.ceil((INBOX_ORDER_HORIZON_MS + 5_000) / INBOX_HOLD_BACK_MS) + 95;

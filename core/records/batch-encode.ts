@@ -111,6 +111,16 @@ export function encodeBatch(records: readonly RecordInput[], options: EncodeOpti
   return out;
 }
 
+/**
+ * Bytes a record takes inside an uncompressed batch (its length prefix included), given
+ * its timestamp's distance from the batch's first record's and its offset delta: what
+ * {@link encodeBatch} will write for it, exactly.
+ */
+export function recordSizeInBatch(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
+  const body = recordBodySize(record, timestampDelta, offsetDelta);
+  return sizeOfVarint(body) + body;
+}
+
 function recordBodySize(record: RecordInput, timestampDelta: number, offsetDelta: number): number {
   let size = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta);
   size += bytesFieldSize(record.key ?? null) + bytesFieldSize(record.value ?? null);

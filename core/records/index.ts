@@ -4,7 +4,7 @@
  */
 
 export { decodeBatch } from './batch-decode.js';
-export { encodeBatch } from './batch-encode.js';
+export { encodeBatch, recordSizeInBatch } from './batch-encode.js';
 export {
   ATTRIBUTES_OFFSET,
   BATCH_HEADER_SIZE,

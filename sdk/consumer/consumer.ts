@@ -220,10 +220,16 @@ export class Consumer<K = Buffer, V = Buffer> {
           this.rt.api,
           this.rt.logger,
           this.groupId,
-          this.group.hooks(),
+          {
+            ...this.group.hooks(),
+            idle: () => this.fetcher.quiet && !this.rt.table.all().some((s) => s.revoking),
+          },
           {
             sessionTimeout: this.config.sessionTimeout ?? 45_000,
             heartbeatInterval: this.config.heartbeatInterval ?? 3_000,
+            ...(this.config.idleHeartbeatInterval !== undefined && {
+              idleHeartbeatInterval: this.config.idleHeartbeatInterval,
+            }),
             retry: this.config.retry,
           },
         );

@@ -29,6 +29,9 @@ export const IDLE_FIRST_MS = 100;
 /** The longest client-side wait between idle fetches by default (ms). */
 export const DEFAULT_MAX_IDLE_WAIT_MS = 10_000;
 
+/** Empty answers in a row after which the consumer counts as quiet (0.1 + 0.2 + 0.4 s of waits). */
+export const QUIET_AFTER_EMPTY_POLLS = 3;
+
 export class FetchLoop<K, V> {
   private fetchAbort: AbortController | undefined;
   private idleWake: (() => void) | undefined;
@@ -43,6 +46,14 @@ export class FetchLoop<K, V> {
     private readonly maxWaitMs: number,
     private readonly maxIdleWaitMs: number = DEFAULT_MAX_IDLE_WAIT_MS,
   ) {}
+
+  /**
+   * True once several answers in a row came back empty at once (the idle backoff is past
+   * its first steps): the group heartbeat slows down too (membership.ts).
+   */
+  get quiet(): boolean {
+    return this.emptyPolls >= QUIET_AFTER_EMPTY_POLLS;
+  }
 
   /** Interrupts the long poll or the idle wait. */
   wakeUp(): void {
@@ -164,10 +175,12 @@ export class FetchLoop<K, V> {
       }
       work.push({ state, generation, messages, end });
     }
+    // Not quiet any more (before delivery: the heartbeat is back at its interval meanwhile).
+    const empty = !gotBatches && errors.length === 0;
+    if (!empty) this.emptyPolls = 0;
     if (work.length > 0) await this.delivery.processAll(work);
     if (rt.runConfig.autoCommit) await this.commits.commitIfNecessary();
-    if (gotBatches || errors.length > 0) this.emptyPolls = 0;
-    else await this.idleAfterEmpty(Date.now() - sentAt);
+    if (empty) await this.idleAfterEmpty(Date.now() - sentAt);
   }
 
   /** Backs off after an empty answer the server did not hold for (most of) the wait asked. */

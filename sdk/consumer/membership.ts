@@ -21,7 +21,23 @@ export interface MembershipHooks {
   onLost(): Promise<void>;
   onJoin(memberId: string, epoch: number, assignment: TopicPartitions[]): void;
   onHeartbeat(memberId: string, epoch: number): void;
+  /**
+   * True while the member is quiet: its fetches come back empty and nothing is being
+   * handed over, so it heartbeats at the idle interval (a heartbeat is a billed request).
+   */
+  idle?(): boolean;
 }
+
+export interface MembershipOptions {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+  /** The heartbeat interval while {@link MembershipHooks.idle} (ms); capped at a third of the session. */
+  idleHeartbeatInterval?: number;
+  retry?: RetryOptions;
+}
+
+/** The idle heartbeat interval when none is configured: this many heartbeat intervals. */
+export const IDLE_HEARTBEAT_FACTOR = 5;
 
 interface HeartbeatAnswer {
   memberId: string;
@@ -46,7 +62,7 @@ export class GroupMembership {
     private readonly logger: Logger,
     private readonly groupId: string,
     private readonly hooks: MembershipHooks,
-    private readonly options: { sessionTimeout: number; heartbeatInterval: number; retry?: RetryOptions },
+    private readonly options: MembershipOptions,
   ) {
     this.interval = options.heartbeatInterval;
   }
@@ -110,9 +126,21 @@ export class GroupMembership {
     this.epoch = 0;
   }
 
+  /**
+   * The wait before the next heartbeat: the interval, or while idle the idle interval
+   * (default five intervals, 15 s), never more than a third of the session timeout so a
+   * quiet member is never expired. A member joining waits up to this long for an idle one to
+   * release partitions; a busy member (any record fetched) is back at the interval.
+   */
+  nextInterval(): number {
+    if (!this.hooks.idle?.()) return this.interval;
+    const idle = this.options.idleHeartbeatInterval ?? this.options.heartbeatInterval * IDLE_HEARTBEAT_FACTOR;
+    return Math.max(this.interval, Math.min(idle, Math.floor(this.options.sessionTimeout / 3)));
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
-      await this.pause(this.interval);
+      await this.pause(this.nextInterval());
       if (!this.running) break;
       try {
         if (this.rejoin) {

@@ -13,6 +13,16 @@ export interface ConsumerConfig<K = Buffer, V = Buffer> {
   sessionTimeout?: number;
   /** Upper bound of the heartbeat interval (ms); the server may ask for a shorter one. @default 3000 */
   heartbeatInterval?: number;
+  /**
+   * The heartbeat interval while the consumer is idle — its fetches come back empty (a
+   * deployed cluster answers them at once) and no partition is being handed over — in ms,
+   * capped at a third of `sessionTimeout`. Any record fetched brings it back to
+   * `heartbeatInterval`. It bounds how long a joining member waits for an idle one to
+   * release partitions, and an idle member's cost (docs/deploy.md: a heartbeat is a
+   * billed Lambda request; 15 s makes about 1.7 × 10⁵ a month).
+   * @default 5 × heartbeatInterval (15000)
+   */
+  idleHeartbeatInterval?: number;
   /** Byte budget of one fetch request across its partitions (at most 4 MiB). @default 4194304 */
   maxBytes?: number;
   /** A fetch waits up to this long for data when none is available (long poll, ms, ≤ 20000). @default 5000 */

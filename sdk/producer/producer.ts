@@ -113,6 +113,8 @@ export class Producer<K = Bytes, V = Bytes> {
   private flushing = 0;
   private idleWaiters: (() => void)[] = [];
   private inbox: InboxSender | undefined;
+  /** Settles when the previous acks=1/0 send has been handed to {@link inbox}. */
+  private inboxTurn: Promise<void> = Promise.resolve();
   /** acks=0 sends not answered yet: when each started and how many records it carries. */
   private readonly background = new Map<Promise<void>, { at: number; records: number }>();
   private lost = { sends: 0, records: 0 };
@@ -172,7 +174,10 @@ export class Producer<K = Bytes, V = Bytes> {
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
     this.connecting ??= (async () => {
       await this.api.metadata();
-      if (this.idempotent) await this.ensureIdentity();
+      // An acks=1/0 producer numbers its inbox messages under an id of their own (inbox.ts):
+      // the acks=all id is taken on its first acks=all send, if any.
+      const acks = this.config.acks ?? -1;
+      if (this.idempotent && acks !== 0 && acks !== 1) await this.ensureIdentity();
       this.state = 'connected';
     })().finally(() => {
       this.connecting = undefined;
@@ -333,21 +338,39 @@ export class Producer<K = Bytes, V = Bytes> {
   private async sendToInbox(record: ProducerRecord<K, V>): Promise<RecordMetadata[]> {
     if (this.state === 'closed')
       throw new SluiceArgumentError('the producer was disconnected; create a new one');
-    if (this.state === 'new') await this.connect();
+    // Sends reach the inbox sender in the order they were made, whatever their serializers
+    // and partitioners take (order per partition is decided there).
+    const turn = this.inboxTurn;
+    let done!: () => void;
+    this.inboxTurn = new Promise<void>((resolve) => {
+      done = resolve;
+    });
     const now = Date.now();
-    const records = await this.resolveRecords(
-      [{ topic: record.topic, messages: record.messages }],
-      false,
-      now,
-      Compression.None,
-    );
-    if (records.length === 0) return [];
-    // The batcher appends inbox records uncompressed, in batches under max.message.bytes
-    // (checked above); each must also fit an inbox message on its own.
-    const room = inboxRoom(record.topic);
-    for (const r of records) {
-      const bytes = inboxRecordBytes(r.record, now);
-      if (bytes > room) throw recordTooLarge(r, bytes, room, 'inbox');
+    let records: Awaited<ReturnType<typeof this.resolveRecords>>;
+    try {
+      if (this.state === 'new') await this.connect();
+      records = await this.resolveRecords(
+        [{ topic: record.topic, messages: record.messages }],
+        false,
+        now,
+        Compression.None,
+      );
+      // The batcher appends inbox records uncompressed, in batches under max.message.bytes
+      // (checked above); each must also fit an inbox message on its own.
+      const room = inboxRoom(record.topic);
+      for (const r of records) {
+        const bytes = inboxRecordBytes(r.record, now);
+        if (bytes > room) throw recordTooLarge(r, bytes, room, 'inbox');
+      }
+    } catch (err) {
+      await turn;
+      done();
+      throw err;
+    }
+    await turn;
+    if (records.length === 0) {
+      done();
+      return [];
     }
     this.inbox ??= new InboxSender(
       this.api,
@@ -359,7 +382,9 @@ export class Producer<K = Bytes, V = Bytes> {
             ) as { producerId: string; epoch: number }
         : undefined,
     );
-    const receipts = await this.inbox.send(records, now);
+    const sending = this.inbox.send(records, now);
+    done();
+    const receipts = await sending;
     return receipts.map((r) => ({
       topicName: r.topic,
       partition: r.partition,

@@ -156,7 +156,8 @@ export function buildRequest(
       const stretch = items.slice(start, end);
       const offset = start;
       const batches = cutBatches(
-        stretch.map((i) => i.queued.size),
+        stretch.map((i) => i.queued.record),
+        now,
         limit,
         (from, to) =>
           encodeBatch(

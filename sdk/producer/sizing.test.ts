@@ -70,18 +70,21 @@ describe('cutBatches', () => {
         fc.constantFrom(...codecs),
         fc.integer({ min: 0, max: 0x7fffffff }),
         (records, limit, compression, firstSequence) => {
-          const encode = (from: number, to: number) =>
-            encodeBatch(records.slice(from, to), {
+          let encodes = 0;
+          const encode = (from: number, to: number) => {
+            encodes++;
+            return encodeBatch(records.slice(from, to), {
               compression,
               now: NOW,
               producerId: 7n,
               producerEpoch: 1,
               baseSequence: (firstSequence + from) % 0x80000000,
             });
+          };
           const tooLarge: number[] = [];
           let batches: Uint8Array[] = [];
           try {
-            batches = cutBatches(records.map(recordBound), limit, encode, (i, bytes) => {
+            batches = cutBatches(records, NOW, limit, encode, (i, bytes) => {
               tooLarge.push(i);
               return new Error(`record ${i} is ${bytes} bytes`);
             });
@@ -101,6 +104,19 @@ describe('cutBatches', () => {
             return got;
           });
           expect(out).toHaveLength(records.length);
+          // Uncompressed, sizes are exact: each batch is encoded once, and filled (the next
+          // record would not have fit).
+          if (compression === Compression.None) {
+            expect(encodes).toBe(batches.length);
+            let first = 0;
+            for (const b of batches.slice(0, -1)) {
+              const n = decodeBatch(b).records.length;
+              expect(encodeBatch(records.slice(first, first + n + 1), { now: NOW }).length).toBeGreaterThan(
+                limit,
+              );
+              first += n;
+            }
+          }
           expect(out.map(pair)).toEqual(records.map(pair));
         },
       ),
@@ -111,7 +127,8 @@ describe('cutBatches', () => {
   it('packs small records greedily: the issue case, 8 records of 300 bytes at 1024, is 3 batches', () => {
     const records = Array.from({ length: 8 }, () => ({ value: new Uint8Array(300).fill(120) }));
     const batches = cutBatches(
-      records.map(recordBound),
+      records,
+      NOW,
       1024,
       (from, to) => encodeBatch(records.slice(from, to), { now: NOW }),
       () => new Error('unexpected'),

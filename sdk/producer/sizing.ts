@@ -2,27 +2,27 @@
  * Sizing what a producer sends to every limit on the way (docs/design.md §17, "Requests
  * fit Lambda"): a record batch to its topic's `max.message.bytes` after compression, a
  * produce request to what a Lambda Function URL carries, an inbox message to SQS's
- * 256 KiB. Records are measured by an upper bound of their encoded size, so an
- * uncompressed batch cut by the bounds always fits; a compressed one is measured once
- * encoded (incompressible data grows a little) and halved when over.
+ * 256 KiB. Batches are cut by each record's exact size in an uncompressed batch, so an
+ * uncompressed one always fits; a compressed one is measured once encoded (incompressible
+ * data grows a little) and halved when over. Requests are estimated by upper bounds.
  */
-import { Compression, encodeBatch, type RecordInput } from '../../core/records/index.js';
+import { MAX_BINARY_REQUEST_BYTES } from '../../core/lambda-payload.js';
+import {
+  BATCH_HEADER_SIZE,
+  Compression,
+  encodeBatch,
+  type RecordInput,
+  recordSizeInBatch,
+} from '../../core/records/index.js';
 
 /** Bytes a v2 record batch adds to its records (its header). */
-export const BATCH_OVERHEAD = 61;
+export const BATCH_OVERHEAD = BATCH_HEADER_SIZE;
 
 /**
- * Lambda's invocation payload limit (6 MB, request and response alike; AWS Lambda quotas).
- * A Function URL hands a binary body to the function base64-encoded inside the event.
+ * The largest produce body that reaches the function (`core/lambda-payload.ts`): binary
+ * bodies travel base64-encoded in Lambda's 6 MB event. 4,669,440 bytes.
  */
-export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
-
-/**
- * The largest produce body that reaches the function: its base64 (4/3) plus the rest of the
- * event (headers, path, query, request context; 64 KiB reserved) within
- * {@link LAMBDA_PAYLOAD_BYTES}. 4,669,440 bytes.
- */
-export const MAX_REQUEST_BODY_BYTES = Math.floor(((LAMBDA_PAYLOAD_BYTES - 64 * 1024) * 3) / 4);
+export const MAX_REQUEST_BODY_BYTES = MAX_BINARY_REQUEST_BYTES;
 
 /**
  * What the producer packs a request to (the largest `batchSize`), measured by upper bounds:
@@ -85,9 +85,9 @@ export function aloneBytes(
 }
 
 /**
- * Estimates a request's body as records are added, batch by batch as
- * {@link cutBatches} will cut them (uncompressed bounds): never below the real size of an
- * uncompressed request.
+ * Estimates a request's body as records are added, cutting batches by the records'
+ * upper bounds (so never into fewer batches than {@link cutBatches}, which cuts by exact
+ * sizes): never below the real size of an uncompressed request.
  */
 export class RequestEstimate {
   bytes = 0;
@@ -111,27 +111,32 @@ export class RequestEstimate {
   }
 }
 
-/** How many times {@link cutBatches} re-encodes a batch to fill what its bounds left. */
+/** How many times {@link cutBatches} re-encodes a compressed batch to fill what it left. */
 const FILL_ROUNDS = 4;
 
 /**
  * Cuts one partition's records, in order, into consecutive batches of at most `limit`
  * bytes each once encoded by `encode(from, to)` (which compresses, and numbers the
- * batch's first sequence `from` past the run's). Greedy on the bounds; as bounds are
- * worst cases (and compression shrinks), the room an encoded batch leaves is filled with
- * the next records (a few rounds, keeping the last batch that fit); a batch over the
- * limit anyway (compressed and grown) is halved until it fits.
+ * batch's first sequence `from` past the run's). Greedy on the records' exact sizes in an
+ * uncompressed batch (timestamps as `encode` takes them: `now` for a record without one),
+ * so an uncompressed batch is encoded once and always fits. A compressed batch is
+ * smaller: the room it leaves is filled with the next records (a few rounds, keeping the
+ * last batch that fit); one over the limit anyway (incompressible data grows a little) is
+ * halved until it fits.
  *
  * @throws whatever `tooLarge(index, bytes)` returns, for a record over the limit alone.
  * @example
- * const batches = cutBatches(bounds, 1024, (from, to) => encodeBatch(records.slice(from, to), { now }), tooLarge);
+ * const batches = cutBatches(records, now, 1024, (from, to) => encodeBatch(records.slice(from, to), { now }), tooLarge);
  */
 export function cutBatches(
-  bounds: readonly number[],
+  records: readonly RecordInput[],
+  now: number,
   limit: number,
   encode: (from: number, to: number) => Uint8Array,
   tooLarge: (index: number, bytes: number) => Error,
 ): Uint8Array[] {
+  const ts = (i: number) => records[i]!.timestamp ?? now;
+  const sizeIn = (first: number, i: number) => recordSizeInBatch(records[i]!, ts(i) - ts(first), i - first);
   const out: Uint8Array[] = [];
   const place = (from: number, to: number) => {
     const batch = encode(from, to);
@@ -144,22 +149,28 @@ export function cutBatches(
     place(from, mid);
     place(mid, to);
   };
-  const room = limit - BATCH_OVERHEAD;
+  /** The end of the records that fit `room` bytes after `end`, in a batch starting at `start`. */
+  const fill = (start: number, end: number, room: number) => {
+    let bytes = 0;
+    while (end < records.length) {
+      const size = sizeIn(start, end);
+      if (bytes + size > room) break;
+      bytes += size;
+      end++;
+    }
+    return end;
+  };
   let start = 0;
-  while (start < bounds.length) {
-    let end = start + 1;
-    let bytes = bounds[start]!;
-    while (end < bounds.length && bytes + bounds[end]! <= room) bytes += bounds[end++]!;
+  while (start < records.length) {
+    let end = Math.max(start + 1, fill(start, start, limit - BATCH_OVERHEAD));
     let batch = encode(start, end);
     if (batch.length > limit) {
       place(start, end);
       start = end;
       continue;
     }
-    for (let round = 0; round < FILL_ROUNDS && end < bounds.length; round++) {
-      let more = end;
-      let slack = limit - batch.length;
-      while (more < bounds.length && bounds[more]! <= slack) slack -= bounds[more++]!;
+    for (let round = 0; round < FILL_ROUNDS && end < records.length; round++) {
+      const more = fill(start, end, limit - batch.length);
       if (more === end) break;
       const fuller = encode(start, more);
       if (fuller.length > limit) break;

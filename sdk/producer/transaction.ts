@@ -122,7 +122,8 @@ export class Transaction<K, V> {
     for (const list of byPartition.values()) {
       const { topic, partition, limit } = list[0]!;
       const batches = cutBatches(
-        list.map((r) => r.size),
+        list.map((r) => r.record),
+        now,
         limit,
         (from, to) =>
           encodeBatch(

@@ -1,5 +1,6 @@
 /**
- * SigV4 signing for Lambda Function URLs (IAM auth, service `lambda`). Credentials come
+ * SigV4 signing for Lambda Function URLs (IAM auth, service `lambda`) and for the SQS
+ * inbox (service `sqs`, `transport/sqs.ts`). Credentials come
  * from the options, else the environment, else the AWS SDK's provider chain when it is
  * installed (credentials.ts).
  */
@@ -35,6 +36,8 @@ export function createSigner(options: {
   region?: string;
   credentials?: Credentials;
   endpoint: string;
+  /** The signing name. @default 'lambda' */
+  service?: string;
 }): Signer {
   const region =
     options.region ??
@@ -48,7 +51,7 @@ export function createSigner(options: {
   }
   const creds = options.credentials;
   const signer = new SignatureV4({
-    service: 'lambda',
+    service: options.service ?? 'lambda',
     region,
     credentials: creds ?? defaultCredentials(),
     sha256: Hash.bind(null, 'sha256'),

@@ -60,7 +60,7 @@ describe.each(['sqlite', 'aws'] as const)('topic incarnations on %s', (kind) => 
     await produce(a, 't13', 2);
     const oldId = await topicId(a, 't13');
     expect(
-      (await a.post('/v1/groups/g13/offsets', { offsets: [{ topic: 't13', partition: 0, offset: 2 }] }))
+      (await b.post('/v1/groups/g13/offsets', { offsets: [{ topic: 't13', partition: 0, offset: 2 }] }))
         .status,
     ).toBe(200);
     expect((await a.get('/v1/groups/g13/offsets')).body.offsets).toEqual([
@@ -69,7 +69,6 @@ describe.each(['sqlite', 'aws'] as const)('topic incarnations on %s', (kind) => 
 
     expect((await a.delete('/v1/topics/t13')).status).toBe(204);
     expect((await a.get('/v1/groups/g13/offsets')).body.offsets).toEqual([]);
-    expect((await b.get('/v1/groups/g13/offsets')).body.offsets).toEqual([]);
 
     await a.post('/v1/topics', { name: 't13', partitions: 1 });
     await produce(a, 't13', 12, 'new');
@@ -77,6 +76,14 @@ describe.each(['sqlite', 'aws'] as const)('topic incarnations on %s', (kind) => 
     expect(newId).not.toBe(oldId);
     // The old commit is no position in the new topic: nothing committed, the whole lag.
     expect((await a.get('/v1/groups/g13/offsets')).body.offsets).toEqual([]);
+    // B's cache still holds the deleted topic: a commit without an id is recorded against
+    // that one (no read added to a commit), where it is invisible — never a position of the new.
+    const warm = await b.post('/v1/groups/g13/offsets', {
+      offsets: [{ topic: 't13', partition: 0, offset: 7 }],
+    });
+    expect(warm.status, JSON.stringify(warm.body)).toBe(200);
+    expect((await a.get('/v1/groups/g13/offsets')).body.offsets).toEqual([]);
+    expect((await b.get('/v1/groups/g13/offsets')).body.offsets).toEqual([]);
     const described = await a.get('/v1/groups/g13');
     expect(described.status).toBe(200);
     expect(JSON.stringify(described.body)).not.toContain('"offset":2');

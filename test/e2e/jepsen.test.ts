@@ -8,6 +8,13 @@
  * (a cold instance with empty caches). Concurrency is real: requests overlap on the
  * partitions' head items.
  *
+ * With `combine` on (cross-instance combining through write intents, core/intents.ts) it
+ * also crashes instances: now and then an instance dies right after one of its write
+ * intents is stored (before anyone commits it), or right after a combined commit (before
+ * it answers). A crashed instance makes no store call after that point (every call fails
+ * before reaching the store), and its client sees the connection drop and retries
+ * elsewhere; the instance is replaced.
+ *
  * The checker then reads everything back from a fresh instance and reports anomalies:
  * lost acked records, duplicates, gaps in offsets, an acked offset holding another record,
  * producer order broken, torn requests (a multi-partition request seen in part), and two
@@ -16,7 +23,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Clock, seededRandom } from '../../core/clock.js';
-import type { MetaStore, ObjectStore } from '../../core/ports.js';
+import type {
+  ByteRange,
+  ItemKey,
+  MetaStore,
+  ObjectStore,
+  QueryOptions,
+  SortKeyRange,
+  TransactOp,
+} from '../../core/ports.js';
 import { createContext } from '../../lambdas/context.js';
 import { toEvent } from '../../lambdas/http.js';
 import { createRouter } from '../../lambdas/index.js';
@@ -37,7 +52,86 @@ const REQUESTS = 24;
 // biome-ignore lint/suspicious/noExplicitAny: responses of several shapes
 type Call = (method: string, url: string, body?: unknown) => Promise<{ status: number; body: any }>;
 
-function instance(stores: { meta: MetaStore; objects: ObjectStore }, seed: number, faulty: boolean) {
+/** Set when an instance crashes; every store call after fails before reaching the store. */
+class Crash {
+  crashed = false;
+  /** Write intents stored, combined commits (head + intents), crashes by where they hit. */
+  readonly counts = { intents: 0, combined: 0, crashAfterIntent: 0, crashAfterCombined: 0 };
+  constructor(
+    private readonly random: () => number,
+    private readonly rate: number,
+  ) {}
+  check(): void {
+    if (this.crashed) throw new Error('instance crashed');
+  }
+  /** After a transaction applied: counts it, and may crash the instance before it learns so. */
+  after(ops: readonly TransactOp[]): void {
+    const intentPuts = ops.filter((op) => op.type === 'put' && op.key.sk.startsWith('w#')).length;
+    const combined = ops.some((op) => op.key.sk === 'head') && ops.some((op) => op.key.sk.startsWith('w#'));
+    this.counts.intents += intentPuts;
+    if (combined) this.counts.combined++;
+    if ((intentPuts > 0 || combined) && this.random() < this.rate) {
+      this.crashed = true;
+      if (combined) this.counts.crashAfterCombined++;
+      else this.counts.crashAfterIntent++;
+      this.check();
+    }
+  }
+}
+
+class CrashableMetaStore implements MetaStore {
+  constructor(
+    private readonly inner: MetaStore,
+    private readonly crash: Crash,
+  ) {}
+  async get(key: ItemKey) {
+    this.crash.check();
+    return this.inner.get(key);
+  }
+  async batchGet(keys: readonly ItemKey[]) {
+    this.crash.check();
+    return this.inner.batchGet(keys);
+  }
+  async query(pk: string, range?: SortKeyRange, options?: QueryOptions) {
+    this.crash.check();
+    return this.inner.query(pk, range, options);
+  }
+  async transact(ops: readonly TransactOp[]) {
+    this.crash.check();
+    await this.inner.transact(ops);
+    this.crash.after(ops);
+  }
+}
+
+class CrashableObjectStore implements ObjectStore {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly crash: Crash,
+  ) {}
+  async put(key: string, body: Uint8Array) {
+    this.crash.check();
+    return this.inner.put(key, body);
+  }
+  async get(key: string, range?: ByteRange) {
+    this.crash.check();
+    return this.inner.get(key, range);
+  }
+  async delete(keys: readonly string[]) {
+    this.crash.check();
+    return this.inner.delete(keys);
+  }
+  async list(prefix: string, options?: { after?: string; limit?: number }) {
+    this.crash.check();
+    return this.inner.list(prefix, options);
+  }
+}
+
+function instance(
+  stores: { meta: MetaStore; objects: ObjectStore },
+  seed: number,
+  faulty: boolean,
+  combine = false,
+) {
   const faults = new FaultInjector({
     seed,
     rates: faulty
@@ -48,12 +142,13 @@ function instance(stores: { meta: MetaStore; objects: ObjectStore }, seed: numbe
         }
       : {},
   });
+  const crash = new Crash(seededRandom(seed + 0.5), faulty && combine ? 0.1 : 0);
   const ctx = createContext(
     {
-      meta: new FaultyMetaStore(stores.meta, faults),
-      objects: new FaultyObjectStore(stores.objects, faults),
+      meta: new CrashableMetaStore(new FaultyMetaStore(stores.meta, faults), crash),
+      objects: new CrashableObjectStore(new FaultyObjectStore(stores.objects, faults), crash),
     },
-    { env: {}, clock: realClock, random: seededRandom(seed), topicCacheTtlMs: 60_000 },
+    { env: {}, clock: realClock, random: seededRandom(seed), topicCacheTtlMs: 60_000, combine },
   );
   const route = createRouter(ctx);
   const call: Call = async (method, url, body) => {
@@ -67,7 +162,7 @@ function instance(stores: { meta: MetaStore; objects: ObjectStore }, seed: numbe
     );
     return { status: res.statusCode ?? 0, body: res.body ? JSON.parse(res.body) : undefined };
   };
-  return { call, faults };
+  return { call, faults, crash };
 }
 
 interface Request {
@@ -76,7 +171,7 @@ interface Request {
   acked?: { partition: number; offset: number }[];
 }
 
-async function jepsen(kind: StoreKind, seed: number) {
+async function jepsen(kind: StoreKind, seed: number, combine = false) {
   const stores = await makeStores(kind);
   const anomalies: string[] = [];
   try {
@@ -85,7 +180,7 @@ async function jepsen(kind: StoreKind, seed: number) {
     expect((await setup.call('POST', '/v1/topics', { name: 'j', partitions: PARTITIONS })).status).toBe(201);
     const everyInstance: ReturnType<typeof instance>[] = [];
     const fresh = (n: number) => {
-      const made = instance(stores, seed * 100 + n, true);
+      const made = instance(stores, seed * 100 + n, true, combine);
       everyInstance.push(made);
       return made;
     };
@@ -96,6 +191,7 @@ async function jepsen(kind: StoreKind, seed: number) {
     let cut = 0;
     let replaced = 0;
     let retries = 0;
+    let crashed = 0;
 
     const producer = async (p: number) => {
       const { body: id } = await setup.call('POST', '/v1/producers', {});
@@ -134,10 +230,19 @@ async function jepsen(kind: StoreKind, seed: number) {
             instances[Math.floor(random() * INSTANCES)] = fresh(++generation);
             replaced++;
           }
-          const target = instances[Math.floor(random() * INSTANCES)]!;
+          const slot = Math.floor(random() * INSTANCES);
+          const target = instances[slot]!;
           const pending = target.call('POST', '/v1/produce', body);
           inFlight.push(pending.catch(() => {}));
           let res: Awaited<typeof pending> | undefined;
+          // A crashed instance never answers: the client sees the connection drop, retries
+          // elsewhere, and Lambda starts a new instance in its place.
+          const dropped = async () => {
+            if (!target.crash.crashed) return false;
+            crashed++;
+            if (instances[slot] === target) instances[slot] = fresh(++generation);
+            return true;
+          };
           if (random() < 0.2) {
             // A cut request: the client stops waiting; the request runs on.
             const waitMs = Math.floor(random() * 3);
@@ -149,6 +254,7 @@ async function jepsen(kind: StoreKind, seed: number) {
           } else {
             res = await pending;
           }
+          if (await dropped()) continue;
           if (res.status === 200) {
             req.acked = res.body.records;
             break;
@@ -236,17 +342,39 @@ async function jepsen(kind: StoreKind, seed: number) {
       });
     }
     const injected: Record<string, number> = {};
-    for (const x of everyInstance)
+    const combining = { intents: 0, combined: 0, crashAfterIntent: 0, crashAfterCombined: 0 };
+    for (const x of everyInstance) {
       for (const e of x.faults.events) injected[e.fault] = (injected[e.fault] ?? 0) + 1;
-    return { anomalies, acked, cut, replaced, retries, injected };
+      for (const [k, v] of Object.entries(x.crash.counts)) combining[k as keyof typeof combining] += v;
+    }
+    return { anomalies, acked, cut, replaced, retries, crashed, injected, combining };
   } finally {
     await stores.cleanup();
   }
 }
 
+/** `JEPSEN_SEED=<n>` explores another schedule (the same for both stores). */
+const seedOf = (fallback: number) => Number(process.env.JEPSEN_SEED) || fallback;
+
 describe.each<StoreKind>(['sqlite', 'aws'])('Jepsen-style write path: %s', (kind) => {
+  it('with combining: 0 anomalies under crashes between an intent and its commit and after a combined commit', async () => {
+    const result = await jepsen(kind, seedOf(kind === 'aws' ? 11 : 5), true);
+    console.log(
+      `Jepsen-style ${kind} combine: ${JSON.stringify({ ...result, anomalies: result.anomalies })}`,
+    );
+    expect(result.anomalies).toEqual([]);
+    expect(result.acked).toBeGreaterThan(PRODUCERS * REQUESTS);
+    // Writers did combine, and crashed on both sides of a combined commit.
+    expect(result.combining.intents).toBeGreaterThan(10);
+    expect(result.combining.combined).toBeGreaterThan(3);
+    expect(result.combining.crashAfterIntent).toBeGreaterThan(0);
+    expect(result.combining.crashAfterCombined).toBeGreaterThan(0);
+    expect(result.crashed).toBeGreaterThan(0);
+    expect(result.injected.after).toBeGreaterThan(3);
+  }, 240_000);
+
   it('0 anomalies among concurrent idempotent producers under faults, cut requests and replaced instances', async () => {
-    const result = await jepsen(kind, kind === 'aws' ? 7 : 3);
+    const result = await jepsen(kind, seedOf(kind === 'aws' ? 7 : 3));
     console.log(`Jepsen-style ${kind}: ${JSON.stringify({ ...result, anomalies: result.anomalies.length })}`);
     expect(result.anomalies).toEqual([]);
     expect(result.acked).toBeGreaterThan(PRODUCERS * REQUESTS);

@@ -116,6 +116,30 @@ describe.each(CASES)('inbox on %s with the %s queue', (kind, queueKind) => {
     expect(await queue.receive(10)).toEqual([]);
   });
 
+  it('a batch whose ids outgrow one ledger item writes several, all read back as duplicates', async () => {
+    // Ids like `events/0/11.0.0` (15 bytes + 3): 5 to a 100-byte ledger item.
+    const small = new InboxBatcher(e, { ledgerItemBytes: 100 });
+    await queue.send(Array.from({ length: 12 }, (_, i) => message(`v${i}`, { id: String(11 + i), seq: 0 })));
+    const got: Awaited<ReturnType<InboxQueue['receive']>> = [];
+    for (let i = 0; i < 5 && got.length < 12; i++) got.push(...(await queue.receive(10)));
+    expect(got).toHaveLength(12);
+    meter.reset();
+    const first = await small.commit(got);
+    expect(first.committed).toHaveLength(12);
+    const counts = meter.snapshot();
+    expect(counts.dynamo.transact).toBe(1);
+    // head, index, registry, tail and three ledger items (5 + 5 + 2 ids).
+    expect(counts.dynamo.writeItems).toBe(7);
+    // The redelivery (a crash before the delete), decided by a fresh instance from the ledger.
+    const fresh = new InboxBatcher(engine({ meta: stores.meta, objects: stores.objects }, 5), {
+      ledgerItemBytes: 100,
+    });
+    const again = await fresh.commit(got);
+    expect(again.duplicates).toHaveLength(12);
+    expect(again.committed).toHaveLength(0);
+    expect((await values(e)).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `v${i}`).sort());
+  });
+
   it('a crash before the commit loses nothing: the redelivery is committed once', async () => {
     await queue.send([message('a', { id: '8', seq: 0 }), message('b', { id: '8', seq: 1 })]);
     const got = await queue.receive(10);

@@ -14,7 +14,10 @@ export interface TestQueue {
   cleanup(): Promise<void>;
 }
 
-export async function makeQueue(kind: 'embedded' | 'sqs'): Promise<TestQueue> {
+export async function makeQueue(
+  kind: 'embedded' | 'sqs',
+  options: { visibilityTimeoutSec?: number } = {},
+): Promise<TestQueue> {
   if (kind === 'embedded') {
     const { SqliteInboxQueue } = await import('../../storage/sqlite-queue.js');
     const dir = await mkdtemp(join(tmpdir(), 'sluice-inbox-'));
@@ -36,7 +39,10 @@ export async function makeQueue(kind: 'embedded' | 'sqs'): Promise<TestQueue> {
   });
   const name = `sluice-inbox-${randomBytes(6).toString('hex')}`;
   const { QueueUrl } = await client.send(
-    new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: '30' } }),
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: { VisibilityTimeout: String(options.visibilityTimeoutSec ?? 30) },
+    }),
   );
   return {
     queue: new SqsInboxQueue(QueueUrl!, client),

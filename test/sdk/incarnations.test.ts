@@ -6,6 +6,8 @@
  * topic already holds more records than the old position.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SluiceApi } from '../../sdk/api.js';
+import { createHttpTransport, createLogger, logLevel, UnknownTopicIdError } from '../../sdk/index.js';
 import { type Harness, startHarness, topicName, waitFor } from './harness.js';
 
 describe.each(['sqlite', 'aws'] as const)('a consumer across topic incarnations on %s', (kind) => {
@@ -42,12 +44,26 @@ describe.each(['sqlite', 'aws'] as const)('a consumer across topic incarnations 
     const committed = async () =>
       (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions[0]?.offset;
     await waitFor(async () => (await committed()) === '3', 15_000, 'the commit of the old topic');
+    const api = new SluiceApi({
+      endpoint: h.url,
+      transport: createHttpTransport({ endpoint: h.url }),
+      logger: createLogger(logLevel.NOTHING),
+    });
+    const read = (topicId?: string) =>
+      api.json<{ topicId: string }>('fetch', {
+        method: 'GET',
+        path: '/v1/fetch',
+        query: { topic, partition: 0, offset: 0, topicId },
+      });
+    const oldId = (await read()).topicId;
 
     // Paused, so that the new topic holds more than the old position when it is read again.
     consumer.pause([{ topic }]);
     await admin.deleteTopics({ topics: [topic] });
     await admin.createTopics({ topics: [{ topic }] });
     await send(['new0', 'new1', 'new2', 'new3', 'new4']);
+    // Named by the old id, the topic is a typed error, not the new topic's records.
+    await expect(read(oldId)).rejects.toBeInstanceOf(UnknownTopicIdError);
     consumer.resume([{ topic }]);
 
     await waitFor(() => seen.length >= 8, 20_000, 'the records of the new topic');

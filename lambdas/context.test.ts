@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock, seededRandom } from '../core/clock.js';
+import { keys } from '../core/keys.js';
+import type { ItemKey, MetaStore, QueryOptions, SortKeyRange, TransactOp } from '../core/ports.js';
+import { FaultInjector, FaultyMetaStore } from '../storage/faulty.js';
+import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
+import { records, run } from '../test/helpers/engine.js';
+import { createContext } from './context.js';
+
+/** Counts the write intents stored through it. */
+class IntentCounter implements MetaStore {
+  intents = 0;
+  constructor(private readonly inner: MetaStore) {}
+  get(key: ItemKey) {
+    return this.inner.get(key);
+  }
+  batchGet(keys: readonly ItemKey[]) {
+    return this.inner.batchGet(keys);
+  }
+  query(pk: string, range?: SortKeyRange, options?: QueryOptions) {
+    return this.inner.query(pk, range, options);
+  }
+  async transact(ops: readonly TransactOp[]) {
+    await this.inner.transact(ops);
+    this.intents += ops.filter((op) => op.type === 'put' && op.key.sk.startsWith(keys.intentPrefix)).length;
+  }
+}
+
+/** Ten appends through a context whose commits lose half their races; the intents stored. */
+async function intentsWith(env: NodeJS.ProcessEnv): Promise<number> {
+  const stores = { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() };
+  const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
+  await createContext(stores, { env: {}, clock }).topics.create('t', 1);
+  const faults = new FaultInjector({ seed: 3, rates: { transact: { conflict: 0.5 } } });
+  const meta = new IntentCounter(new FaultyMetaStore(stores.meta, faults));
+  const ctx = createContext({ meta, objects: stores.objects }, { env, clock, random: seededRandom(3) });
+  for (let i = 0; i < 10; i++) await ctx.appender.append([run('t', 0, records(1))]);
+  expect((await stores.meta.get(keys.head((await ctx.topics.get('t')).id, 0)))?.data.next).toBe(10);
+  return meta.intents;
+}
+
+describe('SLUICE_COMBINE', () => {
+  it('combines lost races through write intents by default and with 1; 0 races only', async () => {
+    expect(await intentsWith({})).toBeGreaterThan(0);
+    expect(await intentsWith({ SLUICE_COMBINE: '1' })).toBeGreaterThan(0);
+    expect(await intentsWith({ SLUICE_COMBINE: '0' })).toBe(0);
+  });
+});

@@ -1,0 +1,502 @@
+/**
+ * Deploy smoke test (docs/design.md §17): synthesize the stack as a CDK user does (the
+ * compiled construct, the prebuilt handler bundles, native packages installed by npm for
+ * Lambda's platform), create in moto what the template declares, and run each synthesized
+ * function as Lambda does — its asset directory, `index.handler`, the template's environment,
+ * the runtime's Node major — with Function URL payload 2.0 events, an EventBridge scheduled
+ * event, SQS events from the queue the schedule filled, and DynamoDB stream events.
+ *
+ * Runs in CI's step on Lambda's Node only (SLUICE_DEPLOY_SMOKE=1, see vitest.config.ts): the
+ * functions must run on the Node of their runtime (`nodejs24.x`: its node:zlib zstd, its
+ * module loader; SLUICE_LAMBDA_NODE names that Node when this process runs another). The
+ * x86_64 bundles run natively; the arm64 bundles are checked for arm64 native binaries (no
+ * emulator here).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Compression } from '../../core/records/types.js';
+import { parseProduceFrames } from '../../core/wire.js';
+import { functionFor } from '../../lambdas/index.js';
+import { Sluice } from '../../sdk/index.js';
+import { ACCOUNT, Deployment, REGION, type Template, templateFunctions } from './deployment.js';
+import { type FunctionUrls, functionUrlEvent, startFunctionUrls } from './function-url.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const SYNTH_APP = new URL('./synth-app.mjs', import.meta.url).pathname;
+const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
+const CODE: Record<(typeof CODECS)[number], Compression> = {
+  none: Compression.None,
+  gzip: Compression.Gzip,
+  snappy: Compression.Snappy,
+  lz4: Compression.Lz4,
+  zstd: Compression.Zstd,
+};
+/** The Function URL functions by the role `functionFor` names. */
+const URL_FUNCTIONS = {
+  produce: 'ClusterProduceFunction',
+  fetch: 'ClusterFetchFunction',
+  admin: 'ClusterAdminFunction',
+  groups: 'ClusterGroupsFunction',
+  schemas: 'ClusterSchemasFunction',
+} as const;
+
+let outdir: string;
+let deployment: Deployment;
+let urls: FunctionUrls;
+let sluice: Sluice;
+const timings: Record<string, number> = {};
+
+/** The ELF machine of a native binary: 0x3e x86-64, 0xb7 aarch64. */
+function elfMachine(file: string): number {
+  const head = readFileSync(file).subarray(0, 20);
+  expect(head.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+  return head.readUInt16LE(18);
+}
+
+function nativeBinaries(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...nativeBinaries(p));
+    else if (name.endsWith('.node')) out.push(p);
+  }
+  return out;
+}
+
+const runtimeMajor = (runtime: string) => Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1]);
+
+describe('deploy smoke: the synthesized functions on moto', () => {
+  beforeAll(async () => {
+    const endpoint = inject('awsEndpoint');
+    if (!endpoint) throw new Error(inject('awsEndpointError'));
+    if (!existsSync(join(ROOT, 'dist/handlers/native-versions.json'))) {
+      throw new Error(
+        'dist/handlers is missing: run `npm run build` first (the smoke test synthesizes the package)',
+      );
+    }
+    // Outside the repository, so a bundle resolves packages only from its own node_modules.
+    outdir = mkdtempSync(join(tmpdir(), 'sluice-smoke-'));
+    let t = Date.now();
+    execFileSync(process.execPath, [SYNTH_APP, ROOT, outdir, 'x86_64', 'arm64'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    timings.synthMs = Date.now() - t;
+    const template = JSON.parse(readFileSync(join(outdir, 'SmokeX64.template.json'), 'utf8')) as Template;
+    const major = runtimeMajor(templateFunctions(template, outdir)[0]!.runtime);
+    const node =
+      Number(process.versions.node.split('.')[0]) === major
+        ? process.execPath
+        : process.env.SLUICE_LAMBDA_NODE;
+    if (!node) {
+      throw new Error(
+        `the functions run nodejs${major}.x: run this suite on Node ${major} (or set SLUICE_LAMBDA_NODE)`,
+      );
+    }
+    let front: Deployment | undefined;
+    urls = await startFunctionUrls(
+      (path) => front?.fn(URL_FUNCTIONS[functionFor(path)]),
+      (name) => front?.functions.get(name),
+    );
+    t = Date.now();
+    deployment = await Deployment.create({
+      outdir,
+      stackName: 'SmokeX64',
+      endpoint,
+      functionUrl: urls.url,
+      node,
+      extraEnv: { AWS_ENDPOINT_URL_LAMBDA: urls.url.replace(/\/$/, '') },
+    });
+    front = deployment;
+    timings.startMs = Date.now() - t;
+    sluice = new Sluice({ endpoint: urls.url, clientId: 'smoke' });
+  }, 300_000);
+
+  afterAll(async () => {
+    deployment?.stop();
+    await urls?.close();
+    if (outdir) rmSync(outdir, { recursive: true, force: true });
+    console.log(`deploy smoke timings: ${JSON.stringify(timings)}`);
+  });
+
+  it('starts every function of the template from its asset on its runtime’s Node', () => {
+    const fns = [...deployment.functions.values()].map((f) => f.fn);
+    expect(fns.map((f) => f.logicalId.replace(/Function[0-9A-F]{8}$/, '')).sort()).toEqual(
+      [
+        'ClusterAdmin',
+        'ClusterFetch',
+        'ClusterGroups',
+        'ClusterMaintenance',
+        'ClusterProduce',
+        'ClusterSchemas',
+        'ClusterSubscriptions',
+        'ClusterSubscriptionsProvider',
+        'ClusterTopicsHandler',
+      ].sort(),
+    );
+    for (const f of fns) {
+      expect(f.handler).toBe('index.handler');
+      expect(f.architecture).toBe('x86_64');
+      expect(f.runtime).toBe('nodejs24.x');
+    }
+    // The codec functions carry x86-64 binaries, the others none.
+    for (const id of ['ClusterProduce', 'ClusterFetch', 'ClusterMaintenance', 'ClusterSubscriptions']) {
+      const dir = join(deployment.fn(`${id}Function`).fn.assetDir, 'node_modules');
+      const binaries = nativeBinaries(dir);
+      expect(binaries.length).toBe(3);
+      for (const b of binaries) expect(elfMachine(b)).toBe(0x3e);
+    }
+    expect(existsSync(join(deployment.fn('ClusterAdminFunction').fn.assetDir, 'node_modules'))).toBe(false);
+  });
+
+  it('arm64 bundles carry aarch64 binaries of every native package, and nothing for x86-64', () => {
+    const template = JSON.parse(readFileSync(join(outdir, 'SmokeArm64.template.json'), 'utf8')) as Template;
+    const fns = templateFunctions(template, outdir);
+    expect(fns.every((f) => f.architecture === 'arm64')).toBe(true);
+    let withNative = 0;
+    for (const f of fns) {
+      const dir = join(f.assetDir, 'node_modules');
+      if (!existsSync(dir)) continue;
+      withNative += 1;
+      const binaries = nativeBinaries(dir);
+      expect(
+        binaries.map((b) => b.split('node_modules/')[1]!.split('/').slice(0, 2).join('/')).sort(),
+      ).toEqual([
+        '@antoniomuso/lz4-napi-linux-arm64-gnu',
+        '@napi-rs/snappy-linux-arm64-gnu',
+        '@node-rs/crc32-linux-arm64-gnu',
+      ]);
+      for (const b of binaries) expect(elfMachine(b)).toBe(0xb7);
+    }
+    expect(withNative).toBe(4);
+  });
+
+  it('answers metadata with the URLs of the SSM parameter, from every URL function', async () => {
+    for (const prefix of Object.values(URL_FUNCTIONS)) {
+      const event = functionUrlEvent({
+        method: 'GET',
+        url: '/v1/metadata',
+        headers: { host: 'smoke.lambda-url.us-east-1.on.aws', accept: 'application/json' },
+        body: Buffer.alloc(0),
+        host: 'smoke.lambda-url.us-east-1.on.aws',
+      });
+      const result = (await deployment.fn(prefix).invoke(event)) as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      const body = JSON.parse(result.body) as { endpoints: Record<string, string> };
+      expect(body.endpoints).toMatchObject({
+        produce: urls.url,
+        fetch: urls.url,
+        admin: urls.url,
+        groups: urls.url,
+      });
+    }
+  });
+
+  it('creates topics, produces binary batches with every codec, fetches and lists offsets', async () => {
+    const admin = sluice.admin();
+    expect(await admin.createTopics({ topics: [{ topic: 'smoke-codecs', numPartitions: 3 }] })).toBe(true);
+    const producer = sluice.producer();
+    await producer.connect();
+    for (const codec of CODECS) {
+      const before = urls.seen.length;
+      const meta = await producer.send({
+        topic: 'smoke-codecs',
+        compression: codec,
+        messages: Array.from({ length: 6 }, (_, i) => ({
+          key: `k${i}`,
+          value: `${codec} ${i} ${'x'.repeat(200)}`,
+        })),
+      });
+      expect(meta.every((m) => m.errorCode === 0)).toBe(true);
+      // What reached the produce function: a binary payload 2.0 event, base64, in this codec.
+      const produced = urls.seen.slice(before).filter((s) => s.event.rawPath === '/v1/produce');
+      expect(produced.length).toBeGreaterThan(0);
+      for (const s of produced) {
+        expect(s.statusCode).toBe(200);
+        expect(s.event.isBase64Encoded).toBe(true);
+        expect(s.event.headers['content-type']).toBe('application/vnd.sluice.batches');
+        const frames = parseProduceFrames(Buffer.from(s.event.body!, 'base64'));
+        for (const f of frames) expect(f.batch.header.compression).toBe(CODE[codec]);
+      }
+    }
+    await producer.disconnect();
+
+    const offsets = await admin.fetchTopicOffsets('smoke-codecs');
+    expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(30);
+    expect(offsets.every((o) => o.low === '0')).toBe(true);
+
+    // A plain JSON fetch through the URL (query string, payload 2.0 GET).
+    let read = 0;
+    for (const o of offsets) {
+      const res = await fetch(
+        new URL(`/v1/fetch?topic=smoke-codecs&partition=${o.partition}&offset=0`, urls.url),
+      );
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { records: { value: string }[] };
+      read += body.records.length;
+    }
+    expect(read).toBe(30);
+    expect(urls.seen.filter((s) => s.event.rawQueryString.includes('topic=smoke-codecs')).length).toBe(3);
+  });
+
+  it('runs a consumer-group round: join, heartbeats, fetch every codec, commit, leave', async () => {
+    const consumer = sluice.consumer({
+      groupId: 'smoke-group',
+      heartbeatInterval: 200,
+      maxWaitTimeInMs: 100,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: ['smoke-codecs'], fromBeginning: true });
+    const values: string[] = [];
+    await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value!.toString()) });
+    const deadline = Date.now() + 30_000;
+    const heartbeats = () =>
+      urls.seen.filter((s) => s.event.rawPath === '/v1/groups/smoke-group/heartbeat' && s.statusCode === 200)
+        .length;
+    while ((values.length < 30 || heartbeats() < 2) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await consumer.disconnect();
+    expect(values.length).toBe(30);
+    for (const codec of CODECS) expect(values.filter((v) => v.startsWith(`${codec} `)).length).toBe(6);
+    expect(heartbeats()).toBeGreaterThanOrEqual(2);
+    const paths = new Set(
+      urls.seen
+        .filter((s) => s.event.rawPath.startsWith('/v1/groups/smoke-group'))
+        .map((s) => `${s.event.requestContext.http.method} ${s.event.rawPath}`),
+    );
+    expect([...paths].sort()).toEqual(
+      expect.arrayContaining([
+        'POST /v1/groups/smoke-group/heartbeat',
+        'POST /v1/groups/smoke-group/offsets',
+      ]),
+    );
+    const committed = await sluice.admin().fetchOffsets({ groupId: 'smoke-group', topics: ['smoke-codecs'] });
+    const highs = await sluice.admin().fetchTopicOffsets('smoke-codecs');
+    for (const p of committed[0]!.partitions) {
+      expect(p.offset).toBe(highs.find((h) => h.partition === p.partition)!.high);
+    }
+    // Leaving emptied the group.
+    const groups = await sluice.admin().describeGroups(['smoke-group']);
+    expect(groups.groups[0]!.members).toEqual([]);
+  });
+
+  it('runs maintenance from an EventBridge schedule, then its tasks from SQS events', async () => {
+    const admin = sluice.admin();
+    await admin.createTopics({
+      topics: [
+        { topic: 'smoke-retention', numPartitions: 2, configEntries: [{ name: 'retention.ms', value: '1' }] },
+      ],
+    });
+    const producer = sluice.producer();
+    await producer.send({
+      topic: 'smoke-retention',
+      compression: 'zstd',
+      messages: [
+        { key: 'a', value: '1' },
+        { key: 'b', value: '2' },
+        { key: 'c', value: '3' },
+      ],
+    });
+    await producer.send({
+      topic: 'smoke-retention',
+      messages: [
+        { key: 'a', value: '4' },
+        { key: 'b', value: '5' },
+        { key: 'c', value: '6' },
+      ],
+    });
+    await producer.disconnect();
+    await new Promise((r) => setTimeout(r, 20));
+
+    const maintenance = deployment.fn('ClusterMaintenanceFunction');
+    const ruleArn = `arn:aws:events:${REGION}:${ACCOUNT}:rule/SmokeX64-ClusterMaintenanceSchedule`;
+    const planned = (await maintenance.invoke({
+      version: '0',
+      id: crypto.randomUUID(),
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: ACCOUNT,
+      time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      region: REGION,
+      resources: [ruleArn],
+      detail: {},
+    })) as { planned: number; sent: boolean };
+    expect(planned.sent).toBe(true);
+    expect(planned.planned).toBeGreaterThanOrEqual(2);
+
+    // What the event source mapping would deliver: the queue's messages as an SQS event.
+    const queue = deployment.queue('ClusterMaintenanceQueue');
+    const sqs = new SQSClient({
+      endpoint: inject('awsEndpoint'),
+      region: REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const records = [];
+    for (;;) {
+      const got = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queue.url,
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ['All'],
+          WaitTimeSeconds: 0,
+        }),
+      );
+      if (!got.Messages?.length) break;
+      for (const m of got.Messages) {
+        records.push({
+          messageId: m.MessageId!,
+          receiptHandle: m.ReceiptHandle!,
+          body: m.Body!,
+          attributes: m.Attributes ?? {},
+          messageAttributes: {},
+          md5OfBody: m.MD5OfBody!,
+          eventSource: 'aws:sqs',
+          eventSourceARN: queue.arn,
+          awsRegion: REGION,
+        });
+      }
+    }
+    expect(records.length).toBe(planned.planned);
+    const result = (await maintenance.invoke({ Records: records })) as { batchItemFailures: unknown[] };
+    expect(result.batchItemFailures).toEqual([]);
+    // Retention (1 ms) deleted every batch of the topic's partitions.
+    const offsets = await admin.fetchTopicOffsets('smoke-retention');
+    expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(6);
+    for (const o of offsets) expect(o.low).toBe(o.high);
+  });
+
+  it('dispatches a subscription from DynamoDB stream events to its target', async () => {
+    const admin = sluice.admin();
+    await admin.createTopics({ topics: [{ topic: 'smoke-subscribed', numPartitions: 1 }] });
+    const target = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:smoke-target`;
+    await admin.createSubscription({ name: 'smoke-audit', topic: 'smoke-subscribed', target, batchSize: 10 });
+    const producer = sluice.producer();
+    await producer.send({
+      topic: 'smoke-subscribed',
+      compression: 'snappy',
+      messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }],
+    });
+    await producer.disconnect();
+
+    // The stream's KEYS_ONLY records, filtered as the event source mapping filters them.
+    const ddb = new DynamoDBClient({
+      endpoint: inject('awsEndpoint'),
+      region: REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    const items = await ddb.send(
+      new ScanCommand({ TableName: deployment.tableName, ProjectionExpression: 'pk, sk' }),
+    );
+    const keys = (items.Items ?? []).filter((k) => k.sk?.S === 'head' || k.pk?.S === 'subscriptions');
+    expect(keys.length).toBeGreaterThan(0);
+    const event = {
+      Records: keys.map((Keys, i) => ({
+        eventID: String(i),
+        eventName: 'MODIFY',
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: REGION,
+        dynamodb: {
+          ApproximateCreationDateTime: Date.now() / 1000,
+          Keys,
+          SequenceNumber: String(100 + i),
+          SizeBytes: 50,
+          StreamViewType: 'KEYS_ONLY',
+        },
+        eventSourceARN: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${deployment.tableName}/stream/2026-12-07T00:00:00.000`,
+      })),
+    };
+    const trigger = deployment.fn('ClusterSubscriptionsFunction');
+    const outcome = (await trigger.invoke(event)) as { pending: unknown[] };
+    // Everything was dispatched in this invocation: nothing handed to a continuation.
+    expect(outcome.pending).toEqual([]);
+    expect(urls.asyncFailures).toEqual([]);
+    const delivered = urls.invoked.filter((i) => i.name === target);
+    const values = delivered.flatMap((d) =>
+      Object.values((d.payload as { records: Record<string, { value: string | null }[]> }).records).flat(),
+    );
+    expect(values.map((v) => Buffer.from(v.value!, 'base64').toString())).toEqual(['a', 'b', 'c']);
+  });
+
+  /**
+   * What CloudFormation does with a custom resource of `type`: resolve its properties, invoke
+   * the function its ServiceToken names with a request whose ResponseURL is the local
+   * endpoint; returns the properties and the response the function PUT there.
+   */
+  async function customResource(
+    type: string,
+    requestType: 'Create' | 'Update',
+    edit: (properties: Record<string, string>) => void = () => {},
+  ): Promise<{ properties: Record<string, string>; response: Record<string, unknown> }> {
+    const [logicalId, resource] = Object.entries(deployment.template.Resources).find(
+      ([, r]) => r.Type === type,
+    )!;
+    const properties: Record<string, string> = {};
+    for (const [k, v] of Object.entries(resource.Properties ?? {})) properties[k] = deployment.resolve(v);
+    edit(properties);
+    const provider = deployment.functions.get(properties.ServiceToken!.split(':').at(-1)!)!;
+    expect(provider, `the function of ${type}'s ServiceToken`).toBeDefined();
+    const answered = urls.cloudFormation.length;
+    await provider.invoke({
+      RequestType: requestType,
+      ServiceToken: properties.ServiceToken,
+      ResponseURL: `${urls.url}cloudformation/${logicalId}`,
+      StackId: deployment.stackId,
+      RequestId: crypto.randomUUID(),
+      LogicalResourceId: logicalId,
+      ResourceType: resource.Type,
+      ResourceProperties: properties,
+      ...(requestType === 'Update' ? { PhysicalResourceId: logicalId, OldResourceProperties: {} } : {}),
+    });
+    expect(urls.cloudFormation.length).toBe(answered + 1);
+    const response = urls.cloudFormation.at(-1)!;
+    expect(response).toMatchObject({ LogicalResourceId: logicalId, StackId: deployment.stackId });
+    return { properties, response };
+  }
+
+  it('creates the declared topics at deploy time, and grows them on update: CloudFormation requests', async () => {
+    const created = await customResource('Custom::SluiceTopics', 'Create');
+    expect(created.response.Status).toBe('SUCCESS');
+    const [declared] = JSON.parse(created.properties.Topics!) as { name: string; partitions: number }[];
+    const admin = sluice.admin();
+    expect((await admin.fetchTopicOffsets(declared!.name)).length).toBe(declared!.partitions);
+    // Through the admin function (a Lambda Invoke), as the construct grants it.
+    expect(urls.invoked.some((i) => i.name === deployment.fn('ClusterAdminFunction').fn.logicalId)).toBe(
+      true,
+    );
+    const grown = await customResource('Custom::SluiceTopics', 'Update', (p) => {
+      p.Topics = JSON.stringify([{ ...declared, partitions: 3 }]);
+    });
+    expect(grown.response.Status).toBe('SUCCESS');
+    expect((await admin.fetchTopicOffsets(declared!.name)).length).toBe(3);
+    // Fewer partitions than exist: FAILED with a reason, nothing changed.
+    const shrunk = await customResource('Custom::SluiceTopics', 'Update', (p) => {
+      p.Topics = JSON.stringify([{ ...declared, partitions: 1 }]);
+    });
+    expect(shrunk.response.Status).toBe('FAILED');
+    expect(String(shrunk.response.Reason)).toContain(declared!.name);
+    expect((await admin.fetchTopicOffsets(declared!.name)).length).toBe(3);
+  });
+
+  it('creates the declared subscription at deploy time: the provider answers a CloudFormation Create', async () => {
+    const { properties, response } = await customResource('Custom::SluiceSubscription', 'Create');
+    expect(response.Status).toBe('SUCCESS');
+    // Created through the admin function (a Lambda Invoke), as declared in the app.
+    const declared = JSON.parse(properties.Subscription!) as { name: string; topic: string; target: string };
+    expect(urls.invoked.some((i) => i.name === deployment.fn('ClusterAdminFunction').fn.logicalId)).toBe(
+      true,
+    );
+    const res = await fetch(new URL(`/v1/subscriptions/${declared.name}`, urls.url));
+    expect(res.status).toBe(200);
+    expect(
+      ((await res.json()) as { subscription: { topic: string; target: string } }).subscription,
+    ).toMatchObject({
+      topic: declared.topic,
+      target: declared.target,
+    });
+  });
+});

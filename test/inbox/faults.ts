@@ -1,0 +1,118 @@
+/**
+ * Fault injection for the inbox, reproducible by call count:
+ *
+ * - {@link ThrottlingInboxQueue}: a decorator on the queue port (what the batcher drains):
+ *   every n-th receive or delete fails with THROTTLED before reaching the queue, as SQS
+ *   answers `RequestThrottled` (the AWS adapter maps it to the same error).
+ * - {@link sqsFaults}: an HTTP-level decorator on the SDK's transport to SQS: throttled
+ *   (400 `RequestThrottled`, nothing enqueued), a lost answer (500 after the queue took the
+ *   messages), and partial failures (`Failed` entries with `SenderFault: false` for
+ *   messages the queue did take). Requests reach the real queue (moto) unchanged.
+ */
+import { ThrottledError } from '../../core/errors.js';
+import type { InboxDelivery, InboxQueue } from '../../core/inbox/queue.js';
+import type { Transport } from '../../sdk/transport/types.js';
+
+export class ThrottlingInboxQueue implements InboxQueue {
+  readonly calls = { receive: 0, delete: 0 };
+  readonly throttled = { receive: 0, delete: 0 };
+  constructor(
+    readonly inner: InboxQueue,
+    private readonly every: { receive: number; delete: number },
+  ) {}
+
+  get address() {
+    return this.inner.address;
+  }
+
+  send(bodies: readonly string[]): Promise<string[]> {
+    return this.inner.send(bodies);
+  }
+
+  async receive(max: number, waitMs?: number): Promise<InboxDelivery[]> {
+    if (++this.calls.receive % this.every.receive === 0) {
+      this.throttled.receive++;
+      throw new ThrottledError('inbox receive throttled (injected)');
+    }
+    return this.inner.receive(max, waitMs);
+  }
+
+  async delete(receipts: readonly string[]): Promise<void> {
+    if (++this.calls.delete % this.every.delete === 0) {
+      this.throttled.delete++;
+      throw new ThrottledError('inbox delete throttled (injected)');
+    }
+    return this.inner.delete(receipts);
+  }
+
+  release(receipts: readonly string[], delayMs: number): Promise<void> {
+    return this.inner.release(receipts, delayMs);
+  }
+}
+
+export interface SqsFaultCounts {
+  /** SendMessageBatch requests the SDK made (retries included). */
+  requests: number;
+  /** Messages in them. */
+  entries: number;
+  throttled: number;
+  /** Answered 500 although the queue took the messages. */
+  lostAnswers: number;
+  /** Entries reported Failed although the queue took them. */
+  partialFailures: number;
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+/** Wraps `inner` (the real transport to SQS); every 4th request is throttled, every 4th from the 3rd fails after landing. */
+export function sqsFaults(inner: Transport): { transport: Transport; counts: SqsFaultCounts } {
+  const counts: SqsFaultCounts = {
+    requests: 0,
+    entries: 0,
+    throttled: 0,
+    lostAnswers: 0,
+    partialFailures: 0,
+  };
+  const transport: Transport = async (req) => {
+    if (req.headers['x-amz-target'] !== 'AmazonSQS.SendMessageBatch') return inner(req);
+    const n = ++counts.requests;
+    const entries = (JSON.parse(utf8d.decode(req.body)) as { Entries: unknown[] }).Entries.length;
+    counts.entries += entries;
+    if (n % 4 === 1) {
+      counts.throttled++;
+      return {
+        status: 400,
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-query-error': 'AWS.SimpleQueueService.RequestThrottled;Sender',
+        },
+        body: utf8.encode(
+          JSON.stringify({ __type: 'com.amazonaws.sqs#RequestThrottled', message: 'Rate exceeded' }),
+        ),
+      };
+    }
+    const res = await inner(req);
+    if (n % 4 !== 3 || res.status !== 200) return res;
+    if (entries === 1) {
+      counts.lostAnswers++;
+      return {
+        status: 500,
+        headers: { 'content-type': 'application/x-amz-json-1.0' },
+        body: utf8.encode(JSON.stringify({ __type: 'com.amazonaws.sqs#InternalError', message: 'injected' })),
+      };
+    }
+    const answer = JSON.parse(utf8d.decode(res.body)) as {
+      Successful: { Id: string; MessageId: string }[];
+      Failed?: unknown[];
+    };
+    const lost = answer.Successful.pop()!;
+    counts.partialFailures++;
+    answer.Failed = [
+      ...(answer.Failed ?? []),
+      { Id: lost.Id, SenderFault: false, Code: 'InternalError', Message: 'injected' },
+    ];
+    return { ...res, body: utf8.encode(JSON.stringify(answer)) };
+  };
+  return { transport, counts };
+}
