@@ -84,6 +84,7 @@ const taskSchema = z.discriminatedUnion('kind', [
     partition: z.number().int().min(0),
   }),
   z.object({ kind: z.literal('deleted-topic'), topicId: z.string().min(1) }),
+  z.object({ kind: z.literal('transactions') }),
   z.object({ kind: z.literal('orphans'), graceMs: z.number().int().min(0).optional() }),
 ]);
 

@@ -273,8 +273,11 @@ export class SluiceCluster extends SluiceClusterBase {
               SLUICE_INBOX_URL: this.inboxQueue.queueUrl,
             };
       // An idle long poll would hold a function (and a unit of concurrency) all the time.
-      if (role === 'fetch')
+      if (role === 'fetch') {
         environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
+        // Its role cannot write: it leaves large transactions' roll-forward to writers (DESIGN.md §13).
+        environment.SLUICE_READ_ONLY = '1';
+      }
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
         handler: role,
         ...(entryDir ? { entry: join(entryDir, `${role}.ts`) } : {}),
