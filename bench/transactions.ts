@@ -4,7 +4,8 @@
  *
  * - cost, on metered stores: S3 PUTs, DynamoDB requests, items written and write units of
  *   one copy step (read-process-write: records to `partitions` output partitions, one
- *   consumer offset) — transactional vs baseline;
+ *   consumer offset) — transactional vs baseline; also at 120 partitions, where the commit
+ *   passes DynamoDB's 100 items and takes the multi-step large commit (DESIGN.md §13);
  * - speed, on the embedded store (files + SQLite, a temp dir): transactions per second on
  *   one partition, one transaction after another, vs baseline steps per second.
  *
@@ -30,6 +31,8 @@ import { SqliteMetaStore } from '../storage/sqlite.js';
 import { median, numberArg, printTable, round, writeResults } from './lib.js';
 
 const enc = new TextEncoder();
+/** Output partitions of the large-commit row: 120 heads + 120 index entries pass 100 items. */
+const LARGE = 120;
 
 function world(stores: { meta: MetaStore; objects: ObjectStore }) {
   const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
@@ -179,9 +182,11 @@ export async function run(args: string[]): Promise<void> {
     ['partitions', 'step', 'S3 PUT', 'DDB requests', 'DDB reads', 'items written', 'WCU', 'RCU'],
   ];
   let main: Awaited<ReturnType<typeof costs>> | undefined;
-  for (const n of [...new Set([partitions, 4, 16])]) {
+  let large: Awaited<ReturnType<typeof costs>> | undefined;
+  for (const n of [...new Set([partitions, 4, 16, LARGE])]) {
     const c = await costs(n, records);
     main ??= c;
+    if (n === LARGE) large = c;
     for (const [name, f] of [
       ['transaction', c.tx],
       ['baseline', c.base],
@@ -197,6 +202,7 @@ export async function run(args: string[]): Promise<void> {
       `${round(s.tx, 1)} transactions/s vs ${round(s.base, 1)} baseline steps/s (ratio ${round(s.tx / s.base, 2)})`,
   );
   const m = main!;
+  const l = large!;
   console.log(
     `wrote ${writeResults('transactions', {
       records,
@@ -215,6 +221,14 @@ export async function run(args: string[]): Promise<void> {
       txPerSecondPerPartition: round(s.tx, 1),
       baselineStepsPerSecond: round(s.base, 1),
       speedRatio: round(s.tx / s.base, 2),
+      largeCommitPartitions: LARGE,
+      largeTxDynamoRequests: l.tx.dynamoRequests,
+      largeTxTransactWrites: l.tx.transactWrites,
+      largeTxItemsWritten: l.tx.itemsWritten,
+      largeTxWcu: l.tx.wcu,
+      largeBaselineDynamoRequests: l.base.dynamoRequests,
+      largeBaselineWcu: l.base.wcu,
+      largeWcuRatio: round(l.tx.wcu / l.base.wcu, 2),
     })}`,
   );
 }

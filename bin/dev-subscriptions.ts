@@ -10,6 +10,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidRequestError } from '../core/errors.js';
+import { MUTABLE_FIELDS } from '../core/subscriptions/config.js';
 import {
   type Dispatcher,
   type FailureDestination,
@@ -94,12 +95,50 @@ export function parseSubscriptionFlag(flag: string): Record<string, unknown> {
       '--subscription needs topic=<topic> and handler=<module>#<export>',
       'subscription',
     );
-  if (out.name === undefined) {
-    out.name = `${out.topic}-${String(out.target)
-      .replace(/^.*[\\/]/, '')
-      .replace(/[^a-zA-Z0-9._-]/g, '-')}`;
-  }
+  if (out.name === undefined) out.name = defaultName(out.topic, out.target);
   return out;
+}
+
+/**
+ * A `--subscriptions-file`: JSON, either an array of definitions or `{"subscriptions": [...]}`,
+ * each as the body of `POST /v1/subscriptions` with `handler` (or `target`) naming
+ * `<module>#<export>`; `name` defaults as for `--subscription`. Settings the flag cannot
+ * spell (`filters`, a `startingPosition` timestamp) go here.
+ * @throws InvalidRequestError naming the file and the entry.
+ */
+export function parseSubscriptionsFile(text: string, path: string): Record<string, unknown>[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidRequestError(`${path}: not JSON (${(error as Error).message})`, 'subscriptions');
+  }
+  const list =
+    raw && typeof raw === 'object' && !Array.isArray(raw)
+      ? (raw as { subscriptions?: unknown }).subscriptions
+      : raw;
+  if (!Array.isArray(list))
+    throw new InvalidRequestError(
+      `${path}: expected an array of subscriptions or {"subscriptions": [...]}`,
+      'subscriptions',
+    );
+  return list.map((entry, i) => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry))
+      throw new InvalidRequestError(`${path}: subscriptions[${i}] is not an object`, 'subscriptions');
+    const { handler, ...rest } = entry as Record<string, unknown>;
+    const def: Record<string, unknown> = { ...rest, ...(handler !== undefined && { target: handler }) };
+    if (typeof def.topic !== 'string' || typeof def.target !== 'string')
+      throw new InvalidRequestError(
+        `${path}: subscriptions[${i}] needs "topic" and "handler": "<module>#<export>"`,
+        'subscriptions',
+      );
+    def.name ??= defaultName(def.topic, def.target);
+    return def;
+  });
+}
+
+function defaultName(topic: string, target: string): string {
+  return `${topic}-${target.replace(/^.*[\\/]/, '').replace(/[^a-zA-Z0-9._-]/g, '-')}`;
 }
 
 export interface DevSubscriptions {
@@ -148,7 +187,12 @@ export async function startDevSubscriptions(
   const unsubscribe = notifying.onChange((changed) => void scheduler.changed(changed).catch(warn));
   for (const def of options.definitions ?? []) {
     const existing = await store.find(String(def.name));
-    if (existing) await store.update(existing.name, { target: def.target });
+    // A definition given again at start wins over its stored settings (those it names).
+    if (existing)
+      await store.update(
+        existing.name,
+        Object.fromEntries(MUTABLE_FIELDS.filter((f) => def[f] !== undefined).map((f) => [f, def[f]])),
+      );
     else await store.create(def);
   }
   // Deliver what arrived while the server was down.

@@ -956,6 +956,8 @@ export class Appender {
           size: head.data.size + p.length,
           p: pruneExpired(head.data.p, now, this.limits),
         };
+        // Pending-commit markers of large transactions stay (DESIGN.md §13).
+        if (head.data.x) data.x = head.data.x;
         if (placement?.at === 'head') data.p[p.producer!.producerId] = state!;
         heads.set(p.pk, { version: head.version, data });
         if (p.producer) {

@@ -25,6 +25,7 @@ import {
   splitBatches,
 } from './records/index.js';
 import type { TopicMeta, Topics } from './topics.js';
+import { settleHead } from './transactions/large-commit.js';
 
 export interface ReaderDeps {
   meta: MetaStore;
@@ -33,6 +34,12 @@ export interface ReaderDeps {
   clock: Clock;
   /** Cache of verified object ranges; default 64 MiB. */
   cache?: ByteLru<Uint8Array>;
+  /**
+   * A reader that may not write (the fetch function's role): it does not roll large
+   * transactions' commits forward, it answers UNAVAILABLE (retriable) for a partition one
+   * is being applied to (DESIGN.md §13). Default false.
+   */
+  readOnly?: boolean;
 }
 
 export interface FetchOptions {
@@ -86,9 +93,31 @@ export class Reader {
     this.cache = deps.cache ?? new ByteLru(64 * 1024 * 1024);
   }
 
-  /** The head of a partition, strongly consistent (a tombstone once the topic was deleted). */
+  /**
+   * The head of a partition, strongly consistent (a tombstone once the topic was deleted),
+   * with the pending commits of large transactions honoured (DESIGN.md §13): rolled forward
+   * when committed, else read as before them.
+   */
   async head(topic: TopicMeta, partition: number): Promise<Head> {
-    return headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
+    const head = headFromItem(await this.deps.meta.get(keys.head(topic.id, partition)));
+    return head.data.x
+      ? settleHead(this.deps.meta, this.deps.clock, topic.id, partition, head, this.deps.readOnly)
+      : head;
+  }
+
+  /** Heads of several partitions in one read, pending commits honoured as in {@link head}. */
+  private async heads(topicId: string, partitions: readonly number[]): Promise<Head[]> {
+    const heads = await readHeads(
+      this.deps.meta,
+      partitions.map((partition) => ({ topicId, partition })),
+    );
+    return Promise.all(
+      heads.map((h, i) =>
+        h.data.x
+          ? settleHead(this.deps.meta, this.deps.clock, topicId, partitions[i]!, h, this.deps.readOnly)
+          : h,
+      ),
+    );
   }
 
   /** The head of a partition of the topic as resolved; throws DeletedHead on a tombstone. */
@@ -347,10 +376,7 @@ export class Reader {
   }
 
   private async liveHeads(topic: TopicMeta, partitions: readonly number[]): Promise<Head[]> {
-    const heads = await readHeads(
-      this.deps.meta,
-      partitions.map((partition) => ({ topicId: topic.id, partition })),
-    );
+    const heads = await this.heads(topic.id, partitions);
     if (heads.some((h) => h.data.deleted)) throw new DeletedHead();
     return heads;
   }

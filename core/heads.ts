@@ -18,6 +18,12 @@ export interface HeadData {
   /** Idempotent producer state, by producer id. */
   p: ProducerStates;
   /**
+   * Pending-commit markers of large transactions (DESIGN.md §13): transactional id →
+   * transaction number whose commit may move this head. Readers honour them (roll the
+   * commit forward, or read as before it); every writer of the head keeps them.
+   */
+  x?: Record<string, number>;
+  /**
    * Set when the topic was deleted (docs/design.md "Topic incarnations"): the head is a
    * tombstone, so an append or fetch of an instance whose cache still holds this topic id
    * fails its condition or sees it, instead of writing to or reading a deleted topic.
@@ -36,16 +42,15 @@ export const EMPTY_HEAD: HeadData = { next: 0, start: 0, size: 0, p: {} };
 export function headFromItem(item: Item | undefined): Head {
   if (!item) return { version: 0, data: { ...EMPTY_HEAD, p: {} } };
   const d = item.data as Partial<HeadData>;
-  return {
-    version: item.version,
-    data: {
-      next: d.next ?? 0,
-      start: d.start ?? 0,
-      size: d.size ?? 0,
-      p: (d.p as ProducerStates) ?? {},
-      ...(item.data.del === true && { deleted: true as const }),
-    },
+  const data: HeadData = {
+    next: d.next ?? 0,
+    start: d.start ?? 0,
+    size: d.size ?? 0,
+    p: (d.p as ProducerStates) ?? {},
+    ...(item.data.del === true && { deleted: true as const }),
   };
+  if (d.x && Object.keys(d.x).length > 0) data.x = d.x;
+  return { version: item.version, data };
 }
 
 export function headToData(head: HeadData): ItemData {
@@ -55,6 +60,7 @@ export function headToData(head: HeadData): ItemData {
     size: head.size,
     p: head.p as unknown as ItemData,
   };
+  if (head.x && Object.keys(head.x).length > 0) data.x = head.x;
   if (head.deleted) data.del = true;
   return data;
 }

@@ -108,7 +108,8 @@ export function createContext(
   const cache = new ByteLru<Uint8Array>(
     (Number.isFinite(cacheMb) && cacheMb >= 0 ? cacheMb : 64) * 1024 * 1024,
   );
-  const reader = new Reader({ ...stores, topics, clock, cache });
+  // SLUICE_READ_ONLY: the fetch function's role cannot write (lib/data-access.ts).
+  const reader = new Reader({ ...stores, topics, clock, cache, readOnly: env.SLUICE_READ_ONLY === '1' });
   const endpoints = endpointResolver(env, options.endpoints);
   let inbox: Promise<InboxQueue | undefined> | undefined = options.inbox && Promise.resolve(options.inbox);
   const schemas = new SchemaRegistry({ meta: stores.meta, clock, random });

@@ -19,8 +19,8 @@ import { bodyJsonBytes, escapedBytes, MAX_RESPONSE_BYTES, ResponseBudget } from 
  * The partitions whose requested offset is their high watermark, answered without data:
  * one BatchGetItem of their heads (strongly consistent) instead of a read per partition,
  * and each topic looked up once. An idle consumer's poll costs this and nothing more.
- * Anything else (data to read, an unknown topic, an offset out of range, a failed read)
- * is left to the full path, which answers it as before.
+ * Anything else (data to read, an unknown topic, an offset out of range, a failed read,
+ * a large transaction's pending commit on the head) is left to the full path, which answers it as before.
  */
 async function atHighWatermark(
   ctx: SluiceContext,
@@ -45,8 +45,9 @@ async function atHighWatermark(
     const byPartition = new Map(known.map((p, i) => [p, heads[i]!]));
     return partitions.map((p) => {
       const head = byPartition.get(p);
-      // A tombstone (a deleted topic, still cached) is the full path's to answer too.
-      if (!head || head.data.deleted || p.offset !== head.data.next) return undefined;
+      // A tombstone (a deleted topic, still cached) is the full path's to answer too, and so
+      // is a head carrying a large transaction's pending-commit markers (DESIGN.md §13).
+      if (!head || head.data.deleted || head.data.x || p.offset !== head.data.next) return undefined;
       return {
         topic: p.topic,
         topicId: topics.get(p.topic)!.id,

@@ -27,7 +27,8 @@ import {
   runMaintenancePass,
   runTask,
 } from '../core/maintenance/index.js';
-import { getContext } from './context.js';
+import { type PendingDispatch, strandedDispatches } from '../core/subscriptions/index.js';
+import { getContext, type SluiceContext } from './context.js';
 
 /** Where planned tasks go: SQS in AWS, anything with the same shape in tests. */
 export interface TaskQueue {
@@ -83,6 +84,7 @@ const taskSchema = z.discriminatedUnion('kind', [
     partition: z.number().int().min(0),
   }),
   z.object({ kind: z.literal('deleted-topic'), topicId: z.string().min(1) }),
+  z.object({ kind: z.literal('transactions') }),
   z.object({ kind: z.literal('orphans'), graceMs: z.number().int().min(0).optional() }),
 ]);
 
@@ -111,6 +113,33 @@ export interface MaintenanceRuntime {
   /** Absent: a scheduled event runs the pass in-process. */
   queue?: TaskQueue;
   log?: (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) => void;
+  /**
+   * The subscriptions safety net, when the cluster has the subscriptions trigger: each
+   * scheduled pass wakes it for partitions left with records and no live dispatcher
+   * (`core/subscriptions/sweep.ts`).
+   */
+  subscriptions?: {
+    stranded(): Promise<PendingDispatch[]>;
+    wake(pending: PendingDispatch[]): Promise<void>;
+  };
+}
+
+/** Wakes the subscriptions trigger for stranded partitions; never fails the pass. */
+async function sweepSubscriptions(rt: MaintenanceRuntime): Promise<number> {
+  if (!rt.subscriptions) return 0;
+  try {
+    const pending = await rt.subscriptions.stranded();
+    if (pending.length > 0) {
+      await rt.subscriptions.wake(pending);
+      rt.log?.('info', `subscriptions: woke the trigger for ${pending.length} stranded partitions`, {
+        pending,
+      });
+    }
+    return pending.length;
+  } catch (error) {
+    rt.log?.('warn', 'subscriptions sweep failed', { error: String(error) });
+    return 0;
+  }
 }
 
 export type MaintenanceEvent = ScheduledEvent | SQSEvent | { action: 'run'; force?: boolean };
@@ -171,6 +200,7 @@ export function createMaintenanceHandler(
       return { report };
     }
     // A schedule: fan out, or run here when there is no queue.
+    await sweepSubscriptions(rt);
     if (!rt.queue) {
       const { tasks, report } = await runMaintenancePass(rt.deps, rt.options);
       log('info', 'maintenance pass', { report });
@@ -204,6 +234,38 @@ export function ownerName(random: () => number, env: NodeJS.ProcessEnv = process
   return `${where}:${Math.floor(random() * 2 ** 32).toString(36)}`;
 }
 
+/** The sweep over this cluster, waking `functionName` (the subscriptions trigger) asynchronously. */
+async function subscriptionsSweep(
+  ctx: SluiceContext,
+  functionName: string,
+): Promise<NonNullable<MaintenanceRuntime['subscriptions']>> {
+  const [{ LambdaClient, InvokeCommand }, { subscriptionStore }] = await Promise.all([
+    import('@aws-sdk/client-lambda'),
+    import('./subscriptions-api.js'),
+  ]);
+  const lambda = new LambdaClient({});
+  const store = subscriptionStore(ctx);
+  return {
+    stranded: () =>
+      strandedDispatches({
+        meta: ctx.meta,
+        topics: ctx.topics,
+        reader: ctx.reader,
+        clock: ctx.clock,
+        listSubscriptions: () => store.list(),
+      }),
+    async wake(pending) {
+      await lambda.send(
+        new InvokeCommand({
+          FunctionName: functionName,
+          InvocationType: 'Event',
+          Payload: Buffer.from(JSON.stringify({ dispatch: pending })),
+        }),
+      );
+    },
+  };
+}
+
 let runtimeCache: Promise<MaintenanceRuntime> | undefined;
 
 function defaultRuntime(): Promise<MaintenanceRuntime> {
@@ -228,6 +290,9 @@ function defaultRuntime(): Promise<MaintenanceRuntime> {
       options: optionsFromEnv(env),
       queue,
       log,
+      subscriptions: env.SLUICE_SUBSCRIPTIONS_FUNCTION
+        ? await subscriptionsSweep(ctx, env.SLUICE_SUBSCRIPTIONS_FUNCTION)
+        : undefined,
     };
   })().catch((err) => {
     runtimeCache = undefined;

@@ -79,10 +79,11 @@ export const HANDLER_SPECS = {
     native: ['@node-rs/crc32'],
     unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-lambda'],
   },
+  // Maintenance sends tasks to SQS and wakes the subscriptions trigger (Lambda).
   maintenance: {
     source: 'lambdas/maintenance.ts',
     native: ALL_NATIVE,
-    unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-lambda'],
+    unused: ['@aws-sdk/client-ssm'],
   },
   topics: {
     source: 'lib/topics-handler.ts',

@@ -7,6 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { TopicSpec } from './topic-spec.js';
 
 /** Properties of {@link SluiceCluster}. Every one is optional. */
@@ -249,4 +250,39 @@ export interface SluiceClusterProps {
    * @default Sluice's own handlers: the bundles prebuilt in the package (from the sources in this repository)
    */
   readonly entryDir?: string;
+  /**
+   * Subscriptions created at run time (`POST /v1/subscriptions`, `sluice subscriptions
+   * create`, `admin.createSubscription`): deploys the subscriptions trigger even when the
+   * stack declares no {@link SluiceCluster.addSubscription}, and says which functions and
+   * queues such subscriptions may name. See {@link SluiceSubscriptionsOptions}.
+   * @default the trigger exists only once `addSubscription` is called
+   */
+  readonly subscriptions?: SluiceSubscriptionsOptions;
+}
+
+/**
+ * What the subscriptions trigger may reach for subscriptions created at run time, beyond the
+ * targets and queues of `addSubscription` (which it is always granted).
+ */
+export interface SluiceSubscriptionsOptions {
+  /**
+   * Functions a runtime subscription may name as `target` (granted `lambda:InvokeFunction`).
+   * @default none
+   */
+  readonly targets?: readonly lambda.IFunction[];
+  /**
+   * Queues a runtime subscription may name as `onFailure` (granted `sqs:SendMessage`).
+   * @default none
+   */
+  readonly failureQueues?: readonly sqs.IQueue[];
+  /**
+   * A tag key: the trigger may also invoke any function, and send to any queue, of the
+   * stack's account and region tagged `<targetTagKey>` = the cluster's `serviceName`
+   * (attribute-based access control, so a function deployed later becomes a target by being
+   * tagged, with no redeploy of the cluster). `false` turns it off.
+   * @example
+   * // aws lambda tag-resource --resource <function ARN> --tags sluice:subscriptions=<serviceName>
+   * @default 'sluice:subscriptions'
+   */
+  readonly targetTagKey?: string | false;
 }

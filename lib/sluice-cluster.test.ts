@@ -140,6 +140,8 @@ describe('functions', () => {
       // No source map ships, so none is enabled (it slowed every cold start).
       expect(env.NODE_OPTIONS).toBeUndefined();
       expect(env.SLUICE_CLUSTER_ID).toBeDefined();
+      // Only fetch reads without writing (its role cannot write; large commits, DESIGN.md §13).
+      expect(env.SLUICE_READ_ONLY).toBe(role === 'Fetch' ? '1' : undefined);
       if (role === 'Maintenance') {
         expect(env.SLUICE_MAINTENANCE_QUEUE_URL).toEqual({
           Ref: resourceOf(template, 'AWS::SQS::Queue', 'ClusterMaintenanceQueue').id,

@@ -6,7 +6,7 @@
  * §12 and docs/deploy.md.
  */
 import { join } from 'node:path';
-import { Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -23,12 +23,13 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import { INBOX_MAX_RECEIVE_COUNT, INBOX_ORDER_HORIZON_MS } from '../core/inbox/queue.js';
+import { TRIGGER_PATTERNS } from '../core/subscriptions/trigger-patterns.js';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import { SluiceMonitoring } from './monitoring.js';
 import { acknowledge, wildcardResourceFinding } from './nag.js';
 import { reservedConcurrencyCap } from './reserved-concurrency.js';
-import type { SluiceClusterProps } from './sluice-cluster-props.js';
+import type { SluiceClusterProps, SluiceSubscriptionsOptions } from './sluice-cluster-props.js';
 import {
   type ISluiceCluster,
   type SluiceClusterAttributes,
@@ -118,6 +119,10 @@ export class SluiceCluster extends SluiceClusterBase {
     importedTable: boolean;
   };
   private subscriptionRuntime: SluiceSubscriptionRuntime | undefined;
+  private readonly subscriptionOptions: SluiceSubscriptionsOptions;
+
+  /** The default tag key of {@link SluiceSubscriptionsOptions.targetTagKey}. */
+  static readonly SUBSCRIPTION_TARGET_TAG = 'sluice:subscriptions';
 
   /**
    * A cluster deployed by another stack or app, for grants and metrics.
@@ -255,6 +260,7 @@ export class SluiceCluster extends SluiceClusterBase {
       data: dataResources,
       importedTable: props.table !== undefined,
     };
+    this.subscriptionOptions = props.subscriptions ?? {};
     const make = (role: FunctionRole): SluiceFunction => {
       // The API functions name the inbox in GET /v1/metadata; produce also sends to it
       // (POST /v1/inbox).
@@ -267,8 +273,11 @@ export class SluiceCluster extends SluiceClusterBase {
               SLUICE_INBOX_URL: this.inboxQueue.queueUrl,
             };
       // An idle long poll would hold a function (and a unit of concurrency) all the time.
-      if (role === 'fetch')
+      if (role === 'fetch') {
         environment.SLUICE_FETCH_MAX_WAIT_MS = String(props.fetchMaxWait?.toMilliseconds() ?? 0);
+        // Its role cannot write: it leaves large transactions' roll-forward to writers (DESIGN.md §13).
+        environment.SLUICE_READ_ONLY = '1';
+      }
       const fn = new SluiceFunction(this, `${role[0]!.toUpperCase()}${role.slice(1)}`, {
         handler: role,
         ...(entryDir ? { entry: join(entryDir, `${role}.ts`) } : {}),
@@ -386,6 +395,47 @@ export class SluiceCluster extends SluiceClusterBase {
     });
     this.dashboard = monitoring.dashboard;
     this.alarms = monitoring.alarms;
+
+    if (props.subscriptions) {
+      // Subscriptions created at run time need the trigger whether or not the stack declares any.
+      this.subscriptionTrigger();
+      for (const target of props.subscriptions.targets ?? []) this.grantSubscriptionTarget(target);
+      for (const queue of props.subscriptions.failureQueues ?? []) this.grantSubscriptionTarget(queue);
+    }
+  }
+
+  /**
+   * The function that dispatches subscriptions (fed by the table's stream), once the cluster
+   * has one: `props.subscriptions` given or {@link addSubscription} called.
+   */
+  get subscriptionsFunction(): lambda.IFunction | undefined {
+    return this.subscriptionRuntime?.trigger;
+  }
+
+  /**
+   * Lets subscriptions — declared or created at run time — name `target`: a function as their
+   * `target` (invoke) or a queue as their `onFailure` (send). Adds the subscriptions trigger
+   * if the cluster has none yet.
+   *
+   * @example
+   * cluster.grantSubscriptionTarget(reportingFn); // then, at run time:
+   * // sluice subscriptions create reports --topic orders --target <reportingFn ARN>
+   */
+  grantSubscriptionTarget(target: lambda.IFunction | sqs.IQueue): void {
+    const { trigger } = this.subscriptionTrigger();
+    if ('queueArn' in target) {
+      target.grantSendMessages(trigger);
+      return;
+    }
+    target.grantInvoke(trigger);
+    const role = trigger.role;
+    if (role) {
+      acknowledge(
+        role,
+        wildcardResourceFinding(role, `${target.functionArn}:*`),
+        'grantInvoke covers the target function and its versions and aliases (`<arn>:*`), so a subscription may name a qualified target.',
+      );
+    }
   }
 
   /**
@@ -475,14 +525,7 @@ export class SluiceCluster extends SluiceClusterBase {
       // A trigger batch that keeps failing (storage errors) is recorded in the cluster's
       // dead-letter queue, which has an alarm; the records themselves stay in the log.
       onFailure: new SqsDlq(this.deadLetterQueue),
-      filters: [
-        lambda.FilterCriteria.filter({
-          dynamodb: { Keys: { sk: { S: lambda.FilterRule.isEqual('head') } } },
-        }),
-        lambda.FilterCriteria.filter({
-          dynamodb: { Keys: { pk: { S: lambda.FilterRule.isEqual('subscriptions') } } },
-        }),
-      ],
+      filters: TRIGGER_PATTERNS.map((pattern) => lambda.FilterCriteria.filter(pattern)),
     });
     const provider = new SluiceFunction(this, 'SubscriptionsProvider', {
       handler: 'subscriptions-provider',
@@ -505,7 +548,54 @@ export class SluiceCluster extends SluiceClusterBase {
       }),
     );
     this.subscriptionRuntime = { trigger: trigger.function, provider: provider.function };
+    this.grantTaggedTargets(trigger.role);
+    // The safety net: each scheduled maintenance pass wakes the trigger for partitions left
+    // with records and no live dispatcher (a run that died, a stream batch given up).
+    this.maintenanceFunction.addEnvironment('SLUICE_SUBSCRIPTIONS_FUNCTION', trigger.function.functionName);
+    this.maintenanceFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [trigger.function.functionArn],
+      }),
+    );
     return this.subscriptionRuntime;
+  }
+
+  /**
+   * Subscriptions created at run time may name any function, and any `onFailure` queue, of
+   * the account and region tagged `<targetTagKey>` = `serviceName` (Lambda's and SQS's
+   * attribute-based access control): no redeploy when a new target appears.
+   */
+  private grantTaggedTargets(role: iam.IRole): void {
+    const key = this.subscriptionOptions.targetTagKey ?? SluiceCluster.SUBSCRIPTION_TARGET_TAG;
+    if (key === false) return;
+    const stack = Stack.of(this);
+    const condition = { StringEquals: { [`aws:ResourceTag/${key}`]: this.serviceName } };
+    const functions = stack.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: '*',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const queues = stack.formatArn({ service: 'sqs', resource: '*', arnFormat: ArnFormat.NO_RESOURCE_NAME });
+    const policy = new iam.Policy(this, 'SubscriptionsTaggedTargets', {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [functions],
+          conditions: condition,
+        }),
+        new iam.PolicyStatement({
+          actions: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          resources: [queues],
+          conditions: condition,
+        }),
+      ],
+    });
+    const reason = `Subscriptions created at run time may name a function or queue deployed later: only those tagged ${key}=${this.serviceName} (aws:ResourceTag condition).`;
+    acknowledge(policy, wildcardResourceFinding(policy, functions), reason);
+    acknowledge(policy, wildcardResourceFinding(policy, queues), reason);
   }
 
   /**

@@ -1,11 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import nag from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { InvalidRequestError } from '../core/errors.js';
-import { clusterStack, roleActions } from '../test/fixtures/cdk/synth.js';
+import { clusterStack, roleActions, roleStatements } from '../test/fixtures/cdk/synth.js';
 import type { SluiceSubscription } from './sluice-subscription.js';
 
 function withSubscription() {
@@ -27,6 +27,7 @@ function withSubscription() {
           maxRecordAge: Duration.hours(1),
           reportBatchItemFailures: true,
           onFailure: dlq,
+          filters: [lambda.FilterCriteria.filter({ value: { kind: lambda.FilterRule.isEqual('order') } })],
         });
       },
     },
@@ -67,6 +68,13 @@ describe('cluster.addSubscription', () => {
   });
 
   it('creates the definition at deploy time with Lambda’s names, and alarms', () => {
+    const [resource] = Object.values(template.findResources('Custom::SluiceSubscription'));
+    // The definition is JSON joined around the target's and queue's ARNs: its tail holds the filters.
+    const parts = (resource as { Properties: { Subscription: { 'Fn::Join': [string, unknown[]] } } })
+      .Properties.Subscription['Fn::Join'][1];
+    expect(JSON.parse(`{"x":"${parts.at(-1)}`)).toMatchObject({
+      filters: [{ pattern: JSON.stringify({ value: { kind: ['order'] } }) }],
+    });
     template.hasResourceProperties('Custom::SluiceSubscription', {
       Subscription: Match.anyValue(),
     });
@@ -94,6 +102,19 @@ describe('cluster.addSubscription', () => {
         {},
         {
           after: (s, cluster) =>
+            cluster.addSubscription('BadFilter', {
+              topic: 'orders',
+              target: lambda.Function.fromFunctionName(s, 'F', 'f'),
+              filters: [lambda.FilterCriteria.filter({ value: { n: [{ numeric: ['<', 'x'] }] } })],
+            }),
+        },
+      ),
+    ).toThrow(/filters\[0\]\.value\.n: numeric bounds must be numbers/);
+    expect(() =>
+      clusterStack(
+        {},
+        {
+          after: (s, cluster) =>
             cluster.addSubscription('Bad', {
               topic: 'orders',
               target: lambda.Function.fromFunctionName(s, 'F', 'f'),
@@ -102,5 +123,86 @@ describe('cluster.addSubscription', () => {
         },
       ),
     ).toThrow(InvalidRequestError);
+  });
+});
+
+/** Event source mappings reading a stream (SQS ones have no starting position). */
+const streamMappings = (t: Template) =>
+  Object.keys(
+    t.findResources('AWS::Lambda::EventSourceMapping', { Properties: { StartingPosition: 'LATEST' } }),
+  );
+
+describe('subscriptions created at run time', () => {
+  it('without addSubscription, props.subscriptions deploys the trigger and grants the listed targets and queues', () => {
+    let reports!: lambda.IFunction;
+    const { cluster, template } = clusterStack(
+      { subscriptions: {} },
+      {
+        before: (stack) => {
+          reports = new lambda.Function(stack, 'Reports', {
+            runtime: lambda.Runtime.NODEJS_22_X,
+            handler: 'index.handler',
+            code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+          });
+          const dlq = new sqs.Queue(stack, 'ReportsDlq', { enforceSSL: true });
+          return { subscriptions: { targets: [reports], failureQueues: [dlq] } };
+        },
+      },
+    );
+    expect(cluster.subscriptionsFunction).toBeDefined();
+    expect(streamMappings(template)).toHaveLength(1); // the trigger's, on the table's stream
+    // The safety net: scheduled maintenance may wake the trigger, which it knows by name.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SLUICE_SUBSCRIPTIONS_FUNCTION: Match.anyValue() }) },
+    });
+    expect(roleActions(template, 'ClusterMaintenanceRole')).toContain('lambda:InvokeFunction');
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'KEYS_ONLY' },
+    });
+    template.resourceCountIs('Custom::SluiceSubscription', 0);
+    const statements = roleStatements(template, 'ClusterSubscriptionsRole');
+    const invoke = statements.filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
+    const resources = JSON.stringify(invoke.map((s) => s.Resource));
+    expect(resources).toContain('Reports'); // the listed target, by ARN
+    expect(JSON.stringify(statements.filter((s) => [s.Action].flat().includes('sqs:SendMessage')))).toContain(
+      'ReportsDlq',
+    );
+  });
+
+  it('lets the trigger invoke functions and send to queues tagged sluice:subscriptions=<serviceName>, only those', () => {
+    const { cluster, template } = clusterStack({ subscriptions: {} });
+    const tagged = roleStatements(template, 'ClusterSubscriptionsRole').filter(
+      (s) => s.Condition !== undefined,
+    );
+    const condition = { StringEquals: { 'aws:ResourceTag/sluice:subscriptions': cluster.serviceName } };
+    expect(tagged).toEqual([
+      expect.objectContaining({ Action: 'lambda:InvokeFunction', Condition: condition }),
+      expect.objectContaining({
+        Action: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+        Condition: condition,
+      }),
+    ]);
+    expect(JSON.stringify(tagged[0]!.Resource)).toContain(':function:*');
+
+    const off = clusterStack({ subscriptions: { targetTagKey: false } }).template;
+    expect(roleStatements(off, 'ClusterSubscriptionsRole').filter((s) => s.Condition !== undefined)).toEqual(
+      [],
+    );
+    // No subscriptions at all: no trigger, no stream.
+    const none = clusterStack({});
+    expect(none.cluster.subscriptionsFunction).toBeUndefined();
+    expect(streamMappings(none.template)).toHaveLength(0);
+  });
+
+  it.each([
+    ['AwsSolutions', new nag.AwsSolutionsChecks()],
+    ['Serverless', new nag.ServerlessChecks()],
+  ] as const)('cdk-nag %s: no finding on the runtime trigger and its tag-based grants', (_pack, checks) => {
+    const { stack } = clusterStack({ subscriptions: {} });
+    const findings = checks
+      .validateScope(stack)
+      .violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName}: ${r.constructPath}`))
+      .filter((f) => /Subscriptions/.test(f));
+    expect(findings).toEqual([]);
   });
 });

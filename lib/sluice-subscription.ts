@@ -40,6 +40,13 @@ export interface SluiceSubscriptionProps {
   readonly onFailure?: sqs.IQueue;
   /** @default true */
   readonly enabled?: boolean;
+  /**
+   * Lambda's event filtering, as for an MSK event source: `lambda.FilterCriteria.filter({ value:
+   * { kind: lambda.FilterRule.isEqual('order') } })`, ORed, at most 5. Records matching none
+   * are skipped and committed past. Grammar: docs/api.md "Subscriptions".
+   * @default every record is delivered
+   */
+  readonly filters?: ReadonlyArray<{ readonly [key: string]: unknown }>;
 }
 
 export interface SluiceSubscriptionRuntime {
@@ -81,6 +88,7 @@ export class SluiceSubscription extends Construct {
       }),
       ...(props.onFailure !== undefined && { onFailure: props.onFailure.queueArn }),
       ...(props.enabled !== undefined && { enabled: props.enabled }),
+      ...(props.filters !== undefined && { filters: props.filters }),
     };
     // The same validation as the API, at synth time (tokens pass as strings).
     const resolved = resolveSubscription(spec, 0);

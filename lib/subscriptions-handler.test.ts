@@ -44,6 +44,29 @@ describe('subscriptions custom resource (through the real admin handler)', () =>
     expect(updated.Status).toBe('SUCCESS');
     const list = JSON.parse((await invoke(toGet('/v1/subscriptions'))).body as string);
     expect(list.subscriptions).toEqual([expect.objectContaining({ name: 'billing', batchSize: 7 })]);
+
+    // Filters set in the stack, then removed from it: the subscription stops filtering.
+    const filters = [{ pattern: JSON.stringify({ value: { kind: ['order'] } }) }];
+    const prev = { ...spec, batchSize: 7 };
+    const withFilters = { ...prev, filters };
+    expect((await handleSubscriptionEvent(event('Update', withFilters, prev), invoke)).Status).toBe(
+      'SUCCESS',
+    );
+    const one = async () =>
+      JSON.parse((await invoke(toGet('/v1/subscriptions/billing'))).body as string).subscription;
+    expect((await one()).filters).toEqual(filters);
+    expect((await handleSubscriptionEvent(event('Update', prev, withFilters), invoke)).Status).toBe(
+      'SUCCESS',
+    );
+    expect(await one()).toMatchObject({ filters: [], batchSize: 7 });
+    // A bad pattern fails the deployment with the admin function's message.
+    const badFilter = await handleSubscriptionEvent(
+      event('Update', { ...prev, filters: [{ pattern: '{"value": [{"prefix": 1}]}' }] }, prev),
+      invoke,
+    );
+    expect(badFilter).toMatchObject({ Status: 'FAILED' });
+    expect(badFilter.Reason).toMatch(/prefix takes a string/);
+
     const bad = await handleSubscriptionEvent(
       event('Create', { ...spec, name: 'x', topic: 'missing' }),
       invoke,

@@ -5,7 +5,7 @@
  * stay, so re-adding it resumes).
  */
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { MUTABLE_FIELDS } from '../core/subscriptions/config.js';
+import { MUTABLE_FIELDS, SUBSCRIPTION_DEFAULTS } from '../core/subscriptions/config.js';
 import {
   type AdminInvoker,
   answerCloudFormation,
@@ -28,10 +28,15 @@ export class SubscriptionRequestError extends Error {
 
 const code = (body: unknown) => (body as { error?: { code?: string } } | undefined)?.error?.code;
 
-/** Creates the subscription, or brings an existing one's mutable fields to `spec`. */
+/**
+ * Creates the subscription, or brings an existing one's mutable fields to `spec`; a field the
+ * `previous` spec set and `spec` no longer does goes back to its default (removing `filters`
+ * from the stack stops filtering).
+ */
 export async function applySubscription(
   spec: Record<string, unknown>,
   invoke: AdminInvoker,
+  previous: Record<string, unknown> = {},
 ): Promise<string> {
   const name = String(spec.name);
   const created = await callAdmin(invoke, 'POST', '/v1/subscriptions', spec);
@@ -39,7 +44,11 @@ export async function applySubscription(
   if (created.status !== 409 || code(created.body) !== 'SUBSCRIPTION_ALREADY_EXISTS')
     throw new SubscriptionRequestError(name, created.status, created.body);
   const changes: Record<string, unknown> = {};
-  for (const f of MUTABLE_FIELDS) if (spec[f] !== undefined) changes[f] = spec[f];
+  const defaults: Record<string, unknown> = SUBSCRIPTION_DEFAULTS;
+  for (const f of MUTABLE_FIELDS) {
+    if (spec[f] !== undefined) changes[f] = spec[f];
+    else if (previous[f] !== undefined && f in defaults) changes[f] = defaults[f];
+  }
   const patched = await callAdmin(invoke, 'PATCH', `/v1/subscriptions/${encodeURIComponent(name)}`, changes);
   if (patched.status !== 200) throw new SubscriptionRequestError(name, patched.status, patched.body);
   return `updated ${name}`;
@@ -71,17 +80,15 @@ export async function handleSubscriptionEvent(
     if (event.RequestType === 'Delete') {
       reason = await removeSubscription(event.PhysicalResourceId.replace(/^subscription-/, ''), invoke);
     } else {
+      let old: Record<string, unknown> = {};
       if (event.RequestType === 'Update') {
-        const old = JSON.parse(String(event.OldResourceProperties.Subscription ?? '{}')) as Record<
-          string,
-          unknown
-        >;
+        old = JSON.parse(String(event.OldResourceProperties.Subscription ?? '{}')) as Record<string, unknown>;
         // A new name or topic is a new subscription: CloudFormation deletes the old one
         // (new physical id); a changed start position only matters to a new one.
         if (old.name === spec.name && old.topic !== spec.topic)
           await removeSubscription(String(spec.name), invoke);
       }
-      reason = await applySubscription(spec, invoke);
+      reason = await applySubscription(spec, invoke, old.name === spec.name ? old : {});
     }
     return { ...base, Status: 'SUCCESS', Reason: reason, Data: {} };
   } catch (err) {

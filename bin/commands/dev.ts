@@ -1,8 +1,9 @@
-/** `sluice dev [--port N] [--host H] [--data-dir DIR] [--subscription topic=T,handler=./f.ts#fn]…` */
+/** `sluice dev [--port N] [--host H] [--data-dir DIR] [--subscription topic=T,handler=./f.ts#fn]… [--subscriptions-file F]` */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { formatReport } from '../../core/maintenance/report.js';
 import { startDevServer } from '../dev.js';
-import { parseSubscriptionFlag } from '../dev-subscriptions.js';
+import { parseSubscriptionFlag, parseSubscriptionsFile } from '../dev-subscriptions.js';
 
 export const devHelp = `Usage: sluice dev [options]
 
@@ -21,6 +22,9 @@ Options:
                      push the topic's records to a local module's function, as a subscription
                      does to a Lambda function (repeatable; settings as in POST /v1/subscriptions,
                      e.g. batchSize=10,startingPosition=earliest,onFailure=dlq)
+  --subscriptions-file <file.json>
+                     subscriptions from a file: [{"topic", "handler", …any setting of
+                     POST /v1/subscriptions, filters included}] (or {"subscriptions": [...]})
   -h, --help         show this help
 `;
 
@@ -33,6 +37,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       'maintenance-interval': { type: 'string' },
       subscription: { type: 'string', multiple: true },
+      'subscriptions-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -59,6 +64,8 @@ export async function devCommand(argv: string[]): Promise<number> {
   let definitions: Record<string, unknown>[];
   try {
     definitions = (values.subscription ?? []).map(parseSubscriptionFlag);
+    const file = values['subscriptions-file'];
+    if (file) definitions.push(...parseSubscriptionsFile(await readFile(file, 'utf8'), file));
   } catch (err) {
     process.stderr.write(`sluice dev: ${(err as Error).message}\n`);
     return 2;

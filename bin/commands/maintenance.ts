@@ -179,6 +179,7 @@ function worthTelling(r: MaintenanceReport): boolean {
     r.recordsCleaned +
     r.objectsDeleted +
     r.orphansDeleted +
-    r.topicsReclaimed;
+    r.topicsReclaimed +
+    r.transactionsAborted;
   return changes > 0 || r.errors.length > 0;
 }

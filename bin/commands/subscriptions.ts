@@ -14,7 +14,7 @@ import {
 
 export const subscriptionsHelp = `Usage: sluice subscriptions <create|list|describe|pause|resume|delete> [options]
 
-  sluice subscriptions create <name> --topic <topic> --target <function> [--set key=value]...
+  sluice subscriptions create <name> --topic <topic> --target <function> [--set key=value]... [--filter <pattern>]...
   sluice subscriptions list
   sluice subscriptions describe <name>     settings, and per partition: committed offset, lag
   sluice subscriptions pause <name>        deliver nothing; offsets are kept
@@ -29,6 +29,8 @@ Options:
   --target <fn>      the function to invoke (create)
   --set <k=v>        any other setting of POST /v1/subscriptions: batchSize=50,
                      startingPosition=earliest, maxRetryAttempts=3, onFailure=<queue>, …
+  --filter <pattern> deliver only records matching one of these patterns (Lambda's event
+                     filtering, up to 5): --filter '{"value":{"kind":["order"]}}'
   --json             print JSON instead of tables
 ${ENDPOINT_HELP}
 
@@ -43,7 +45,7 @@ function setting(kv: string): [string, unknown] {
   if (/^-?\d+$/.test(raw)) value = Number(raw);
   else if (raw === 'true' || raw === 'false') value = raw === 'true';
   else if (raw === 'null') value = null;
-  else if (raw.startsWith('{')) {
+  else if (raw.startsWith('{') || raw.startsWith('[')) {
     try {
       value = JSON.parse(raw);
     } catch {
@@ -58,6 +60,7 @@ export async function subscriptionsCommand(argv: string[]): Promise<number> {
     topic: { type: 'string' },
     target: { type: 'string' },
     set: { type: 'string', multiple: true },
+    filter: { type: 'string', multiple: true },
     json: { type: 'boolean' },
   });
   if (values.help) {
@@ -77,6 +80,7 @@ export async function subscriptionsCommand(argv: string[]): Promise<number> {
         throw new UsageError("'subscriptions create' needs --topic and --target");
       const input = {
         ...Object.fromEntries((values.set ?? []).map(setting)),
+        ...(values.filter && { filters: values.filter.map((pattern) => ({ pattern })) }),
         name: name!,
         topic: values.topic,
         target: values.target,

@@ -23,3 +23,4 @@ export { ENTRIES_PER_SWAP, MAX_REWRITE_ENTRIES, rewriteEntries } from './rewrite
 export { describeTask, type PassOptions, runMaintenancePass, runTask } from './run.js';
 export { compactSmallObjects } from './small-objects.js';
 export { type MaintenanceState, stateFromItem } from './state.js';
+export { abortAbandonedTransactions, type TransactionsTask } from './transactions.js';

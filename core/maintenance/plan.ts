@@ -6,10 +6,12 @@
  *     a due time reached (retention, a ripening run of small objects), more bytes than
  *     `retention.bytes`, or no progress item yet;
  *   - one task per deleted topic past its grace period;
+ *   - one transactions task (abort the abandoned ones) when any transactional id exists;
  *   - one orphan GC task when the last one is older than `orphanGcIntervalMs`.
  *
  * Cost: one catalog query per 1000 topics, one batchGet per 50 partitions (head and
- * progress item each), one query of `deleted-topics`, one get of the GC marker.
+ * progress item each), one query of `deleted-topics`, one query (limit 1) of the
+ * transaction catalog, one get of the GC marker.
  */
 import { type Head, headFromItem } from '../heads.js';
 import { keys } from '../keys.js';
@@ -20,8 +22,9 @@ import type { MaintenanceDeps, MaintenanceOptions } from './options.js';
 import type { OrphansTask } from './orphans.js';
 import type { PartitionTask } from './partition.js';
 import { type MaintenanceState, stateFromItem } from './state.js';
+import type { TransactionsTask } from './transactions.js';
 
-export type MaintenanceTask = PartitionTask | DeletedTopicTask | OrphansTask;
+export type MaintenanceTask = PartitionTask | DeletedTopicTask | TransactionsTask | OrphansTask;
 
 export interface PlanOptions {
   /** Every partition with data, whatever its state; and orphan GC regardless of its interval. */
@@ -88,6 +91,10 @@ export async function planMaintenance(
     }
     after = page.next;
   } while (after);
+
+  // Abandoned transactions go before orphan GC, which then finds their staged objects unreferenced.
+  const ids = await deps.meta.query(keys.transactionCatalogPk, undefined, { limit: 1 });
+  if (ids.items.length > 0) tasks.push({ kind: 'transactions' });
 
   const gc = await deps.meta.get(keys.orphanGc);
   if (plan.force || !gc || now - Number(gc.data.at ?? 0) >= options.orphanGcIntervalMs) {

@@ -31,6 +31,8 @@ export interface MaintenanceReport {
   bytesReclaimed: number;
   /** Deleted topics fully reclaimed. */
   topicsReclaimed: number;
+  /** Transactions aborted because they stayed open past their timeout (abandoned). */
+  transactionsAborted: number;
   /** Tasks that failed, with why (the task is retried by the next pass). */
   errors: { task: string; message: string }[];
 }
@@ -49,6 +51,7 @@ export function emptyReport(): MaintenanceReport {
     orphansDeleted: 0,
     bytesReclaimed: 0,
     topicsReclaimed: 0,
+    transactionsAborted: 0,
     errors: [],
   };
 }
@@ -74,6 +77,7 @@ export function formatReport(r: MaintenanceReport): string {
     r.objectsDeleted > 0 && `${r.objectsDeleted} objects deleted`,
     r.orphansDeleted > 0 && `${r.orphansDeleted} orphans deleted`,
     r.topicsReclaimed > 0 && `${r.topicsReclaimed} deleted topics reclaimed`,
+    r.transactionsAborted > 0 && `${r.transactionsAborted} abandoned transactions aborted`,
     `${bytes(r.bytesReclaimed)} reclaimed`,
     r.errors.length > 0 && `${r.errors.length} task${r.errors.length === 1 ? '' : 's'} failed`,
   ];

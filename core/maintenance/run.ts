@@ -10,6 +10,7 @@ import { collectOrphans } from './orphans.js';
 import { maintainPartition } from './partition.js';
 import { type MaintenanceTask, type PlanOptions, planMaintenance } from './plan.js';
 import { addReport, emptyReport, type MaintenanceReport } from './report.js';
+import { abortAbandonedTransactions } from './transactions.js';
 
 /** A short name for logs and error lists. */
 export function describeTask(task: MaintenanceTask): string {
@@ -18,6 +19,8 @@ export function describeTask(task: MaintenanceTask): string {
       return `partition ${task.topic}/${task.partition}`;
     case 'deleted-topic':
       return `deleted topic ${task.topicId}`;
+    case 'transactions':
+      return 'abandoned transactions';
     case 'orphans':
       return 'orphan GC';
   }
@@ -40,6 +43,8 @@ export async function runTask(
       return maintainPartition(deps, options, task);
     case 'deleted-topic':
       return reclaimDeletedTopic(deps, options, task);
+    case 'transactions':
+      return abortAbandonedTransactions(deps);
     case 'orphans':
       return collectOrphans(deps, task.graceMs ?? options.orphanGraceMs);
   }

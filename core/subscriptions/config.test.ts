@@ -19,6 +19,7 @@ describe('subscription config', () => {
       reportBatchItemFailures: false,
       onFailure: null,
       enabled: true,
+      filters: [],
       createdAt: 5,
     });
     expect(

@@ -4,10 +4,11 @@
  * (Kinesis / Kafka) where they exist, with durations in milliseconds as everywhere else in
  * Sluice: `batchSize` 100, `maxBatchingWindowMs` 0, `maxRetryAttempts` -1 (until the record
  * expires), `maxRecordAgeMs` -1 (never), `bisectBatchOnFunctionError` false,
- * `reportBatchItemFailures` false, `startingPosition` `latest`, `enabled` true.
+ * `reportBatchItemFailures` false, `startingPosition` `latest`, `enabled` true, `filters` none.
  */
 import { InvalidRequestError } from '../errors.js';
 import { isValidTopicName } from '../topics.js';
+import { type SubscriptionFilter, validateFilters } from './filters.js';
 
 /** Where a new subscription starts reading: Lambda's `StartingPosition`. */
 export type StartingPosition = 'latest' | 'earliest' | { timestamp: number };
@@ -39,6 +40,12 @@ export interface SubscriptionConfig {
   onFailure: string | null;
   /** Delivering when true; a paused subscription delivers nothing and keeps its offsets. @default true */
   enabled: boolean;
+  /**
+   * Lambda's event filtering (`FilterCriteria.Filters`): a record is delivered when it matches
+   * one of these patterns; one matching none is skipped and committed past. Grammar:
+   * `filters.ts`. @default [] (every record)
+   */
+  filters: SubscriptionFilter[];
   /** Milliseconds since the epoch. */
   createdAt: number;
 }
@@ -58,6 +65,7 @@ export const MUTABLE_FIELDS = [
   'reportBatchItemFailures',
   'onFailure',
   'enabled',
+  'filters',
 ] as const;
 
 export const SUBSCRIPTION_DEFAULTS = {
@@ -70,6 +78,7 @@ export const SUBSCRIPTION_DEFAULTS = {
   reportBatchItemFailures: false,
   onFailure: null,
   enabled: true,
+  filters: [] as SubscriptionFilter[],
 };
 
 const NAME = /^[a-zA-Z0-9._-]{1,200}$/;
@@ -142,6 +151,9 @@ export function validateChanges(raw: unknown): Partial<SubscriptionConfig> {
         break;
       case 'onFailure':
         out.onFailure = v === null ? null : str(v, field);
+        break;
+      case 'filters':
+        out.filters = validateFilters(v);
         break;
       default:
         throw new InvalidRequestError(`unknown or immutable field ${field}`, field);

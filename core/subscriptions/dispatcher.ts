@@ -5,7 +5,8 @@
  * One run of {@link Dispatcher.dispatch} for (subscription, partition):
  * 1. takes the partition's subscription lease (fenced, `leases.ts`) — or returns `busy`;
  * 2. reads the group's committed offset (next offset to deliver);
- * 3. loops: fetch up to `batchSize` records; send records past `maxRecordAgeMs` to
+ * 3. loops: fetch up to `batchSize` records; drop those matching none of the `filters`
+ *    (committing past them); send records past `maxRecordAgeMs` to
  *    `onFailure`; make sure the lease outlives the invocation; invoke; commit what
  *    succeeded — in one transaction with a check on the lease item, so a deposed dispatcher's
  *    commit is refused — and retry the rest with backoff (halving the batch with
@@ -18,9 +19,11 @@
  * timeout), so no other dispatcher can have taken the lease meanwhile. Commits are fenced by
  * the store itself.
  *
- * Retry state (attempts, bisection) lives in the run: a dispatcher that dies mid-retry
- * is replaced by one that retries the same records from the committed offset with a fresh
- * count — delivery stays at least once and in order; the count of attempts may restart.
+ * Retry state (attempts, the batch being retried or bisected, the backoff) is kept beside the
+ * committed offset, written with the same fence: a run that stops mid-retry (its deadline, a
+ * crash, a lease hand-off) is continued by the next with the same count, so a batch is
+ * invoked at most `maxRetryAttempts + 1` times, as in Lambda. Only an invocation whose
+ * outcome its dispatcher never learnt (it died during it) is not counted.
  */
 import type { Clock, Random } from '../clock.js';
 import { SluiceError } from '../errors.js';
@@ -33,6 +36,7 @@ import type { KafkaRecord } from '../records/index.js';
 import type { Topics } from '../topics.js';
 import type { SubscriptionConfig } from './config.js';
 import { buildEvent, firstFailedOffset } from './event.js';
+import { compileFilters } from './filters.js';
 import type { FailureDestination, FailureRecord, InvokeTarget } from './ports.js';
 
 export interface DispatcherDeps {
@@ -175,10 +179,46 @@ export class Dispatcher {
   }
 }
 
+/**
+ * The retry state of the batch at the committed offset, kept in the group's committed-offset
+ * item beside the offset (`retry`), so it outlives the run: a continuation after a deadline,
+ * another process, or the next holder of the lease carries on counting (Lambda counts attempts
+ * per batch). Moving the offset clears it.
+ */
+interface RetryState {
+  /** Failed invocations of the current batch that counted (bisecting does not count). */
+  attempts: number;
+  /**
+   * Exclusive end offsets of the batches still to deliver before the batch size applies again,
+   * the nearest last: a failed batch is retried with exactly its records (its end is pushed),
+   * and a bisected one as its halves (the middle is pushed on top of its end).
+   */
+  ends: number[];
+  /** No invocation before this instant (ms since the epoch): the backoff of the last failure. */
+  retryAt: number;
+  /** The last error. */
+  error: string | null;
+}
+
+const NO_RETRY: RetryState = { attempts: 0, ends: [], retryAt: 0, error: null };
+
+function decodeRetry(raw: unknown): RetryState {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { ...NO_RETRY, ends: [] };
+  const r = raw as Record<string, unknown>;
+  return {
+    attempts: Number.isSafeInteger(r.attempts) ? (r.attempts as number) : 0,
+    ends: Array.isArray(r.ends) ? r.ends.filter((e): e is number => Number.isSafeInteger(e)) : [],
+    retryAt: typeof r.retryAt === 'number' ? r.retryAt : 0,
+    error: typeof r.error === 'string' ? r.error : null,
+  };
+}
+
 class PartitionRun {
   private offset = 0;
   private offsetVersion: number | undefined;
   private readonly offsetKey: ItemKey;
+  private retry: RetryState = { ...NO_RETRY, ends: [] };
+  private compiled: { source: string; accept: ((r: KafkaRecord) => boolean) | undefined } | undefined;
 
   constructor(
     private readonly deps: DispatcherDeps,
@@ -206,11 +246,9 @@ class PartitionRun {
         ? committed.data.offset
         : (await reader.listOffset(this.sub.topic, this.partition, 'earliest', { topicId: this.topicId }))
             .offset;
+    this.retry = decodeRetry(committed?.data.retry);
     this.result.committed = this.offset;
 
-    let attempts = 0;
-    let limit = this.sub.batchSize;
-    let lastError: string | null = null;
     let first = true;
     for (;;) {
       if (this.options.deadline !== undefined && clock.now() >= this.options.deadline) return 'deadline';
@@ -218,20 +256,43 @@ class PartitionRun {
         const current = await this.deps.subscription(this.sub.name);
         if (!current) return 'deleted';
         if (!current.enabled) return 'paused';
-        if (current.batchSize !== this.sub.batchSize) limit = Math.min(limit, current.batchSize);
         this.sub = current;
       }
       first = false;
 
+      // The backoff of the last failure, whether this run or an earlier one saw it.
+      const wait = this.retry.retryAt - clock.now();
+      if (wait > 0) {
+        if (this.options.deadline !== undefined && this.retry.retryAt >= this.options.deadline)
+          return 'deadline';
+        await clock.sleep(wait);
+      }
+
+      const end = this.retry.ends.at(-1);
+      const limit = Math.max(
+        1,
+        Math.min(this.sub.batchSize, end === undefined ? Infinity : end - this.offset),
+      );
       let records = await this.fetch(limit);
       if (records === undefined) continue; // moved past a gap or lost records
       if (records.length === 0) return 'caught-up';
-      if (this.sub.maxBatchingWindowMs > 0 && records.length < limit) {
+      if (end === undefined && this.sub.maxBatchingWindowMs > 0 && records.length < limit) {
         const waited = clock.now() - records[0]!.timestamp;
         if (waited >= 0 && waited < this.sub.maxBatchingWindowMs) {
           await clock.sleep(this.sub.maxBatchingWindowMs - waited);
           records = (await this.fetch(limit)) ?? [];
           if (records.length === 0) continue;
+        }
+      }
+
+      // Records that match none of the filters are dropped (Lambda drops them) and committed past.
+      const batchEnd = records.at(-1)!.offset + 1;
+      const accept = this.filter();
+      if (accept) {
+        records = records.filter(accept);
+        if (records.length === 0) {
+          await this.commit(batchEnd);
+          continue;
         }
       }
 
@@ -241,9 +302,7 @@ class PartitionRun {
         const expired = records.findIndex((r) => now - r.timestamp <= this.sub.maxRecordAgeMs);
         const cut = expired === -1 ? records.length : expired;
         if (cut > 0) {
-          await this.giveUp(records.slice(0, cut), 'RecordAgeExceeded', lastError, attempts);
-          attempts = 0;
-          lastError = null;
+          await this.giveUp(records.slice(0, cut), 'RecordAgeExceeded');
           continue;
         }
       }
@@ -253,9 +312,10 @@ class PartitionRun {
       const event = buildEvent(this.deps.cluster, this.sub.topic, this.partition, records);
       const outcome = await this.deps.invoker.invoke(this.sub.target, event);
       let good = records.length;
+      let error: string | null = null;
       if (!outcome.ok) {
         good = 0;
-        lastError = outcome.error;
+        error = outcome.error;
       } else if (this.sub.reportBatchItemFailures) {
         const failed = firstFailedOffset(
           outcome.response,
@@ -265,42 +325,47 @@ class PartitionRun {
         );
         if (failed !== undefined) {
           good = records.findIndex((r) => r.offset === failed);
-          lastError = `the function reported a failure of ${this.sub.topic}-${this.partition}@${failed}`;
+          error = `the function reported a failure of ${this.sub.topic}-${this.partition}@${failed}`;
         }
       }
       if (good > 0) {
-        await this.commit(records[good - 1]!.offset + 1);
+        // Up to the first failed record, or past the whole batch (and the records filtered out of it).
+        await this.commit(good === records.length ? batchEnd : records[good]!.offset);
         this.result.delivered += good;
-        attempts = 0;
       }
-      if (good === records.length) {
-        limit = this.sub.batchSize;
-        lastError = null;
-        continue;
-      }
+      if (good === records.length) continue;
 
       const failing = records.slice(good);
+      const failingEnd = batchEnd;
+      const ends =
+        this.retry.ends.at(-1) === failingEnd ? [...this.retry.ends] : [...this.retry.ends, failingEnd];
       if (this.sub.bisectBatchOnFunctionError && !outcome.ok && failing.length > 1) {
-        // Each half gets its own retries; a lone failing record ends up alone in its batch.
-        limit = Math.ceil(failing.length / 2);
+        // Each half is a batch of its own with its own retries (splitting uses up no attempt,
+        // as in Lambda); a lone failing record ends up alone in its batch.
+        ends.push(failing[Math.ceil(failing.length / 2)]!.offset);
+        await this.saveRetry({ attempts: 0, ends, retryAt: 0, error });
         continue;
       }
-      attempts++;
+      const attempts = this.retry.attempts + 1;
       if (this.sub.maxRetryAttempts >= 0 && attempts > this.sub.maxRetryAttempts) {
-        await this.giveUp(failing, 'RetryAttemptsExhausted', lastError, attempts);
-        attempts = 0;
-        lastError = null;
-        limit = this.sub.batchSize;
+        await this.giveUp(failing, 'RetryAttemptsExhausted', { error, attempts });
         continue;
       }
-      limit = failing.length;
       const base = this.deps.retryBaseMs ?? 500;
       const ceiling = Math.min(this.deps.retryMaxMs ?? 30_000, base * 2 ** (attempts - 1));
       const delay = Math.floor(ceiling / 2 + (this.deps.random() * ceiling) / 2);
-      if (this.options.deadline !== undefined && clock.now() + delay >= this.options.deadline)
-        return 'deadline';
-      await clock.sleep(delay);
+      await this.saveRetry({ attempts, ends, retryAt: clock.now() + delay, error });
     }
+  }
+
+  /** The subscription's filters as a predicate, recompiled when they change; undefined: none. */
+  private filter(): ((r: KafkaRecord) => boolean) | undefined {
+    const filters = this.sub.filters ?? [];
+    const source = JSON.stringify(filters);
+    if (this.compiled?.source !== source) {
+      this.compiled = { source, accept: filters.length === 0 ? undefined : compileFilters(filters) };
+    }
+    return this.compiled.accept;
   }
 
   /** Up to `limit` records from the committed offset; undefined after skipping a gap. */
@@ -345,16 +410,15 @@ class PartitionRun {
   private async giveUp(
     records: readonly KafkaRecord[],
     condition: FailureRecord['condition'],
-    error: string | null,
-    attempts: number,
+    last: { error: string | null; attempts: number } = this.retry,
   ): Promise<void> {
     await this.report({
       startOffset: records[0]!.offset,
       endOffset: records.at(-1)!.offset,
       recordCount: records.length,
       condition,
-      error,
-      attempts,
+      error: last.error,
+      attempts: last.attempts,
     });
     this.result.failed += records.length;
     await this.commit(records.at(-1)!.offset + 1);
@@ -397,15 +461,37 @@ class PartitionRun {
     this.lease = renewed;
   }
 
-  /** Moves the group's offset to `next`, fenced by the lease and the offset's version. */
+  /** Moves the group's offset to `next` (which clears the retry state), fenced by the lease. */
   private async commit(next: number): Promise<void> {
+    await this.write(next, undefined);
+    this.offset = next;
+    this.result.committed = next;
+    const ends = this.retry.ends.filter((e) => e > next);
+    this.retry = { ...NO_RETRY, ends };
+  }
+
+  /** Records the retry state of the batch at the committed offset, fenced by the lease. */
+  private async saveRetry(retry: RetryState): Promise<void> {
+    await this.write(this.offset, retry);
+    this.retry = retry;
+  }
+
+  /**
+   * One transaction: a check on the lease item and the offset item conditioned on its
+   * version, so neither a deposed dispatcher nor one whose offset was reset under it writes.
+   */
+  private async write(offset: number, retry: RetryState | undefined): Promise<void> {
+    const at = this.deps.clock.now();
     try {
       await this.deps.meta.transact([
         fenceOp(this.lease),
         {
           type: 'put',
           key: this.offsetKey,
-          data: { offset: next, at: this.deps.clock.now(), tid: this.topicId },
+          data:
+            retry === undefined
+              ? { offset, at, tid: this.topicId }
+              : { offset, at, tid: this.topicId, retry: { ...retry } },
           condition: this.offsetVersion === undefined ? { absent: true } : { version: this.offsetVersion },
         },
       ]);
@@ -415,7 +501,5 @@ class PartitionRun {
       throw new OffsetMoved();
     }
     this.offsetVersion = (this.offsetVersion ?? 0) + 1;
-    this.offset = next;
-    this.result.committed = next;
   }
 }

@@ -27,6 +27,17 @@ export {
   type SubscriptionEvent,
   type SubscriptionEventRecord,
 } from './event.js';
+export {
+  compileFilters,
+  eventPatternMatcher,
+  type FilterableRecord,
+  MAX_FILTERS,
+  MAX_PATTERN_LENGTH,
+  type SubscriptionFilter,
+  validateFilters,
+} from './filters.js';
 export type { FailureDestination, FailureRecord, InvokeOutcome, InvokeTarget } from './ports.js';
 export { type PendingDispatch, type SchedulerDeps, SubscriptionScheduler } from './scheduler.js';
 export { SubscriptionStore, type SubscriptionStoreDeps } from './store.js';
+export { type SweepDeps, strandedDispatches } from './sweep.js';
+export { TRIGGER_PATTERNS } from './trigger-patterns.js';

@@ -15,7 +15,12 @@ import { currentItem } from '../groups/offsets.js';
 import { keys } from '../keys.js';
 import { ConflictError, type ItemData, type MetaStore } from '../ports.js';
 import type { Topics } from '../topics.js';
-import { resolveSubscription, type SubscriptionConfig, validateChanges } from './config.js';
+import {
+  resolveSubscription,
+  SUBSCRIPTION_DEFAULTS,
+  type SubscriptionConfig,
+  validateChanges,
+} from './config.js';
 
 export interface SubscriptionStoreDeps {
   meta: MetaStore;
@@ -30,7 +35,8 @@ function notFound(name: string): SluiceError {
 }
 
 function decode(data: ItemData): SubscriptionConfig {
-  return data as unknown as SubscriptionConfig;
+  // Definitions written before a field existed read with its default.
+  return { ...SUBSCRIPTION_DEFAULTS, ...(data as unknown as SubscriptionConfig) };
 }
 
 export class SubscriptionStore {

@@ -38,6 +38,8 @@ import {
   type TransactOp,
 } from '../ports.js';
 import { initProducer } from '../producers.js';
+import { abortExpiredTransactions } from './expire.js';
+import { type CommitStepHook, finishCommit, fitsLargeCommit, prepareHeads } from './large-commit.js';
 import {
   afterInit,
   afterSend,
@@ -69,6 +71,14 @@ export interface TransactionDeps {
   random: Random;
   /** Lost races before UNAVAILABLE. Default 50. */
   maxAttempts?: number;
+  /** Called after each step of a large commit (tests crash between steps by throwing). */
+  onCommitStep?: CommitStepHook;
+  /**
+   * Items one commit writes in a single TransactWriteItems before it commits in steps
+   * (DESIGN.md §13). Default (and at most) DynamoDB's 100; tests lower it to exercise large
+   * commits cheaply.
+   */
+  maxTransactItems?: number;
 }
 
 /** The producer a request claims to be: the id and epoch `init` returned. */
@@ -92,6 +102,13 @@ export interface OffsetsInput {
 export class TransactionCoordinator {
   constructor(private readonly deps: TransactionDeps) {}
 
+  private get maxItems(): number {
+    return Math.min(
+      this.deps.maxTransactItems ?? META_LIMITS.opsPerTransaction,
+      META_LIMITS.opsPerTransaction,
+    );
+  }
+
   /**
    * Takes the transactional id: epoch + 1 (a new producer id the first time), aborting a
    * transaction an earlier producer left open. Every earlier producer is fenced from here on.
@@ -106,17 +123,25 @@ export class TransactionCoordinator {
       );
     }
     const { meta } = this.deps;
-    const before = decodeState((await meta.get(keys.transaction(id)))?.data);
+    let before = decodeState((await meta.get(keys.transaction(id)))?.data);
+    // A commit past its commit point is completed, never aborted.
+    if (before?.committing) {
+      await finishCommit(this.deps, id);
+      before = decodeState((await meta.get(keys.transaction(id)))?.data);
+    }
     // A producer id is drawn only when one is needed (first init, spent epoch).
     const producerId =
       !before || before.epoch >= 32767 ? (await initProducer(meta, this.deps)).producerId : undefined;
-    let created = false;
+    // The catalog entry (what maintenance sweeps) goes first: an init cut short after
+    // creating the id would otherwise leave an id maintenance never finds.
+    if (!before) await meta.transact([{ type: 'put', key: keys.transactionCatalog(id), data: {} }]);
     const item = await casUpdate(
       meta,
       keys.transaction(id),
       (current) => {
-        created = !current;
         const state = decodeState(current?.data);
+        if (state?.committing)
+          throw new UnavailableError('a commit of this transactional id is completing; retry');
         if ((!state || state.epoch >= 32767) && producerId === undefined) {
           throw new UnavailableError('the transactional id changed while it was initialised; retry');
         }
@@ -124,7 +149,6 @@ export class TransactionCoordinator {
       },
       { ...this.deps, maxAttempts: this.deps.maxAttempts ?? 50 },
     );
-    if (created) await meta.transact([{ type: 'put', key: keys.transactionCatalog(id), data: {} }]);
     const state = decodeState(item!.data)!;
     return { producerId: state.producerId, epoch: state.epoch, transaction: state.txn };
   }
@@ -220,6 +244,11 @@ export class TransactionCoordinator {
       if (attempt > 1) await clock.sleep(Math.floor(Math.min(200, 2 ** attempt) * this.deps.random()));
       const read = await this.read(id, producer);
       const { state } = read;
+      if (state.txn === transaction && state.committing) {
+        const done = await finishCommit(this.deps, id);
+        if (done?.txn === transaction) return { partitions: done.partitions };
+        continue;
+      }
       if (state.txn !== transaction) return { partitions: this.outcome(state, transaction, 'committed') };
       if (!state.open) {
         // An empty transaction: nothing to make visible, only the transaction to end.
@@ -234,6 +263,17 @@ export class TransactionCoordinator {
       }
       const now = clock.now();
       if (isExpired(state, now)) await this.timeOut(id, read.item, state);
+      if (commitItems(state) > this.maxItems) {
+        try {
+          const done = await this.commitLarge(id, read.item, state, now);
+          if (done) return { partitions: done };
+          continue;
+        } catch (err) {
+          lastError = err;
+          if (!isRetry(err)) throw err;
+          continue; // re-read: fenced, moved, or past the commit point (then rolled forward)
+        }
+      }
       const plan = await this.plan(id, read.item, state, now);
       try {
         await meta.transact(plan.ops);
@@ -250,17 +290,28 @@ export class TransactionCoordinator {
     });
   }
 
-  /** Aborts the transaction: nothing it sent becomes visible. Retrying an abort is harmless. */
+  /**
+   * Aborts the transaction: nothing it sent becomes visible. Retrying an abort is harmless.
+   *
+   * @throws SluiceError INVALID_PRODUCER_EPOCH (fenced, or past its timeout: then it is
+   *   aborted all the same, and its producer fenced), INVALID_TXN_STATE (it was committed).
+   */
   async abort(id: string, producer: TxProducer, transaction: number): Promise<void> {
     validateId(id);
     const maxAttempts = this.deps.maxAttempts ?? 50;
     let lastError: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const read = await this.read(id, producer);
+      if (read.state.txn === transaction && read.state.committing) {
+        await finishCommit(this.deps, id);
+        continue; // now over: answered as committed
+      }
       if (read.state.txn !== transaction) {
         this.outcome(read.state, transaction, 'aborted');
         return;
       }
+      // Past its timeout it is aborted as any timed-out transaction is: producer fenced.
+      if (isExpired(read.state, this.deps.clock.now())) await this.timeOut(id, read.item, read.state);
       try {
         await this.deps.meta.transact([this.endOp(id, read.item, ended(read.state, 'aborted'))]);
         return;
@@ -279,25 +330,7 @@ export class TransactionCoordinator {
    * abandoned one holds nothing. Returns how many were aborted.
    */
   async abortExpired(): Promise<number> {
-    const { meta, clock } = this.deps;
-    let aborted = 0;
-    let after: string | undefined;
-    do {
-      const page = await meta.query(keys.transactionCatalogPk, undefined, { limit: 100, after });
-      after = page.next;
-      const items = await meta.batchGet(page.items.map((i) => keys.transaction(i.sk)));
-      for (const [i, item] of items.entries()) {
-        const state = decodeState(item?.data);
-        if (!item || !state || !isExpired(state, clock.now())) continue;
-        try {
-          await meta.transact([this.endOp(page.items[i]!.sk, item, afterTimeout(state))]);
-          aborted++;
-        } catch (err) {
-          if (!isRetry(err)) throw err; // someone else moved it: it is not abandoned
-        }
-      }
-    } while (after);
-    return aborted;
+    return abortExpiredTransactions(this.deps);
   }
 
   // -------------------------------------------------------------------------------------
@@ -314,7 +347,11 @@ export class TransactionCoordinator {
     producer: TxProducer,
     transaction: number,
   ): Promise<{ item: Item; state: TxState }> {
-    const read = await this.read(id, producer);
+    let read = await this.read(id, producer);
+    if (read.state.committing) {
+      await finishCommit(this.deps, id);
+      read = await this.read(id, producer);
+    }
     if (read.state.txn !== transaction) {
       throw new SluiceError(
         'INVALID_TXN_STATE',
@@ -327,10 +364,20 @@ export class TransactionCoordinator {
 
   /** Aborts a timed-out transaction (fencing its producer) and throws INVALID_PRODUCER_EPOCH. */
   private async timeOut(id: string, item: Item, state: TxState): Promise<never> {
-    try {
-      await this.deps.meta.transact([this.endOp(id, item, afterTimeout(state))]);
-    } catch (err) {
-      if (!isRetry(err)) throw err;
+    let current: { item: Item | undefined; state: TxState | undefined } = { item, state };
+    for (let attempt = 0; attempt < (this.deps.maxAttempts ?? 50); attempt++) {
+      const { item: it, state: st } = current;
+      // Done once it is no longer this open, expired transaction (ended by anyone).
+      if (!it || !st || st.txn !== state.txn || st.epoch !== state.epoch || !st.open) break;
+      try {
+        await this.deps.meta.transact([this.endOp(id, it, afterTimeout(st))]);
+        break;
+      } catch (err) {
+        // A lost race or a cancelled transaction (nothing applied): read again, decide again.
+        if (!isRetry(err)) throw err;
+        const again = await this.deps.meta.get(keys.transaction(id));
+        current = { item: again, state: decodeState(again?.data) };
+      }
     }
     throw new SluiceError(
       'INVALID_PRODUCER_EPOCH',
@@ -382,10 +429,10 @@ export class TransactionCoordinator {
       const now = this.deps.clock.now();
       const next = afterSend(state, send, now);
       const items = commitItems(next);
-      if (items > META_LIMITS.opsPerTransaction) {
+      if (items > this.maxItems && !fitsLargeCommit(next, this.maxItems)) {
         throw new SluiceError(
           'TRANSACTION_TOO_LARGE',
-          `this ${send.kind === 'records' ? 'send' : 'sendOffsets'} would take the commit to ${items} items; one transaction commits at most ${META_LIMITS.opsPerTransaction} (partitions + sends per partition + sends + offsets + groups + 1): commit, then start another transaction`,
+          `this ${send.kind === 'records' ? 'send' : 'sendOffsets'} would take the commit to ${items} items; one transaction commits at most ${this.maxItems} (partitions + sends per partition + sends + offsets + groups + 1): commit, then start another transaction`,
         );
       }
       const set: ItemData = { [sendField(send.sequence)]: encodeSend(send), open: true, dl: next.deadline };
@@ -400,6 +447,44 @@ export class TransactionCoordinator {
       }
     }
     throw new UnavailableError('could not record the send: too much contention; retry', { cause: lastError });
+  }
+
+  /**
+   * A commit above one TransactWriteItems (DESIGN.md §13, large commits): marks the heads,
+   * passes the commit point (one conditional write), rolls forward. Returns undefined when
+   * the commit point lost a race (the caller re-reads).
+   */
+  private async commitLarge(
+    id: string,
+    item: Item,
+    state: TxState,
+    now: number,
+  ): Promise<CommittedPartition[] | undefined> {
+    const { meta, clock } = this.deps;
+    await prepareHeads(meta, clock, id, item, state, this.maxItems);
+    await this.deps.onCommitStep?.('prepared');
+    const ops: TransactOp[] = [
+      {
+        type: 'put',
+        key: keys.transaction(id),
+        data: encodeState({ ...state, committing: true }),
+        condition: { version: item.version },
+      },
+    ];
+    for (const send of state.sends) {
+      if (send.kind !== 'records') continue;
+      ops.push({
+        type: 'put',
+        key: keys.objectRef(send.objectKey),
+        data: { refs: send.runs.length, at: now },
+        condition: { absent: true },
+      });
+    }
+    ops.push(...(await this.offsetOps(state, now)));
+    await meta.transact(ops); // the commit point
+    await this.deps.onCommitStep?.('committed');
+    const done = await finishCommit(this.deps, id);
+    return done?.txn === state.txn ? done.partitions : undefined;
   }
 
   /** Every write of the commit, from fresh reads of heads, groups and offsets. */
@@ -475,6 +560,11 @@ export class TransactionCoordinator {
         count += run.records;
       }
       const data = { ...head.data, next, size };
+      // A marker this transaction left from an earlier large-commit attempt goes with it.
+      if (data.x?.[id] !== undefined) {
+        const { [id]: _, ...x } = data.x;
+        data.x = x;
+      }
       newHeads.set(pk, { version: head.version + 1, data });
       ops.push({
         type: 'put',

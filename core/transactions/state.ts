@@ -58,6 +58,11 @@ export interface TxState {
   deadline: number;
   timeoutMs: number;
   sends: StagedSend[];
+  /**
+   * A large commit passed its commit point (DESIGN.md §13): the transaction is committed and
+   * its partitions are being applied; whoever meets it rolls it forward, nobody aborts it.
+   */
+  committing?: boolean;
   /** How the previous transaction ended: answers a retried commit or abort. */
   last?: { txn: number; outcome: 'committed' | 'aborted'; partitions?: CommittedPartition[] };
 }
@@ -80,7 +85,7 @@ export function checkProducer(state: TxState | undefined, producerId: string, ep
 }
 
 export function isExpired(state: TxState, now: number): boolean {
-  return state.open && now > state.deadline;
+  return state.open && !state.committing && now > state.deadline;
 }
 
 /** The state after an init: epoch + 1 (a fresh id when there is none or the epoch is spent); an open transaction is aborted. */
@@ -120,8 +125,9 @@ export function ended(
   outcome: 'committed' | 'aborted',
   partitions?: CommittedPartition[],
 ): TxState {
+  const { committing: _, ...rest } = state;
   return {
-    ...state,
+    ...rest,
     txn: state.txn + 1,
     open: false,
     deadline: 0,
@@ -219,6 +225,7 @@ export function encodeState(state: TxState): ItemData {
     to: state.timeoutMs,
   };
   if (state.last) data.last = state.last as unknown as Json;
+  if (state.committing) data.c = true;
   for (const s of state.sends) data[sendField(s.sequence)] = encodeSend(s);
   return data;
 }
@@ -241,5 +248,6 @@ export function decodeState(data: ItemData | undefined): TxState | undefined {
     sends,
   };
   if (data.last) state.last = data.last as unknown as TxState['last'];
+  if (data.c === true) state.committing = true;
   return state;
 }

@@ -4,12 +4,17 @@
  */
 import { GroupCoordinator } from '../../core/groups/coordinator.js';
 import type { MetaStore, ObjectStore } from '../../core/ports.js';
-import { TransactionCoordinator } from '../../core/transactions/index.js';
+import { TransactionCoordinator, type TransactionDeps } from '../../core/transactions/index.js';
 import { engine } from './engine.js';
 
 const dec = new TextDecoder();
 
-export function txEngine(stores?: { meta: MetaStore; objects: ObjectStore }, seed = 1) {
+export function txEngine(
+  stores?: { meta: MetaStore; objects: ObjectStore },
+  seed = 1,
+  /** Coordinator options (e.g. a lower `maxTransactItems` so commits take the large path). */
+  options: Pick<TransactionDeps, 'maxTransactItems' | 'onCommitStep'> = {},
+) {
   const e = engine(stores, seed);
   const topicView = {
     async partitionCount(topic: string) {
@@ -28,6 +33,7 @@ export function txEngine(stores?: { meta: MetaStore; objects: ObjectStore }, see
     topicView,
     clock: e.clock,
     random: e.random,
+    ...options,
   });
   const groups = new GroupCoordinator({ meta: e.meta, topics: topicView, clock: e.clock, random: e.random });
   /** Every visible record of a partition: offset, key and value as strings. */

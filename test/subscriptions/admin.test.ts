@@ -58,6 +58,11 @@ describe('subscriptions in the SDK admin and the CLI', () => {
       expect.objectContaining({ topic: 'orders', partition: 1, committed: 0, lag: 0 }),
     ]);
     expect((await admin.updateSubscription('billing', { maxRetryAttempts: 3 })).maxRetryAttempts).toBe(3);
+    const filters = [{ pattern: JSON.stringify({ value: { amount: [{ numeric: ['>', 100] }] } }) }];
+    expect((await admin.updateSubscription('billing', { filters })).filters).toEqual(filters);
+    await expect(
+      admin.updateSubscription('billing', { filters: [{ pattern: '{"topic": ["x"]}' }] }),
+    ).rejects.toBeInstanceOf(InvalidRequestError);
     expect((await admin.pauseSubscription('billing')).enabled).toBe(false);
     expect((await admin.resumeSubscription('billing')).enabled).toBe(true);
     await admin.deleteSubscription('billing');
@@ -95,6 +100,16 @@ describe('subscriptions in the SDK admin and the CLI', () => {
       expect((await run('pause', 'audit')).text).toBe('subscription audit paused\n');
       expect(JSON.parse((await run('resume', 'audit', '--json')).text).enabled).toBe(true);
       expect((await run('delete', 'audit')).text).toBe('deleted subscription audit\n');
+      const pattern = '{"value":{"kind":["order"]}}';
+      expect(
+        (await run('create', 'orders-only', '--topic', 'orders', '--target', 'fn', '--filter', pattern)).code,
+      ).toBe(0);
+      expect((await admin.describeSubscription('orders-only')).subscription.filters).toEqual([{ pattern }]);
+      // A bad pattern: the API's 400, named, and nothing created.
+      await expect(
+        run('create', 'bad', '--topic', 'orders', '--target', 'fn', '--filter', '{"value":[{"prefix":1}]}'),
+      ).rejects.toThrow(/filters\[0\]\.value: prefix takes a string/);
+      await expect(admin.describeSubscription('bad')).rejects.toBeInstanceOf(SubscriptionNotFoundError);
       await expect(run('create', 'x')).rejects.toThrow(/--topic and --target/);
     } finally {
       write.mockRestore();

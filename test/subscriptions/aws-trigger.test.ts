@@ -124,13 +124,8 @@ describe('subscriptions function on the emulator', () => {
 
     const done = await handleTrigger(ctx, deps, { dispatch: cut.pending }, 60_000);
     expect(done.pending).toEqual([]);
-    expect(invoked.filter((i) => i.partition === 0).map((i) => i.offsets)).toEqual([
-      [0, 1],
-      [0],
-      [1, 2],
-      [1],
-      [2],
-    ]);
+    // [0, 1] fails and is split: its halves [0] and [1] are retried as batches of their own.
+    expect(invoked.filter((i) => i.partition === 0).map((i) => i.offsets)).toEqual([[0, 1], [0], [1], [2]]);
     expect(invoked.filter((i) => i.partition === 1).map((i) => i.offsets)).toEqual([[0]]);
 
     const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }));

@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevServer, startDevServer } from '../../bin/dev.js';
-import { parseSubscriptionFlag } from '../../bin/dev-subscriptions.js';
+import { parseSubscriptionFlag, parseSubscriptionsFile } from '../../bin/dev-subscriptions.js';
 import { type Api, api } from '../helpers/http.js';
 
 declare global {
   // biome-ignore lint/suspicious/noExplicitAny: the handler module reports through a global
   var __sluiceSubscriptionTest: any[] | undefined;
+  var __sluiceRetryTest: { url: string; calls: number } | undefined;
 }
 
 const HANDLER = `
@@ -27,6 +28,16 @@ export async function main(event) {
 }
 `;
 
+// Fails every time; its first invocation pauses its own subscription, so the run stops mid-retry.
+const FLAKY = `
+export async function main() {
+  const state = globalThis.__sluiceRetryTest;
+  state.calls++;
+  if (state.calls === 1) await fetch(state.url + '/v1/subscriptions/retrying/pause', { method: 'POST' });
+  throw new Error('attempt ' + state.calls);
+}
+`;
+
 describe('subscriptions in sluice dev', () => {
   let dir: string;
   let server: DevServer;
@@ -36,6 +47,7 @@ describe('subscriptions in sluice dev', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sluice-subs-'));
     await writeFile(join(dir, 'handler.mjs'), HANDLER);
+    await writeFile(join(dir, 'flaky.mjs'), FLAKY);
     server = await startDevServer({
       port: 0,
       env: { SLUICE_STORAGE: 'local', SLUICE_DATA_DIR: join(dir, 'data') },
@@ -49,6 +61,7 @@ describe('subscriptions in sluice dev', () => {
     await server?.close();
     await rm(dir, { recursive: true, force: true });
     globalThis.__sluiceSubscriptionTest = undefined;
+    globalThis.__sluiceRetryTest = undefined;
   });
 
   const produce = (partition: number, values: string[]) =>
@@ -68,6 +81,15 @@ describe('subscriptions in sluice dev', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'INVALID_REQUEST' });
     expect(bad.body.error.message).toMatch(/batchSize/);
+    const badFilter = await http.post('/v1/subscriptions', {
+      name: 's',
+      topic: 'orders',
+      target: 'x',
+      filters: [{ pattern: '{"value": {"kind": ["a"]}}' }, { pattern: '{"value": [{"prefix": 7}]}' }],
+    });
+    expect(badFilter.status).toBe(400);
+    expect(badFilter.body.error).toMatchObject({ code: 'INVALID_REQUEST' });
+    expect(badFilter.body.error.message).toMatch(/filters\[1\]\.value: prefix takes a string/);
     const missing = await http.post('/v1/subscriptions', { name: 's', topic: 'nope', target: 'x' });
     expect(missing.status).toBe(404);
     expect((await http.get('/v1/subscriptions/s')).body.error.code).toBe('SUBSCRIPTION_NOT_FOUND');
@@ -134,9 +156,68 @@ describe('subscriptions in sluice dev', () => {
     ]);
     const patched = await http.request('PATCH', '/v1/subscriptions/billing', { batchSize: 10 });
     expect(patched.body.subscription.batchSize).toBe(10);
+
+    // Filters set at run time: only matching records reach the module; the rest are committed past.
+    const filters = [{ pattern: JSON.stringify({ value: [{ prefix: 'keep' }] }) }];
+    const filtered = await http.request('PATCH', '/v1/subscriptions/billing', { filters });
+    expect(filtered.body.subscription.filters).toEqual(filters);
+    const before = received().length;
+    await produce(0, ['drop-1', 'keep-1', 'drop-2']);
+    await settle();
+    expect(
+      received()
+        .slice(before)
+        .map((r) => r.value),
+    ).toEqual(['keep-1']);
+    expect((await http.get('/v1/subscriptions/billing')).body.lag[0]).toMatchObject({ committed: 7, lag: 0 });
+    expect(
+      (await http.request('PATCH', '/v1/subscriptions/billing', { filters: [{ pattern: '{"value": 1}' }] }))
+        .status,
+    ).toBe(400);
     expect((await http.request('PATCH', '/v1/subscriptions/billing', { topic: 'x' })).status).toBe(400);
     expect((await http.delete('/v1/subscriptions/billing')).status).toBe(204);
     expect((await http.delete('/v1/subscriptions/billing')).status).toBe(404);
+  });
+
+  it('counts retry attempts per batch across runs: a pause mid-retry does not reset them', async () => {
+    globalThis.__sluiceRetryTest = { url: server.url.replace(/\/$/, ''), calls: 0 };
+    await http.post('/v1/topics', { name: 'retries', partitions: 1 });
+    const created = await http.post('/v1/subscriptions', {
+      name: 'retrying',
+      topic: 'retries',
+      target: './flaky.mjs#main',
+      maxRetryAttempts: 2,
+      onFailure: 'retries-dlq',
+    });
+    expect(created.status).toBe(201);
+    await http.post('/v1/produce', { topic: 'retries', records: [{ value: 'x', partition: 0 }] });
+    await settle();
+    // The first attempt failed and the run stopped on the pause.
+    expect(globalThis.__sluiceRetryTest.calls).toBe(1);
+    expect((await http.get('/v1/subscriptions/retrying')).body.subscription.enabled).toBe(false);
+
+    expect((await http.post('/v1/subscriptions/retrying/resume')).status).toBe(200);
+    await settle();
+    // A new run carries on counting: 1 + 2 retries = maxRetryAttempts + 1 invocations in all.
+    expect(globalThis.__sluiceRetryTest.calls).toBe(3);
+    const failures = (await readFile(join(dir, 'data', 'failures', 'retries-dlq.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(failures).toEqual([
+      expect.objectContaining({
+        subscription: 'retrying',
+        startOffset: 0,
+        endOffset: 0,
+        condition: 'RetryAttemptsExhausted',
+        attempts: 3,
+        error: 'Error: attempt 3',
+      }),
+    ]);
+    expect((await http.get('/v1/subscriptions/retrying')).body.lag[0]).toMatchObject({
+      committed: 1,
+      lag: 0,
+    });
   });
 
   it('parses --subscription flags', () => {
@@ -151,5 +232,51 @@ describe('subscriptions in sluice dev', () => {
     });
     expect(() => parseSubscriptionFlag('topic=orders')).toThrow(/handler/);
     expect(() => parseSubscriptionFlag('orders')).toThrow(/key=value/);
+  });
+
+  it('applies definitions given at start again to the stored subscription (every setting they name)', async () => {
+    const env = { SLUICE_STORAGE: 'local', SLUICE_DATA_DIR: join(dir, 'restart') };
+    const start = async (definitions: Record<string, unknown>[]) =>
+      startDevServer({ port: 0, env, subscriptions: { baseDir: dir, definitions } });
+    let s = await start([]);
+    await api(s.url).post('/v1/topics', { name: 'orders', partitions: 1 });
+    await s.close();
+    const def = { name: 'd', topic: 'orders', target: './handler.mjs#main', batchSize: 5 };
+    s = await start([def]);
+    await s.close();
+    const filters = [{ pattern: '{"value":[{"prefix":"k"}]}' }];
+    s = await start([{ ...def, batchSize: 9, filters }]);
+    try {
+      expect((await api(s.url).get('/v1/subscriptions/d')).body.subscription).toMatchObject({
+        batchSize: 9,
+        filters,
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('parses --subscriptions-file, filters included', () => {
+    const filters = [{ pattern: '{"value":{"kind":["order"]}}' }];
+    const text = JSON.stringify({
+      subscriptions: [{ topic: 'orders', handler: './handler.ts#main', filters, maxRetryAttempts: 2 }],
+    });
+    expect(parseSubscriptionsFile(text, 'subs.json')).toEqual([
+      {
+        name: 'orders-handler.ts-main',
+        topic: 'orders',
+        target: './handler.ts#main',
+        filters,
+        maxRetryAttempts: 2,
+      },
+    ]);
+    expect(parseSubscriptionsFile('[{"name":"n","topic":"t","target":"./m.js#f"}]', 'f')).toEqual([
+      { name: 'n', topic: 't', target: './m.js#f' },
+    ]);
+    expect(() => parseSubscriptionsFile('{', 'subs.json')).toThrow(/subs\.json: not JSON/);
+    expect(() => parseSubscriptionsFile('{"subscriptions": 1}', 'subs.json')).toThrow(/expected an array/);
+    expect(() => parseSubscriptionsFile('[{"topic": "t"}]', 'subs.json')).toThrow(
+      /subscriptions\[0\] needs "topic" and "handler"/,
+    );
   });
 });

@@ -214,6 +214,41 @@ for (const kind of ['sqlite', 'aws'] as const) {
       expect(w.invocations.map((i) => i.offsets).at(-1)).toEqual([5, 6, 7]);
     });
 
+    it('delivers only records matching the filters and commits past the others', async () => {
+      const w = await setup(kind);
+      await w.topics.create('t', 1);
+      await w.produce('t', 0, 3, 'a'); // 0-2
+      await w.produce('t', 0, 3, 'b'); // 3-5
+      await w.produce('t', 0, 3, 'a'); // 6-8
+      await w.produce('t', 0, 2, 'b'); // 9-10
+      await w.subs.create({
+        name: 's',
+        topic: 't',
+        target: 'fn',
+        startingPosition: 'earliest',
+        batchSize: 4,
+        reportBatchItemFailures: true,
+        filters: [{ pattern: JSON.stringify({ value: [{ prefix: 'a' }] }) }],
+      });
+      let failed = false;
+      w.setBehaviour((offsets) => {
+        if (!failed && offsets.includes(7)) {
+          failed = true;
+          return { ok: true, response: { batchItemFailures: [{ itemIdentifier: 't-0@7' }] } };
+        }
+        return { ok: true, response: null };
+      });
+      const r = await w.dispatcher('d').dispatch('s', 0);
+      expect(r).toMatchObject({ status: 'caught-up', committed: 11, delivered: 6 });
+      // [4, 5] and [9, 10] are filtered out: never invoked, committed past; 7 is retried alone.
+      expect(w.invocations.map((i) => i.offsets)).toEqual([[0, 1, 2], [6, 7], [7], [8]]);
+      expect(await committed(w, 'sluice-subscription-s', 't', 0)).toBe(11);
+
+      // A batch with no matching record costs no invocation.
+      await w.produce('t', 0, 4, 'b');
+      expect(await w.dispatcher('d').dispatch('s', 0)).toMatchObject({ committed: 15, invocations: 0 });
+    });
+
     it('starts a topic re-created under its name from its beginning: offsets of the deleted one are none (docs/design.md "Topic incarnations")', async () => {
       const w = await setup(kind);
       await w.topics.create('t', 1);
