@@ -203,10 +203,22 @@ describe("bundled real fetch handler (this machine's CPU)", () => {
       SLUICE_STORAGE: 'memory',
       SLUICE_CLUSTER_ID: 'bundle-test',
       SLUICE_ENDPOINTS: JSON.stringify(endpoints),
+      // As the template sets it for every function (lib/sluice-cluster.ts): the inbox is named
+      // from the environment, without opening a queue (a bundle has no SQLite to open one).
+      SLUICE_INBOX_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-inbox',
     });
     expect(result.statusCode).toBe(200);
     // No schemas endpoint in this deployment: no registry URL either.
-    expect(JSON.parse(result.body)).toEqual({ clusterId: 'bundle-test', endpoints, topics: [] });
+    expect(JSON.parse(result.body)).toEqual({
+      clusterId: 'bundle-test',
+      endpoints,
+      topics: [],
+      inbox: {
+        type: 'sqs',
+        queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-inbox',
+        region: 'eu-west-1',
+      },
+    });
   });
 });
 
