@@ -68,6 +68,8 @@ export interface DeploymentOptions {
   node: string;
   /** Extra environment of every function (e.g. AWS_ENDPOINT_URL_LAMBDA). */
   extraEnv?: Record<string, string>;
+  /** Start only the functions whose logical id starts with one of these (default: every one). */
+  only?: string[];
 }
 
 const clientConfig = (endpoint: string) => ({
@@ -149,6 +151,8 @@ export class RunningFunction {
   private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   readonly output: string[] = [];
   invocations = 0;
+  /** `process.arch` of the running function (`x64`, or `arm64` under qemu-user). */
+  arch = '';
 
   private constructor(
     readonly fn: SmokeFunction,
@@ -207,7 +211,8 @@ export class RunningFunction {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     return new Promise((resolve, reject) => {
-      child.once('message', (m: { ready?: boolean; initError?: { errorMessage: string } }) => {
+      child.once('message', (m: { ready?: boolean; arch?: string; initError?: { errorMessage: string } }) => {
+        running.arch = m.arch ?? '';
         if (m.ready) resolve(running);
         else
           reject(
@@ -353,14 +358,17 @@ export class Deployment {
       physical.set(id, { ref: name, attrs: {} });
     }
 
-    const specs = templateFunctions(template, options.outdir).map((f) => {
-      const vars = ((
-        template.Resources[f.logicalId]!.Properties!.Environment as { Variables?: Record<string, Cfn> }
-      )?.Variables ?? {}) as Record<string, Cfn>;
-      const environment: Record<string, string> = {};
-      for (const [k, v] of Object.entries(vars)) environment[k] = resolveValue(v, physical, stackId);
-      return { ...f, environment };
-    });
+    const wanted = (id: string) => !options.only || options.only.some((prefix) => id.startsWith(prefix));
+    const specs = templateFunctions(template, options.outdir)
+      .filter((f) => wanted(f.logicalId))
+      .map((f) => {
+        const vars = ((
+          template.Resources[f.logicalId]!.Properties!.Environment as { Variables?: Record<string, Cfn> }
+        )?.Variables ?? {}) as Record<string, Cfn>;
+        const environment: Record<string, string> = {};
+        for (const [k, v] of Object.entries(vars)) environment[k] = resolveValue(v, physical, stackId);
+        return { ...f, environment };
+      });
     try {
       // Started one after another: the machine running CI is small.
       for (const spec of specs) {

@@ -19,7 +19,8 @@ try {
   const mod = await import(pathToFileURL(path).href);
   handler = mod[exportName];
   if (typeof handler !== 'function') throw new Error(`Runtime.HandlerNotFound: ${process.env._HANDLER}`);
-  process.send({ ready: true });
+  // The architecture the process runs as (arm64 under qemu-user for the arm64 bundles).
+  process.send({ ready: true, arch: process.arch });
 } catch (err) {
   process.send({ initError: { errorType: err.name, errorMessage: err.message, stack: err.stack } });
   process.exit(1);

