@@ -11,6 +11,10 @@ describe('Lambda handlers', () => {
   beforeAll(() => {
     vi.stubEnv('SLUICE_STORAGE', 'memory');
     vi.stubEnv('SLUICE_CLUSTER_ID', 'lambda-test');
+    // As the template sets it for every function (lib/sluice-cluster.ts): metadata names the
+    // inbox from it without opening a queue (this suite also runs on Lambda's Node in CI,
+    // where the SQLite of `sluice dev`'s embedded queue is not built).
+    vi.stubEnv('SLUICE_INBOX_URL', 'https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-inbox');
   });
   afterAll(() => vi.unstubAllEnvs());
 
@@ -47,6 +51,7 @@ describe('Lambda handlers', () => {
     expect(JSON.parse(meta.body!)).toMatchObject({
       clusterId: 'lambda-test',
       endpoints: { produce: 'https://abc.lambda-url.eu-west-1.on.aws' },
+      inbox: { type: 'sqs', region: 'eu-west-1' },
     });
   });
 

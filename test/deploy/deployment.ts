@@ -388,7 +388,8 @@ export class Deployment {
 
   /** The queue whose logical id starts with `prefix`. */
   queue(prefix: string): { url: string; arn: string } {
-    const hit = [...this.queues.entries()].find(([id]) => id.startsWith(prefix));
+    // A logical id is the construct path plus an 8-hex hash: `ClusterInbox` is not `ClusterInboxDeadLetters`.
+    const hit = [...this.queues.entries()].find(([id]) => id.replace(/[0-9A-F]{8}$/, '') === prefix);
     if (!hit) throw new Error(`no queue ${prefix}`);
     return hit[1];
   }

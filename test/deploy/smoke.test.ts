@@ -4,7 +4,8 @@
  * Lambda's platform), create in moto what the template declares, and run each synthesized
  * function as Lambda does — its asset directory, `index.handler`, the template's environment,
  * the runtime's Node major — with Function URL payload 2.0 events, an EventBridge scheduled
- * event, SQS events from the queue the schedule filled, and DynamoDB stream events.
+ * event, SQS events from the queue the schedule filled and from the acks=1 inbox, and DynamoDB
+ * stream events.
  *
  * Runs in CI's step on Lambda's Node only (SLUICE_DEPLOY_SMOKE=1, see vitest.config.ts): the
  * functions must run on the Node of their runtime (`nodejs24.x`: its node:zlib zstd, its
@@ -70,6 +71,45 @@ function nativeBinaries(dir: string): string[] {
 
 const runtimeMajor = (runtime: string) => Number(/^nodejs(\d+)\.x$/.exec(runtime)?.[1]);
 
+/**
+ * Everything a queue holds, received as the event source mapping hands it to a function
+ * (an SQS event's records, with the system attributes Lambda passes).
+ */
+async function receiveAsSqsEvent(queue: { url: string; arn: string }) {
+  const sqs = new SQSClient({
+    endpoint: inject('awsEndpoint'),
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const records = [];
+  for (;;) {
+    const got = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queue.url,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ['All'],
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (!got.Messages?.length) break;
+    for (const m of got.Messages) {
+      records.push({
+        messageId: m.MessageId!,
+        receiptHandle: m.ReceiptHandle!,
+        body: m.Body!,
+        attributes: m.Attributes ?? {},
+        messageAttributes: {},
+        md5OfBody: m.MD5OfBody!,
+        eventSource: 'aws:sqs',
+        eventSourceARN: queue.arn,
+        awsRegion: REGION,
+      });
+    }
+  }
+  sqs.destroy();
+  return records;
+}
+
 describe('deploy smoke: the synthesized functions on moto', () => {
   beforeAll(async () => {
     const endpoint = inject('awsEndpoint');
@@ -128,6 +168,7 @@ describe('deploy smoke: the synthesized functions on moto', () => {
     expect(fns.map((f) => f.logicalId.replace(/Function[0-9A-F]{8}$/, '')).sort()).toEqual(
       [
         'ClusterAdmin',
+        'ClusterBatcher',
         'ClusterFetch',
         'ClusterGroups',
         'ClusterMaintenance',
@@ -163,16 +204,21 @@ describe('deploy smoke: the synthesized functions on moto', () => {
       if (!existsSync(dir)) continue;
       withNative += 1;
       const binaries = nativeBinaries(dir);
+      // The batcher encodes batches (CRC32C) but never compresses (lib/handler-bundles.ts).
+      const expected = f.logicalId.startsWith('ClusterBatcher')
+        ? ['@node-rs/crc32-linux-arm64-gnu']
+        : [
+            '@antoniomuso/lz4-napi-linux-arm64-gnu',
+            '@napi-rs/snappy-linux-arm64-gnu',
+            '@node-rs/crc32-linux-arm64-gnu',
+          ];
       expect(
         binaries.map((b) => b.split('node_modules/')[1]!.split('/').slice(0, 2).join('/')).sort(),
-      ).toEqual([
-        '@antoniomuso/lz4-napi-linux-arm64-gnu',
-        '@napi-rs/snappy-linux-arm64-gnu',
-        '@node-rs/crc32-linux-arm64-gnu',
-      ]);
+        f.logicalId,
+      ).toEqual(expected);
       for (const b of binaries) expect(elfMachine(b)).toBe(0xb7);
     }
-    expect(withNative).toBe(4);
+    expect(withNative).toBe(5);
   });
 
   it('answers metadata with the URLs of the SSM parameter, from every URL function', async () => {
@@ -329,37 +375,7 @@ describe('deploy smoke: the synthesized functions on moto', () => {
     expect(planned.planned).toBeGreaterThanOrEqual(2);
 
     // What the event source mapping would deliver: the queue's messages as an SQS event.
-    const queue = deployment.queue('ClusterMaintenanceQueue');
-    const sqs = new SQSClient({
-      endpoint: inject('awsEndpoint'),
-      region: REGION,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    const records = [];
-    for (;;) {
-      const got = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queue.url,
-          MaxNumberOfMessages: 10,
-          MessageSystemAttributeNames: ['All'],
-          WaitTimeSeconds: 0,
-        }),
-      );
-      if (!got.Messages?.length) break;
-      for (const m of got.Messages) {
-        records.push({
-          messageId: m.MessageId!,
-          receiptHandle: m.ReceiptHandle!,
-          body: m.Body!,
-          attributes: m.Attributes ?? {},
-          messageAttributes: {},
-          md5OfBody: m.MD5OfBody!,
-          eventSource: 'aws:sqs',
-          eventSourceARN: queue.arn,
-          awsRegion: REGION,
-        });
-      }
-    }
+    const records = await receiveAsSqsEvent(deployment.queue('ClusterMaintenanceQueue'));
     expect(records.length).toBe(planned.planned);
     const result = (await maintenance.invoke({ Records: records })) as { batchItemFailures: unknown[] };
     expect(result.batchItemFailures).toEqual([]);
@@ -367,6 +383,46 @@ describe('deploy smoke: the synthesized functions on moto', () => {
     const offsets = await admin.fetchTopicOffsets('smoke-retention');
     expect(offsets.reduce((n, o) => n + Number(o.high), 0)).toBe(6);
     for (const o of offsets) expect(o.low).toBe(o.high);
+  });
+
+  it('commits acks=1 sends from the inbox: the batcher function on an SQS event of the queue', async () => {
+    const admin = sluice.admin();
+    await admin.createTopics({ topics: [{ topic: 'smoke-inbox', numPartitions: 2 }] });
+    const producer = sluice.producer({ acks: 1 });
+    await producer.connect();
+    for (let i = 0; i < 4; i += 1) {
+      await producer.send({
+        topic: 'smoke-inbox',
+        messages: [
+          { key: `k${i}`, value: `one ${i}`, partition: 0 },
+          { key: `k${i}`, value: `two ${i}`, partition: 1 },
+        ],
+      });
+    }
+    await producer.disconnect();
+    // Acknowledged by the inbox: nothing in the log until the batcher runs.
+    expect((await admin.fetchTopicOffsets('smoke-inbox')).every((o) => o.high === '0')).toBe(true);
+
+    const records = await receiveAsSqsEvent(deployment.queue('ClusterInbox'));
+    expect(records.length).toBeGreaterThan(0);
+    const batcher = deployment.fn('ClusterBatcherFunction');
+    const result = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
+    expect(result.batchItemFailures).toEqual([]);
+    const offsets = await admin.fetchTopicOffsets('smoke-inbox');
+    expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
+    // In producer order on each partition.
+    for (const partition of [0, 1]) {
+      const res = await fetch(
+        new URL(`/v1/fetch?topic=smoke-inbox&partition=${partition}&offset=0`, urls.url),
+      );
+      const body = (await res.json()) as { records: { value: string }[] };
+      const word = partition === 0 ? 'one' : 'two';
+      expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
+    }
+    // A redelivery of the same messages (SQS is at least once) appends nothing.
+    const again = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
+    expect(again.batchItemFailures).toEqual([]);
+    expect((await admin.fetchTopicOffsets('smoke-inbox')).map((o) => o.high).sort()).toEqual(['4', '4']);
   });
 
   it('dispatches a subscription from DynamoDB stream events to its target', async () => {

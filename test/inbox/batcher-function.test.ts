@@ -6,12 +6,12 @@
  */
 import type { SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeInboxMessage } from '../core/inbox/message.js';
-import type { InboxDelivery, InboxQueue } from '../core/inbox/queue.js';
-import { makeStores, type StoreKind, type TestStores } from '../test/helpers/stores.js';
-import { makeQueue, type TestQueue } from '../test/inbox/queues.js';
-import { createBatcherHandler, deliveriesOf } from './batcher.js';
-import { createContext, type SluiceContext } from './context.js';
+import { encodeInboxMessage } from '../../core/inbox/message.js';
+import type { InboxDelivery, InboxQueue } from '../../core/inbox/queue.js';
+import { createBatcherHandler, deliveriesOf } from '../../lambdas/batcher.js';
+import { createContext, type SluiceContext } from '../../lambdas/context.js';
+import { makeStores, type StoreKind, type TestStores } from '../helpers/stores.js';
+import { makeQueue, type TestQueue } from './queues.js';
 
 /** What the event source mapping hands the function for these deliveries. */
 function sqsEvent(deliveries: readonly InboxDelivery[]): SQSEvent {
