@@ -2,12 +2,14 @@
  * `npm run bench -- e2e [totalMiB]`: produce then consume through HTTP into `sluice dev`
  * (embedded store: files + SQLite), against the raw floor — the same object writes and
  * metadata transactions (produce) and the same head reads, index queries and ranged GETs
- * (consume) made directly on the adapters. Rounds alternate system and floor so both see
+ * (consume) made directly on the adapters. Rounds interleave system and floor so both see
  * the same machine noise; figures are medians over rounds.
  *
- * Two HTTP ceilings, measured in the same run: a bare `node:http` server, and a handler that
- * does nothing served over sluice dev's own HTTP path. Each ratio is also reported as a share
- * of each ceiling (`*_share_of_ceiling`, `*_share_of_handler_ceiling`).
+ * Two HTTP ceilings, measured in the same rounds (interleaved with system and floor, the
+ * order rotated per round): a bare `node:http` server, and a handler that does nothing
+ * served over sluice dev's own HTTP path. Each round's ratio is taken as a share of that
+ * round's ceilings (paired) and the median of those shares reported
+ * (`*_share_of_ceiling`, `*_share_of_handler_ceiling`).
  *
  * Writes bench/results/e2e.json.
  */
@@ -172,37 +174,40 @@ function batchBytes(seed: number): Uint8Array {
   );
 }
 
-interface Round {
-  system: number;
-  floor: number;
-}
+/** MiB/s of each side in one round. */
+type Round<K extends string> = Record<K, number>;
 
 /**
- * Runs ROUNDS rounds of `jobs` requests on WORKERS workers, system and floor alternating
- * which goes first; returns MiB/s per round for each.
+ * Runs ROUNDS rounds of `jobs` requests on WORKERS workers for every side, the sides in a
+ * different order each round (rotated), so all see the same machine noise within a round
+ * and ratios can be taken per round (paired) rather than between medians of separate runs.
  */
-async function alternateRounds(
+async function interleavedRounds<K extends string>(
   label: string,
   jobs: number,
   bytesPerJob: number,
-  system: (worker: number) => Promise<void>,
-  floor: (worker: number) => Promise<void>,
-): Promise<Round[]> {
-  const rounds: Round[] = [];
+  sides: Record<K, (worker: number) => Promise<void>>,
+): Promise<Round<K>[]> {
+  const names = Object.keys(sides) as K[];
+  const rounds: Round<K>[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const r: Round = { system: 0, floor: 0 };
-    for (const which of round % 2 ? (['floor', 'system'] as const) : (['system', 'floor'] as const)) {
+    const r = {} as Round<K>;
+    for (let i = 0; i < names.length; i++) {
+      const which = names[(round + i) % names.length]!;
       const t0 = performance.now();
-      await pool(WORKERS, jobs, (w) => (which === 'system' ? system(w) : floor(w)));
+      await pool(WORKERS, jobs, (w) => sides[which](w));
       r[which] = (jobs * bytesPerJob) / MiB / ((performance.now() - t0) / 1000);
     }
     rounds.push(r);
     console.log(
-      `  ${label} round ${round + 1}/${ROUNDS}: system ${r.system.toFixed(1)} MiB/s, floor ${r.floor.toFixed(1)} MiB/s`,
+      `  ${label} round ${round + 1}/${ROUNDS}: ${names.map((n) => `${n} ${r[n].toFixed(1)}`).join(', ')} MiB/s`,
     );
   }
   return rounds;
 }
+
+/** The best ratio to the floor a system can reach that adds HTTP (at `http` MiB/s) to the floor's work. */
+const ceiling = (floor: number, http: number) => 1 / floor / (1 / floor + 1 / http);
 
 /** `npm run bench -- e2e [totalMiB]` (default 256). */
 export async function run(args: string[]): Promise<void> {
@@ -223,6 +228,17 @@ export async function run(args: string[]): Promise<void> {
     '0',
     '--data-dir',
     join(dir, 'dev'),
+  ]);
+  // The HTTP ceilings, served for the whole run so each round measures them beside the
+  // system: a server that does nothing, and a handler that does nothing over the dev path.
+  const bare = await spawnServer(['-e', BARE_SERVER]);
+  const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+  const bareHandler = await spawnServer([
+    '--import',
+    'tsx',
+    '--input-type=module',
+    '-e',
+    BARE_HANDLER_SERVER(root),
   ]);
   const batch = batchBytes(1);
   const requestBytes = batch.length;
@@ -287,13 +303,13 @@ export async function run(args: string[]): Promise<void> {
     if (res.status !== 200) throw new Error(`produce failed: ${res.status} ${res.body}`);
   };
 
-  const produce = await alternateRounds(
-    'produce',
-    requestsPerRound,
-    requestBytes,
-    systemProduce,
-    floorProduce,
-  );
+  const upload = frames[0]!;
+  const produce = await interleavedRounds('produce', requestsPerRound, requestBytes, {
+    system: systemProduce,
+    floor: floorProduce,
+    http: async () => void (await call(`${bare.url}/put`, 'POST', upload, {})),
+    handler: async () => void (await call(`${bareHandler.url}/put`, 'POST', upload, {})),
+  });
 
   // Consume: each worker reads its partition from the start, 1 MiB per request.
   const hwm = floorHeads.map((h) => h.next);
@@ -327,51 +343,34 @@ export async function run(args: string[]): Promise<void> {
     await objects.get(entry.o, { start: entry.pos, end: entry.pos + entry.len });
     floorOffsets[p] = entry.base + entry.n;
   };
-  const consume = await alternateRounds(
-    'consume',
-    requestsPerRound,
-    requestBytes,
-    systemConsume,
-    floorConsume,
-  );
+  const consume = await interleavedRounds('consume', requestsPerRound, requestBytes, {
+    system: systemConsume,
+    floor: floorConsume,
+    http: async () => void (await call(`${bare.url}/get`, 'POST', '{}', {})),
+    handler: async () => void (await call(`${bareHandler.url}/get`, 'POST', '{}', {})),
+  });
+  bare.close();
+  bareHandler.close();
 
   if (systemOffsets.some((o, p) => o !== hwm[p]))
     throw new Error(`consume did not reach the end: ${systemOffsets} vs ${hwm}`);
 
-  // The HTTP ceiling: the same requests to a server that does nothing. A system that adds
-  // HTTP to the floor's work can at best reach floor / (floor + http) of the floor.
-  const bare = await spawnServer(['-e', BARE_SERVER]);
-  const upload = frames[0]!;
-  const httpRounds = await alternateRounds(
-    'bare http (upload | download)',
-    requestsPerRound,
-    requestBytes,
-    async () => void (await call(`${bare.url}/put`, 'POST', upload, {})),
-    async () => void (await call(`${bare.url}/get`, 'POST', '{}', {})),
-  );
-  bare.close();
-  const httpUp = median(httpRounds.map((r) => r.system));
-  const httpDown = median(httpRounds.map((r) => r.floor));
-  // The same, through sluice dev's HTTP path (its server, event conversion, lambdaHandler).
-  const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
-  const bareHandler = await spawnServer([
-    '--import',
-    'tsx',
-    '--input-type=module',
-    '-e',
-    BARE_HANDLER_SERVER(root),
-  ]);
-  const handlerRounds = await alternateRounds(
-    'bare handler over the dev HTTP path (upload | download)',
-    requestsPerRound,
-    requestBytes,
-    async () => void (await call(`${bareHandler.url}/put`, 'POST', upload, {})),
-    async () => void (await call(`${bareHandler.url}/get`, 'POST', '{}', {})),
-  );
-  bareHandler.close();
-  const handlerUp = median(handlerRounds.map((r) => r.system));
-  const handlerDown = median(handlerRounds.map((r) => r.floor));
-  const ceiling = (floor: number, http: number) => 1 / floor / (1 / floor + 1 / http);
+  // Each round's ratio as a share of the same round's ceilings (paired), then the median
+  // over rounds: the noise between rounds cancels instead of adding up (issue 17 §4).
+  type Side = 'system' | 'floor' | 'http' | 'handler';
+  const paired = (rounds: Round<Side>[], http: 'http' | 'handler') =>
+    rounds.map((r) => r.system / r.floor / ceiling(r.floor, r[http]));
+  const spread = (xs: number[]) => [Math.min(...xs), Math.max(...xs)].map((x) => round(x)).join('–');
+  const shares = {
+    produce: paired(produce, 'http'),
+    consume: paired(consume, 'http'),
+    produceHandler: paired(produce, 'handler'),
+    consumeHandler: paired(consume, 'handler'),
+  };
+  const httpUp = median(produce.map((r) => r.http));
+  const httpDown = median(consume.map((r) => r.http));
+  const handlerUp = median(produce.map((r) => r.handler));
+  const handlerDown = median(consume.map((r) => r.handler));
 
   const recordsPerMiB = (RECORDS_PER_REQUEST * MiB) / requestBytes;
   const metrics = {
@@ -386,22 +385,18 @@ export async function run(args: string[]): Promise<void> {
     total_mib: (ROUNDS * requestsPerRound * requestBytes) / MiB,
     bare_http_upload_mb_s: httpUp,
     bare_http_download_mb_s: httpDown,
-    produce_ratio_ceiling: ceiling(median(produce.map((r) => r.floor)), httpUp),
-    consume_ratio_ceiling: ceiling(median(consume.map((r) => r.floor)), httpDown),
+    produce_ratio_ceiling: median(produce.map((r) => ceiling(r.floor, r.http))),
+    consume_ratio_ceiling: median(consume.map((r) => ceiling(r.floor, r.http))),
     bare_handler_upload_mb_s: handlerUp,
     bare_handler_download_mb_s: handlerDown,
-    produce_ratio_handler_ceiling: ceiling(median(produce.map((r) => r.floor)), handlerUp),
-    consume_ratio_handler_ceiling: ceiling(median(consume.map((r) => r.floor)), handlerDown),
-    produce_share_of_ceiling: 0,
-    consume_share_of_ceiling: 0,
-    produce_share_of_handler_ceiling: 0,
-    consume_share_of_handler_ceiling: 0,
+    produce_ratio_handler_ceiling: median(produce.map((r) => ceiling(r.floor, r.handler))),
+    consume_ratio_handler_ceiling: median(consume.map((r) => ceiling(r.floor, r.handler))),
+    // Medians of the per-round (paired) shares (issue 17 §4: goal ≥ 0.9).
+    produce_share_of_ceiling: median(shares.produce),
+    consume_share_of_ceiling: median(shares.consume),
+    produce_share_of_handler_ceiling: median(shares.produceHandler),
+    consume_share_of_handler_ceiling: median(shares.consumeHandler),
   };
-  // Each ratio as a share of its ceiling (issue 17 §4: goal ≥ 0.9).
-  metrics.produce_share_of_ceiling = metrics.produce_ratio / metrics.produce_ratio_ceiling;
-  metrics.consume_share_of_ceiling = metrics.consume_ratio / metrics.consume_ratio_ceiling;
-  metrics.produce_share_of_handler_ceiling = metrics.produce_ratio / metrics.produce_ratio_handler_ceiling;
-  metrics.consume_share_of_handler_ceiling = metrics.consume_ratio / metrics.consume_ratio_handler_ceiling;
   console.log('');
   printTable([
     [
@@ -441,6 +436,10 @@ export async function run(args: string[]): Promise<void> {
       round(metrics.consume_share_of_handler_ceiling),
     ],
   ]);
+  console.log(
+    `per-round shares (min–max): produce ${spread(shares.produce)} of bare HTTP, ${spread(shares.produceHandler)} of the dev path; ` +
+      `consume ${spread(shares.consume)} / ${spread(shares.consumeHandler)}`,
+  );
   console.log(
     `wrote ${writeResults('e2e', Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, round(v)])))}`,
   );

@@ -18,6 +18,7 @@ import {
   LAMBDA_PAYLOAD_BYTES,
   REQUEST_EVENT_RESERVE,
   requestBodyEventBytes,
+  requestBodyEventBytesBound,
 } from '../lambdas/response-size.js';
 import { NotifyingMetaStore } from '../storage/notifying.js';
 import { startMaintenanceTimer } from './commands/maintenance.js';
@@ -125,8 +126,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       }
       // What Lambda would refuse before the function runs: the body as the Function URL's
       // event carries it (binary bodies base64-encoded) over its 6 MB.
-      const inEvent = requestBodyEventBytes(body, req.headers['content-type']);
-      if (inEvent > LAMBDA_PAYLOAD_BYTES - REQUEST_EVENT_RESERVE) {
+      // (Measured exactly only when it could be over: a JSON body is decoded and escaped.)
+      const limit = LAMBDA_PAYLOAD_BYTES - REQUEST_EVENT_RESERVE;
+      const inEvent =
+        requestBodyEventBytesBound(body.length) <= limit
+          ? 0
+          : requestBodyEventBytes(body, req.headers['content-type']);
+      if (inEvent > limit) {
         res.writeHead(413, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({

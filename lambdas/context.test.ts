@@ -46,3 +46,22 @@ describe('SLUICE_COMBINE', () => {
     expect(await intentsWith({ SLUICE_COMBINE: '0' })).toBe(0);
   });
 });
+
+describe('engine objects', () => {
+  it('are built once, on first use, over one shared topic cache', async () => {
+    const stores = { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() };
+    const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
+    const ctx = createContext(stores, { env: {}, clock });
+    expect(ctx.appender).toBe(ctx.appender);
+    expect(ctx.reader).toBe(ctx.reader);
+    expect(ctx.topicView).toBe(ctx.topicView);
+    expect(ctx.transactions).toBe(ctx.transactions);
+    expect(ctx.schemaValidator).toBe(ctx.schemaValidator);
+    expect(ctx.telemetry).toBe(ctx.telemetry);
+    await ctx.topics.create('t', 2);
+    await ctx.appender.append([run('t', 1, records(3))]);
+    expect(await ctx.reader.highWatermarks('t', [0, 1])).toEqual([0, 3]);
+    expect(await ctx.topicView.partitionCount('t')).toBe(2);
+    expect(await ctx.topicView.partitionCount('absent')).toBeUndefined();
+  });
+});

@@ -96,37 +96,66 @@ export function createContext(
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const topics = new Topics(stores.meta, { clock, random, cacheTtlMs: options.topicCacheTtlMs });
-  const appender = new Appender({
-    ...stores,
-    topics,
-    clock,
-    random,
-    combine: options.combine ?? flagFromEnv(env.SLUICE_COMBINE),
-  });
-  const cacheMb = Number(env.SLUICE_FETCH_CACHE_MB ?? 64);
-  const cache = new ByteLru<Uint8Array>(
-    (Number.isFinite(cacheMb) && cacheMb >= 0 ? cacheMb : 64) * 1024 * 1024,
+  // Each engine object is built on first use: a function builds only what its routes touch
+  // (the produce function never builds the Reader's cache, the schema registry or the
+  // group view; fetch never builds the Appender), and builds it once per instance.
+  const topics = once(() => new Topics(stores.meta, { clock, random, cacheTtlMs: options.topicCacheTtlMs }));
+  const appender = once(
+    () =>
+      new Appender({
+        ...stores,
+        topics: topics(),
+        clock,
+        random,
+        combine: options.combine ?? flagFromEnv(env.SLUICE_COMBINE),
+      }),
   );
-  // SLUICE_READ_ONLY: the fetch function's role cannot write (lib/data-access.ts).
-  const reader = new Reader({ ...stores, topics, clock, cache, readOnly: env.SLUICE_READ_ONLY === '1' });
+  const reader = once(() => {
+    const cacheMb = Number(env.SLUICE_FETCH_CACHE_MB ?? 64);
+    const cache = new ByteLru<Uint8Array>(
+      (Number.isFinite(cacheMb) && cacheMb >= 0 ? cacheMb : 64) * 1024 * 1024,
+    );
+    // SLUICE_READ_ONLY: the fetch function's role cannot write (lib/data-access.ts).
+    return new Reader({ ...stores, topics: topics(), clock, cache, readOnly: env.SLUICE_READ_ONLY === '1' });
+  });
   const endpoints = endpointResolver(env, options.endpoints);
   let inbox: Promise<InboxQueue | undefined> | undefined = options.inbox && Promise.resolve(options.inbox);
-  const schemas = new SchemaRegistry({ meta: stores.meta, clock, random });
-  const topicView: TopicView = {
-    async partitionCount(topic: string) {
-      try {
-        return (await topics.get(topic)).partitions;
-      } catch {
-        return undefined;
-      }
-    },
-    highWatermarks: (topic: string, partitions: readonly number[]) =>
-      reader.highWatermarks(topic, partitions),
-    // From the catalog unless `cached` (see TopicView.topicId).
-    topicId: async (topic: string, cached?: boolean) =>
-      cached ? (await topics.get(topic).catch(() => undefined))?.id : (await topics.load(topic))?.id,
-  };
+  const schemas = once(() => new SchemaRegistry({ meta: stores.meta, clock, random }));
+  const schemaValidator = once(() => new SchemaValidator(schemas(), clock));
+  const topicView = once(
+    (): TopicView => ({
+      async partitionCount(topic: string) {
+        try {
+          return (await topics().get(topic)).partitions;
+        } catch {
+          return undefined;
+        }
+      },
+      highWatermarks: (topic: string, partitions: readonly number[]) =>
+        reader().highWatermarks(topic, partitions),
+      // From the catalog unless `cached` (see TopicView.topicId).
+      topicId: async (topic: string, cached?: boolean) =>
+        cached
+          ? (
+              await topics()
+                .get(topic)
+                .catch(() => undefined)
+            )?.id
+          : (await topics().load(topic))?.id,
+    }),
+  );
+  const transactions = once(
+    () =>
+      new TransactionCoordinator({
+        meta: stores.meta,
+        appender: appender(),
+        topicView: topicView(),
+        clock,
+        random,
+      }),
+  );
+  const telemetry = once(() => createTelemetry(env));
+  const groupConfig = once(() => options.groupConfig ?? groupConfigFromEnv(env));
   const openInbox = () => {
     inbox ??= import('../storage/inbox-config.js')
       .then(({ inboxFromEnv }) => inboxFromEnv(env))
@@ -149,17 +178,48 @@ export function createContext(
     ...stores,
     clock,
     random,
-    topics,
-    appender,
-    reader,
-    transactions: new TransactionCoordinator({ meta: stores.meta, appender, topicView, clock, random }),
-    schemas,
-    schemaValidator: new SchemaValidator(schemas, clock),
-    telemetry: createTelemetry(env),
-    groupConfig: options.groupConfig ?? groupConfigFromEnv(env),
+    get topics() {
+      return topics();
+    },
+    get appender() {
+      return appender();
+    },
+    get reader() {
+      return reader();
+    },
+    get transactions() {
+      return transactions();
+    },
+    get schemas() {
+      return schemas();
+    },
+    get schemaValidator() {
+      return schemaValidator();
+    },
+    get telemetry() {
+      return telemetry();
+    },
+    get groupConfig() {
+      return groupConfig();
+    },
     clusterId: options.clusterId ?? env.SLUICE_CLUSTER_ID ?? 'sluice-local',
     endpoints,
-    topicView,
+    get topicView() {
+      return topicView();
+    },
+  };
+}
+
+/** `make` called on the first call only; its value returned ever after. */
+function once<T>(make: () => T): () => T {
+  let made = false;
+  let value: T;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value;
   };
 }
 

@@ -12,8 +12,15 @@ import { parseFetchFrames } from '../core/wire.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { createContext } from './context.js';
 import { fetchRoutes } from './fetch.js';
-import { lambdaHandler, toEvent } from './http.js';
-import { bodyJsonBytes, LAMBDA_PAYLOAD_BYTES, MAX_RESPONSE_BYTES } from './response-size.js';
+import { lambdaHandler, rawBody, toEvent, toResult } from './http.js';
+import {
+  bodyJsonBytes,
+  LAMBDA_PAYLOAD_BYTES,
+  MAX_RESPONSE_BYTES,
+  requestBodyEventBytes,
+  requestBodyEventBytesBound,
+  resultBytes,
+} from './response-size.js';
 
 const enc = new TextEncoder();
 const endpoints = { produce: 'p', fetch: 'f', admin: 'a', groups: 'g' };
@@ -255,5 +262,47 @@ describe('fetch responses fit the Lambda response limit', () => {
     ]);
     // 4.8 MB of bytes is 6.4 MB once base64-encoded.
     expect((await bytes(toEvent({ method: 'GET', url: '/big' }))).statusCode).toBe(500);
+  });
+});
+
+describe('sizes without encoding', () => {
+  it('a binary result is sized from its raw length, never base64-encoding the body', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 4096 }), fc.string(), (bytes, etag) => {
+        const result = toResult({ status: 200, headers: { etag }, body: bytes });
+        const encoded = JSON.stringify({ ...result, body: '' });
+        let reads = 0;
+        const body = Object.getOwnPropertyDescriptor(result, 'body')!;
+        Object.defineProperty(result, 'body', {
+          enumerable: true,
+          get: () => {
+            reads++;
+            return body.get!();
+          },
+        });
+        const size = resultBytes(result, bytes.length);
+        expect(reads).toBe(0);
+        expect(rawBody(result)).toBe(bytes);
+        // What Lambda would serialise: the same document with the base64 body.
+        expect(size).toBe(Buffer.byteLength(encoded, 'utf8') + Buffer.from(bytes).toString('base64').length);
+      }),
+    );
+  });
+
+  it('the bound on a request body in the event is never below its exact size', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 512 }),
+          fc.string({ unit: 'binary', maxLength: 256 }).map((t) => enc.encode(t)),
+        ),
+        fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', undefined),
+        (body, type) => {
+          expect(requestBodyEventBytesBound(body.length)).toBeGreaterThanOrEqual(
+            requestBodyEventBytes(body, type),
+          );
+        },
+      ),
+    );
   });
 });
