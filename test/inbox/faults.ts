@@ -16,10 +16,22 @@ import type { Transport } from '../../sdk/transport/types.js';
 export class ThrottlingInboxQueue implements InboxQueue {
   readonly calls = { receive: 0, delete: 0 };
   readonly throttled = { receive: 0, delete: 0 };
+  /**
+   * Throttles the `every`-th calls of each kind: calls `first`, `first + every`, … (`first`
+   * defaults to `every`). A schedule that must fault however few calls a run makes (the
+   * batcher's receives and deletes follow timing) starts at 1.
+   */
   constructor(
     readonly inner: InboxQueue,
     private readonly every: { receive: number; delete: number },
+    private readonly first: { receive?: number; delete?: number } = {},
   ) {}
+
+  private throttles(kind: 'receive' | 'delete'): boolean {
+    const call = ++this.calls[kind];
+    const first = this.first[kind] ?? this.every[kind];
+    return call >= first && (call - first) % this.every[kind] === 0;
+  }
 
   get address() {
     return this.inner.address;
@@ -30,7 +42,7 @@ export class ThrottlingInboxQueue implements InboxQueue {
   }
 
   async receive(max: number, waitMs?: number): Promise<InboxDelivery[]> {
-    if (++this.calls.receive % this.every.receive === 0) {
+    if (this.throttles('receive')) {
       this.throttled.receive++;
       throw new ThrottledError('inbox receive throttled (injected)');
     }
@@ -38,7 +50,7 @@ export class ThrottlingInboxQueue implements InboxQueue {
   }
 
   async delete(receipts: readonly string[]): Promise<void> {
-    if (++this.calls.delete % this.every.delete === 0) {
+    if (this.throttles('delete')) {
       this.throttled.delete++;
       throw new ThrottledError('inbox delete throttled (injected)');
     }
