@@ -17,7 +17,7 @@
  * A transaction is bounded by one TransactWriteItems (100 items): a send or sendOffsets that
  * would take the commit above it is refused with TRANSACTION_TOO_LARGE and changes nothing.
  */
-import type { Appender, AppendRun, IndexEntry } from '../append.js';
+import type { Appender, AppendRun } from '../append.js';
 import { casUpdate } from '../cas.js';
 import type { Clock, Random } from '../clock.js';
 import { InvalidRequestError, SluiceError, UnavailableError } from '../errors.js';
@@ -39,7 +39,14 @@ import {
 } from '../ports.js';
 import { initProducer } from '../producers.js';
 import { abortExpiredTransactions } from './expire.js';
-import { type CommitStepHook, finishCommit, fitsLargeCommit, prepareHeads } from './large-commit.js';
+import {
+  type CommitStepHook,
+  finishCommit,
+  fitsLargeCommit,
+  indexPuts,
+  type PartitionRuns,
+  prepareHeads,
+} from './large-commit.js';
 import {
   afterInit,
   afterSend,
@@ -51,7 +58,6 @@ import {
   encodeState,
   ended,
   isExpired,
-  type StagedRun,
   type StagedSend,
   sendField,
   type TxState,
@@ -497,10 +503,7 @@ export class TransactionCoordinator {
     const { meta } = this.deps;
     const ops: TransactOp[] = [];
     // Records: per partition, runs in send order get consecutive offsets from the head.
-    const byPartition = new Map<
-      string,
-      { topicId: string; topic: string; partition: number; runs: { objectKey: string; run: StagedRun }[] }
-    >();
+    const byPartition = new Map<string, PartitionRuns>();
     const refs = new Map<string, number>();
     for (const send of state.sends) {
       if (send.kind !== 'records') continue;
@@ -534,31 +537,9 @@ export class TransactionCoordinator {
           `topic '${p.topic}' was deleted after records were sent to it in this transaction; abort the transaction`,
         );
       }
-      let next = head.data.next;
-      let size = head.data.size;
-      let count = 0;
-      for (const { objectKey, run } of p.runs) {
-        const entry: IndexEntry = {
-          o: objectKey,
-          pos: run.position,
-          len: run.length,
-          base: next,
-          n: run.offsets,
-          rc: run.records,
-          bc: run.batches,
-          mt: run.maxTimestamp,
-          at: now,
-        };
-        ops.push({
-          type: 'put',
-          key: keys.index(p.topicId, p.partition, next + run.offsets - 1),
-          data: entry as unknown as ItemData,
-          condition: { absent: true },
-        });
-        next += run.offsets;
-        size += run.length;
-        count += run.records;
-      }
+      const index = indexPuts(p, head, now);
+      ops.push(...index.ops);
+      const { next, size, records: count } = index;
       const data = { ...head.data, next, size };
       // A marker this transaction left from an earlier large-commit attempt goes with it.
       if (data.x?.[id] !== undefined) {

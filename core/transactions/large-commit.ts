@@ -57,6 +57,46 @@ export interface PartitionRuns {
 
 const MAX_ATTEMPTS = 50;
 
+/**
+ * The index entries that make a partition's staged runs part of its log, from the head's
+ * next offset on (conditioned absent: applied twice is refused), and the head's `next` and
+ * `size` after them; `records` counts the records they hold. Shared by the one-transaction
+ * commit and step 3 of a large one.
+ */
+export function indexPuts(
+  p: PartitionRuns,
+  head: Head,
+  now: number,
+): { ops: TransactOp[]; next: number; size: number; records: number } {
+  const ops: TransactOp[] = [];
+  let next = head.data.next;
+  let size = head.data.size;
+  let records = 0;
+  for (const { objectKey, run } of p.runs) {
+    const entry: IndexEntry = {
+      o: objectKey,
+      pos: run.position,
+      len: run.length,
+      base: next,
+      n: run.offsets,
+      rc: run.records,
+      bc: run.batches,
+      mt: run.maxTimestamp,
+      at: now,
+    };
+    ops.push({
+      type: 'put',
+      key: keys.index(p.topicId, p.partition, next + run.offsets - 1),
+      data: entry as unknown as ItemData,
+      condition: { absent: true },
+    });
+    next += run.offsets;
+    size += run.length;
+    records += run.records;
+  }
+  return { ops, next, size, records };
+}
+
 /** Per partition (by partition key), the runs the transaction sends to it, in send order. */
 export function partitionsOf(state: TxState): Map<string, PartitionRuns> {
   const out = new Map<string, PartitionRuns>();
@@ -171,30 +211,7 @@ export async function applyPartition(
     // Applied already — or the topic was deleted since (its records went with it).
     if (head.data.x?.[id] !== txn || head.data.deleted) return undefined;
     const now = clock.now();
-    const ops: TransactOp[] = [];
-    let next = head.data.next;
-    let size = head.data.size;
-    for (const { objectKey, run } of p.runs) {
-      const entry: IndexEntry = {
-        o: objectKey,
-        pos: run.position,
-        len: run.length,
-        base: next,
-        n: run.offsets,
-        rc: run.records,
-        bc: run.batches,
-        mt: run.maxTimestamp,
-        at: now,
-      };
-      ops.push({
-        type: 'put',
-        key: keys.index(p.topicId, p.partition, next + run.offsets - 1),
-        data: entry as unknown as ItemData,
-        condition: { absent: true },
-      });
-      next += run.offsets;
-      size += run.length;
-    }
+    const { ops, next, size } = indexPuts(p, head, now);
     const { [id]: _, ...x } = head.data.x;
     ops.push({
       type: 'put',
