@@ -3,25 +3,11 @@ import { FaultInjector, FaultyMetaStore } from '../storage/faulty.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { ModelledMetaStore, ModelledObjectStore, S3_MODEL } from '../storage/modelled.js';
 import { records, run } from '../test/helpers/engine.js';
+import { drive } from '../test/helpers/virtual-time.js';
 import { Appender, type AppendResult, groupCapacity } from './append.js';
 import { ManualClock, seededRandom } from './clock.js';
 import { keys } from './keys.js';
 import { Topics } from './topics.js';
-
-/** Settles `promise` while moving `clock` forward in small steps (calls overlap as in real time). */
-async function drive<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
-  let done = false;
-  const settled = promise.finally(() => {
-    done = true;
-  });
-  settled.catch(() => {});
-  for (let step = 0; !done; step++) {
-    if (step > 400_000) throw new Error('drive: not settled after 100 s of virtual time');
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(0.25);
-  }
-  return settled;
-}
 
 /** One instance over modelled stores (so requests overlap), optionally with faults. */
 async function instance(options: { groupCommit?: boolean; faults?: FaultInjector } = {}) {

@@ -11,26 +11,12 @@ import { FaultInjector, FaultyMetaStore } from '../storage/faulty.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { ModelledMetaStore, ModelledObjectStore } from '../storage/modelled.js';
 import { records, run } from '../test/helpers/engine.js';
+import { drive } from '../test/helpers/virtual-time.js';
 import { Appender, type AppendResult } from './append.js';
 import { ManualClock, type Random, seededRandom } from './clock.js';
 import { keys } from './keys.js';
 import type { ItemKey, MetaStore, QueryOptions, SortKeyRange, TransactOp } from './ports.js';
 import { Topics } from './topics.js';
-
-/** Settles `promise` while moving `clock` forward in small steps (calls overlap as in real time). */
-async function drive<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
-  let done = false;
-  const settled = promise.finally(() => {
-    done = true;
-  });
-  settled.catch(() => {});
-  for (let step = 0; !done; step++) {
-    if (step > 800_000) throw new Error('drive: not settled after 200 s of virtual time');
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(0.25);
-  }
-  return settled;
-}
 
 const counts = { intents: 0, combined: 0, crashAfterIntent: 0, crashAfterCombined: 0 };
 

@@ -4,6 +4,7 @@ import { ManualClock, seededRandom } from '../core/clock.js';
 import { ThrottledError, UnavailableError } from '../core/errors.js';
 import { Topics } from '../core/topics.js';
 import { records, run } from '../test/helpers/engine.js';
+import { drive } from '../test/helpers/virtual-time.js';
 import { MemoryMetaStore, MemoryObjectStore } from './memory.js';
 import { DYNAMODB_MODEL, drawLatency, ModelledMetaStore, ModelledObjectStore, S3_MODEL } from './modelled.js';
 
@@ -14,19 +15,6 @@ function meta(model = DYNAMODB_MODEL) {
   const clock = new ManualClock(1_700_000_000_000, { autoAdvance: true });
   const inner = new MemoryMetaStore();
   return { clock, inner, store: new ModelledMetaStore(inner, { clock, random: seededRandom(1) }, model) };
-}
-
-/** Settles `promise` while moving `clock` forward in small steps. */
-async function drive<T>(clock: ManualClock, promise: Promise<T>): Promise<T> {
-  let done = false;
-  const settled = promise.finally(() => {
-    done = true;
-  });
-  while (!done) {
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(0.25);
-  }
-  return settled;
 }
 
 describe('drawLatency', () => {
