@@ -44,7 +44,7 @@ import {
   finishCommit,
   fitsLargeCommit,
   indexPuts,
-  type PartitionRuns,
+  partitionsOf,
   prepareHeads,
 } from './large-commit.js';
 import {
@@ -503,24 +503,9 @@ export class TransactionCoordinator {
     const { meta } = this.deps;
     const ops: TransactOp[] = [];
     // Records: per partition, runs in send order get consecutive offsets from the head.
-    const byPartition = new Map<string, PartitionRuns>();
     const refs = new Map<string, number>();
-    for (const send of state.sends) {
-      if (send.kind !== 'records') continue;
-      refs.set(send.objectKey, send.runs.length);
-      for (const run of send.runs) {
-        const pk = keys.partitionPk(run.topicId, run.partition);
-        const entry = byPartition.get(pk) ?? {
-          topicId: run.topicId,
-          topic: run.topic,
-          partition: run.partition,
-          runs: [],
-        };
-        entry.runs.push({ objectKey: send.objectKey, run });
-        byPartition.set(pk, entry);
-      }
-    }
-    const parts = [...byPartition.entries()];
+    for (const send of state.sends) if (send.kind === 'records') refs.set(send.objectKey, send.runs.length);
+    const parts = [...partitionsOf(state).entries()];
     const heads = await readHeads(
       meta,
       parts.map(([, p]) => ({ topicId: p.topicId, partition: p.partition })),
