@@ -128,3 +128,63 @@ export function sqsFaults(inner: Transport): { transport: Transport; counts: Sqs
   };
   return { transport, counts };
 }
+
+export type KinesisFaultCounts = SqsFaultCounts;
+
+/**
+ * Wraps `inner` (the real transport to Kinesis) as {@link sqsFaults} wraps SQS's: every 4th
+ * PutRecords is throttled (400 `ProvisionedThroughputExceededException`, nothing put); every
+ * 4th from the 3rd, after landing, answers 500 (one record) or reports its last record as
+ * refused with `ProvisionedThroughputExceededException` (several) — so the SDK puts again
+ * what the stream holds, and the batcher sees the duplicates.
+ */
+export function kinesisFaults(inner: Transport): { transport: Transport; counts: KinesisFaultCounts } {
+  const counts: KinesisFaultCounts = {
+    requests: 0,
+    entries: 0,
+    throttled: 0,
+    lostAnswers: 0,
+    partialFailures: 0,
+  };
+  const transport: Transport = async (req) => {
+    if (req.headers['x-amz-target'] !== 'Kinesis_20131202.PutRecords') return inner(req);
+    const n = ++counts.requests;
+    const entries = (JSON.parse(utf8d.decode(req.body)) as { Records: unknown[] }).Records.length;
+    counts.entries += entries;
+    if (n % 4 === 1) {
+      counts.throttled++;
+      return {
+        status: 400,
+        headers: { 'content-type': 'application/x-amz-json-1.1' },
+        body: utf8.encode(
+          JSON.stringify({
+            __type: 'ProvisionedThroughputExceededException',
+            message: 'Rate exceeded for shard shardId-000000000000 (injected)',
+          }),
+        ),
+      };
+    }
+    const res = await inner(req);
+    if (n % 4 !== 3 || res.status !== 200) return res;
+    if (entries === 1) {
+      counts.lostAnswers++;
+      return {
+        status: 500,
+        headers: { 'content-type': 'application/x-amz-json-1.1' },
+        body: utf8.encode(JSON.stringify({ __type: 'InternalFailure', message: 'injected' })),
+      };
+    }
+    const answer = JSON.parse(utf8d.decode(res.body)) as {
+      FailedRecordCount: number;
+      Records: { SequenceNumber?: string; ShardId?: string; ErrorCode?: string; ErrorMessage?: string }[];
+    };
+    counts.partialFailures++;
+    answer.Records[answer.Records.length - 1] = {
+      ErrorCode: 'ProvisionedThroughputExceededException',
+      ErrorMessage: 'injected',
+    };
+    answer.FailedRecordCount = 1;
+    return { ...res, body: utf8.encode(JSON.stringify(answer)) };
+  };
+  return { transport, counts };
+}
