@@ -21,7 +21,6 @@ import { createBatcherHandler } from '../../lambdas/batcher.js';
 import { createContext, type SluiceContext } from '../../lambdas/context.js';
 import { logLevel, Sluice } from '../../sdk/index.js';
 import { createHttpTransport } from '../../sdk/transport/http.js';
-import type { Transport } from '../../sdk/transport/types.js';
 import {
   awsEndpoint,
   EMULATOR_CREDENTIALS,
@@ -30,24 +29,11 @@ import {
   type TestStores,
 } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
+import { counting } from './counting.js';
 import { kinesisFaults } from './faults.js';
 import { makeQueue, makeStream, type TestQueue, type TestStream } from './queues.js';
 
 const FAST_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 300 };
-
-/** Counts requests to the Sluice functions by path. */
-function counting(endpoint: string): { transport: Transport; paths: Map<string, number> } {
-  const inner = createHttpTransport({ endpoint });
-  const paths = new Map<string, number>();
-  return {
-    paths,
-    transport: async (req) => {
-      const key = `${req.method} ${new URL(req.url).pathname}`;
-      paths.set(key, (paths.get(key) ?? 0) + 1);
-      return inner(req);
-    },
-  };
-}
 
 /** A dead-letter queue whose first `failures` sends are throttled. */
 class FlakySender implements InboxSender {
