@@ -8,7 +8,8 @@ import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches } from '../core/f
 import { readHeads } from '../core/heads.js';
 import type { DeflatedBatch } from '../core/records/index.js';
 import type { TopicMeta } from '../core/topics.js';
-import { BATCHES_CONTENT_TYPE, encodeFetchFrames } from '../core/wire.js';
+import { BATCHES_CONTENT_TYPE, fetchFrameChunks } from '../core/wire.js';
+import { ChunkedBody } from './chunked-body.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { asSluiceError, errorBody, lambdaHandler, parseJson, parseQuery, type Route } from './http.js';
 import { type Encoding, recordToJson } from './json-records.js';
@@ -191,7 +192,8 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
                   }),
                   ...(ok.length > 0 && { 'x-sluice-topic-ids': JSON.stringify(topicIds(ok)) }),
                 },
-                body: encodeFetchFrames(kept),
+                // The batches' bytes as read (views), not copied into one buffer (DESIGN.md §20).
+                body: new ChunkedBody(fetchFrameChunks(kept)),
               };
             }
             trimToBudget(ok, maxBytes, Number.POSITIVE_INFINITY);
