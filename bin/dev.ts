@@ -223,13 +223,13 @@ async function startInboxLoop(
   const queue = await ctx.inbox();
   if (!queue) return undefined;
   if (queue instanceof KinesisInboxQueue) {
-    // What Lambda's Kinesis event source mapping does, into the batcher function's handler.
+    // What Lambda's Kinesis event source mapping does, into the batcher function's handler:
+    // GetRecords once a second per shard, as the mapping (a shard serves 5 reads a second).
     return startKinesisPoller(
       queue,
       createBatcherHandler(async () => ctx),
       {
         windowMs,
-        pollMs: Math.min(1000, Math.max(50, windowMs)),
         onError: (err) => ctx.telemetry.logger.warn('inbox stream batch failed; retried', err as Error),
       },
     );
