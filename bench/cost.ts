@@ -197,15 +197,16 @@ async function measureAcksAllSmall(events: number): Promise<Unit> {
 async function measureAcksOne(batch: number): Promise<Unit> {
   const e = engine();
   await e.topics.create('w1', 1);
-  const inner = new SqliteInboxQueue(':memory:');
+  // The queue on the engine's clock, so that its receive times and the ledger's are comparable.
+  const inner = new SqliteInboxQueue(':memory:', { clock: e.clock });
   const queue = new MeteredInboxQueue(inner);
   const batcher = new InboxBatcher(e);
   // Warm: one batch so the ledger tail exists, as in steady state.
-  await queue.send([encodeInboxMessage(msg(0))]);
+  await queue.send([encodeInboxMessage(msg(0, e.clock.now()))]);
   await drainOnce(queue, batcher, { windowMs: 0 });
   e.meter.reset();
   Object.assign(queue.counts, { send: 0, receive: 0, delete: 0, release: 0, requests: 0 });
-  for (let i = 0; i < batch; i++) await queue.send([encodeInboxMessage(msg(i + 1))]);
+  for (let i = 0; i < batch; i++) await queue.send([encodeInboxMessage(msg(i + 1, e.clock.now()))]);
   const out = await drainOnce(queue, batcher, { windowMs: 60_000, maxMessages: batch });
   if (out?.committed.length !== batch)
     throw new Error(`batch of ${batch} committed ${out?.committed.length}`);
@@ -242,7 +243,7 @@ async function measureAcksOneKinesis(batch: number): Promise<Unit> {
     return {
       messageId: `shardId-000000000000:${i}`,
       receipt: String(i),
-      body: encodeInboxMessage(msg(i)),
+      body: encodeInboxMessage(msg(i, at)),
       sentAt: at,
       firstReceivedAt: at,
       receiveCount: 1,
@@ -303,13 +304,15 @@ function inboxShards(eventsPerMonth: number, bytes: number): number {
 }
 
 /** One short-lived producer's only event (sequence 0). */
-function msg(producer: number) {
+/** A W1 inbox message: a producer's first, sent at `at` (as the SDK stamps its first attempt). */
+function msg(producer: number, at = 1_700_000_000_000) {
   return {
     v: 1 as const,
     topic: 'w1',
     partition: 0,
     records: [{ v: Buffer.from(value).toString('base64'), ts: 1 }],
     producer: { id: String(producer + 1), epoch: 0, seq: 0 },
+    at,
   };
 }
 
@@ -511,6 +514,11 @@ export async function run(): Promise<void> {
           const one = await perEvent('sqs', batch);
           metrics[`w1.acks1.${v}.wcuPerEvent`] = round(one.wcu, 3);
           metrics[`w1.acks1.${v}.sqsRequestsPerEvent`] = round(one.sqsRequests, 3);
+        }
+        if (readers === 0) {
+          // The ledger read per batch (the batcher's dedup query and tail): RCU of one batch.
+          const one = await perEvent(path.backend, batch);
+          metrics[`w1.${path.key}.${v}.rcuPerBatch`] = round(one.rcu * Math.min(batch, 4000), 2);
         }
         row(path.label, total);
       }

@@ -6,9 +6,10 @@
  * Exactly once over an at-least-once queue: every commit also writes, in the same
  * transaction, a ledger item listing the ids of what it committed, and advances the
  * ledger's `tail` item by compare-and-set. Before committing, the batcher reads the tail
- * and the ledger items written since the first receive of the oldest message it holds
- * (a message cannot have been committed before it was first received): what is listed
- * there is a duplicate. A concurrent batcher's commit moves the tail, so this one's
+ * and the ledger items written since the earliest time a copy of a message it holds could
+ * have been committed — its first receive, or its sender's first attempt (`at`: a retry
+ * that became a second inbox message), within the sender retry horizon
+ * (`ledger-reach.ts`): what is listed there is a duplicate. A concurrent batcher's commit moves the tail, so this one's
  * commit fails its condition, and it decides again from the new ledger.
  *
  * Order per producer and partition (for messages that carry `prevAt`, as the SDK's do):
@@ -25,14 +26,26 @@ import { keys } from '../keys.js';
 import { ConflictError, type MetaStore, type TransactOp } from '../ports.js';
 import { encodeBatch, verifyBatch } from '../records/index.js';
 import type { Topics } from '../topics.js';
+import { ledgerReach } from './ledger-reach.js';
 import { decodeInboxMessage, dedupKey, type InboxMessage, predecessorKey, recordsOf } from './message.js';
-import { INBOX_ORDER_HORIZON_MS, type InboxDelivery } from './queue.js';
+import {
+  INBOX_ORDER_HORIZON_MS,
+  INBOX_RETRY_HORIZON_MS,
+  INBOX_SKEW_MS,
+  type InboxDelivery,
+} from './queue.js';
 
 export interface BatcherOptions {
   /** See the file comment. Default 5 minutes. */
   orderHorizonMs: number;
   /** Clock skew allowed between senders, the queue and batchers, ms. Default 5000. */
   skewMs: number;
+  /**
+   * How far back from a delivery's arrival a sender's retry of it may have been committed
+   * first, ms: the ledger is never read further back for it (`ledger-reach.ts`). Default
+   * {@link INBOX_RETRY_HORIZON_MS}, 5 minutes.
+   */
+  retryHorizonMs: number;
   /** How long ledger items are kept (≥ the queue's retention). Default 5 days. */
   ledgerTtlMs: number;
   /** Attempts when concurrent batchers keep moving the tail. Default 20. */
@@ -46,7 +59,8 @@ export interface BatcherOptions {
 
 export const DEFAULT_BATCHER_OPTIONS: BatcherOptions = {
   orderHorizonMs: INBOX_ORDER_HORIZON_MS,
-  skewMs: 5_000,
+  skewMs: INBOX_SKEW_MS,
+  retryHorizonMs: INBOX_RETRY_HORIZON_MS,
   ledgerTtlMs: 5 * 24 * 3600_000,
   maxAttempts: 20,
   ledgerItemBytes: 300_000,
@@ -166,17 +180,23 @@ export class InboxBatcher {
     });
   }
 
-  /** Since when the ledger must be read to decide every message of the batch. */
+  /** Since when the ledger must be read to decide every message of the batch (`ledger-reach.ts`). */
   private lookback(parsed: Parsed[], now: number): number {
     let from = now;
     for (const p of parsed) {
-      from = Math.min(from, p.delivery.firstReceivedAt);
-      const prevAt = p.message.producer?.prevAt;
-      if (p.before !== undefined && prevAt !== undefined) {
-        from = Math.min(from, Math.max(prevAt, now - this.options.orderHorizonMs));
-      }
+      const reach = ledgerReach(
+        {
+          sentAt: p.delivery.sentAt,
+          firstReceivedAt: p.delivery.firstReceivedAt,
+          at: p.message.at,
+          prevAt: p.before === undefined ? undefined : p.message.producer?.prevAt,
+        },
+        now,
+        this.options,
+      );
+      from = Math.min(from, reach);
     }
-    return Math.max(0, from - this.options.skewMs);
+    return from;
   }
 
   private async ledgerSince(time: number): Promise<Set<string>> {

@@ -28,6 +28,11 @@ export interface InboxMessageInput {
   producer?: InboxSenderState;
   /** For senders without a producer: the same on every retry of one send; suffixed with the partition (dedup is by producer when both are given). */
   eventId?: string;
+  /**
+   * When the sender first tried to send the message (ms): taken once, before the first
+   * attempt, and the same in every retry (the message's `at`). Absent: the message has none.
+   */
+  at?: number;
 }
 
 const b64 = (bytes: Uint8Array | null | undefined) =>
@@ -37,7 +42,8 @@ const b64 = (bytes: Uint8Array | null | undefined) =>
  * The message for one partition's records of one send.
  *
  * @example
- * const m = inboxMessageOf({ topic: 'events', partition: 0, records: [{ value }], now: Date.now(),
+ * const now = Date.now();
+ * const m = inboxMessageOf({ topic: 'events', partition: 0, records: [{ value }], now, at: now,
  *   producer: { id: '42', epoch: 0, seq: 7, prevAt: 1700000000000 } });
  */
 export function inboxMessageOf(input: InboxMessageInput): InboxMessage {
@@ -60,6 +66,7 @@ export function inboxMessageOf(input: InboxMessageInput): InboxMessage {
       },
     }),
     ...(input.eventId !== undefined && { eventId: `${input.eventId}/${input.partition}` }),
+    ...(input.at !== undefined && { at: input.at }),
   };
 }
 

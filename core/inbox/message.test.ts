@@ -29,6 +29,7 @@ const message: fc.Arbitrary<InboxMessage> = fc.record(
       { requiredKeys: ['id', 'epoch', 'seq'] },
     ),
     eventId: fc.string({ minLength: 1, maxLength: 20 }),
+    at: fc.nat(),
   },
   { requiredKeys: ['v', 'topic', 'partition', 'records'] },
 );
@@ -55,6 +56,19 @@ describe('inbox messages', () => {
         expect(predecessorKey(next)).toBe(dedupKey(m, 'x'));
       }),
     );
+  });
+
+  it('keeps reading messages of senders from before `at` (version 1, the field absent)', () => {
+    const old =
+      '{"v":1,"topic":"t","partition":0,"records":[{"v":"eA==","ts":1}],"producer":{"id":"7","epoch":0,"seq":3}}';
+    const m = decodeInboxMessage(old);
+    expect(m.at).toBeUndefined();
+    expect(dedupKey(m, 'id')).toBe('t/0/7.0.3');
+    // `at` takes nothing from the dedup key: a retry with it is the same message.
+    expect(dedupKey({ ...m, at: 1_800_000_000_000 }, 'id')).toBe(dedupKey(m, 'id'));
+    for (const at of [-1, 1.5, '1800000000000', 9e15]) {
+      expect(() => decodeInboxMessage(JSON.stringify({ ...m, at }))).toThrow(InvalidRequestError);
+    }
   });
 
   it('refuses anything else with InvalidRequestError only', () => {

@@ -3,6 +3,11 @@
  * sent them — an idempotent producer's (id, epoch, first sequence), or an event id. The
  * partition is chosen by the sender, so a producer's sequences are per partition as in
  * Kafka. Bodies are JSON (SQS carries text), byte fields base64.
+ *
+ * Format version 1 (`v`). Fields are only ever added, optional, to version 1: a message
+ * without a later field decodes as before (`at`, added with the sender retry horizon, is
+ * read as absent), and a batcher that does not know a field ignores it (zod drops unknown
+ * keys). A change old batchers could not read safely would be `v: 2`.
  */
 import * as z from 'zod';
 import { InvalidRequestError, SluiceError } from '../errors.js';
@@ -42,6 +47,13 @@ export const inboxMessageSchema = z.object({
     .optional(),
   /** For senders without a producer: the same id on every retry of one event. */
   eventId: z.string().min(1).max(128).optional(),
+  /**
+   * When the sender first tried to send this message, ms since the epoch (sender's clock):
+   * set once when the message is built, the same in every retry of it, so that a retry
+   * landing as a second inbox message is looked for in the ledger from then on
+   * (`ledger-reach.ts`). Absent on messages of older senders: taken as their first receive.
+   */
+  at: z.number().int().min(0).max(8.64e15).optional(),
 });
 
 export type InboxMessage = z.infer<typeof inboxMessageSchema>;

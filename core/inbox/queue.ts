@@ -94,6 +94,20 @@ export const INBOX_HOLD_BACK_MS = 1000;
  */
 export const INBOX_ORDER_HORIZON_MS = 5 * 60_000;
 /**
+ * The sender retry horizon, ms: how long after its first attempt (the message's `at`) an
+ * inbox message may still arrive as a sender's retry. The batcher reads the ledger at most
+ * this far back from a delivery's arrival, whatever `at` says (a wrong clock cannot make a
+ * batch read days of ledger); the SDK caps its inbox retries so that their worst case (every
+ * attempt timing out, every backoff at its longest) plus the clock-skew margin fits
+ * (`sdk/retry.ts`, `inboxRetry`). `POST /v1/inbox` refuses an `at` older than this.
+ */
+export const INBOX_RETRY_HORIZON_MS = 5 * 60_000;
+/**
+ * Clock skew allowed between senders, the inbox and batchers, ms (the batcher's default
+ * `skewMs`; `POST /v1/inbox` refuses an `at` further in its future than this).
+ */
+export const INBOX_SKEW_MS = 5_000;
+/**
  * Receives of one inbox message before SQS moves it to the dead-letter queue
  * (`maxReceiveCount`). A message waiting for its predecessor is held back at most for the
  * order horizon (plus clock skew), received at most once per {@link INBOX_HOLD_BACK_MS}, so
