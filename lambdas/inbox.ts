@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { type InboxSenderState, inboxMessageOf } from '../core/inbox/build.js';
 import { encodeInboxMessage } from '../core/inbox/message.js';
+import { INBOX_RETRY_HORIZON_MS, INBOX_SKEW_MS } from '../core/inbox/queue.js';
 import { defaultPartition, encodeBatch, type RecordInput } from '../core/records/index.js';
 import { checkRecordRules } from '../core/topic-rules.js';
 import type { SluiceContext } from './context.js';
@@ -31,6 +32,12 @@ const inboxBody = z.strictObject({
     })
     .optional(),
   eventId: z.string().min(1).max(128).optional(),
+  /**
+   * When the client first tried to send this request, ms since the epoch: the same on every
+   * retry of it (docs/api.md, "A retry's first attempt"). Within the sender retry horizon
+   * before now and at most the clock-skew margin after; by default now.
+   */
+  at: z.number().int().min(0).max(8.64e15).optional(),
 });
 
 export function inboxRoute(ctx: SluiceContext): Route {
@@ -43,9 +50,16 @@ export function inboxRoute(ctx: SluiceContext): Route {
       if (!inbox) {
         throw new SluiceError('INVALID_REQUEST', 'this deployment has no inbox: acks=1 is not available');
       }
+      const now = ctx.clock.now();
+      const at = body.at ?? now;
+      if (at > now + INBOX_SKEW_MS || at < now - INBOX_RETRY_HORIZON_MS) {
+        throw new InvalidRequestError(
+          `at: ${at} is ${at > now ? `${at - now} ms in the future` : `${now - at} ms old`}; the first attempt of a request is at most ${INBOX_SKEW_MS} ms ahead of the server's clock and at most ${INBOX_RETRY_HORIZON_MS} ms old (the sender retry horizon): send a new request instead`,
+          'at',
+        );
+      }
       const topic = await ctx.topics.get(body.topic);
       const encoding = body.encoding ?? 'utf8';
-      const now = ctx.clock.now();
       const keyless = body.producer
         ? Number(Object.keys(body.producer.sequences)[0] ?? 0) % topic.partitions
         : Math.floor(ctx.random() * topic.partitions);
@@ -100,6 +114,7 @@ export function inboxRoute(ctx: SluiceContext): Route {
             now,
             producer,
             eventId: body.eventId,
+            at,
           }),
         );
       });

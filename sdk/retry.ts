@@ -44,6 +44,36 @@ export function backoff(
   return Math.max(0, Math.round(Math.min(options.maxRetryTime, base * jitter)));
 }
 
+/**
+ * The longest {@link withRetry} (or the inbox clients' loop) can go on with one request, ms,
+ * from the start of its first attempt to the end of its last: every attempt running to
+ * `requestTimeoutMs`, every backoff at its longest (jitter at `+factor`). With the defaults
+ * and the HTTP transport's 30 s timeout: 6 × 30 s + (0.3 + 0.6 + 1.2 + 2.4 + 4.8 s) × 1.2 = 191.16 s.
+ */
+export function worstCaseRetryMs(options: RetryOptions | undefined, requestTimeoutMs: number): number {
+  const o = { ...DEFAULT_RETRY, ...options };
+  let total = (o.retries + 1) * requestTimeoutMs;
+  for (let i = 0; i < o.retries; i++) {
+    total += Math.min(o.maxRetryTime, o.initialRetryTime * o.multiplier ** i * (1 + o.factor));
+  }
+  return total;
+}
+
+/**
+ * `options` with as many retries as fit `budgetMs` by {@link worstCaseRetryMs} (all of
+ * them when they fit; none when not even one does), and whether it had to cut.
+ */
+export function retriesWithin(
+  options: RetryOptions | undefined,
+  requestTimeoutMs: number,
+  budgetMs: number,
+): { retry: RetryOptions; cut: boolean } {
+  const o = { ...DEFAULT_RETRY, ...options };
+  let retries = o.retries;
+  while (retries > 0 && worstCaseRetryMs({ ...o, retries }, requestTimeoutMs) > budgetMs) retries--;
+  return { retry: { ...options, retries }, cut: retries < o.retries };
+}
+
 export function isRetriable(err: unknown): boolean {
   return (err as { retriable?: unknown } | undefined)?.retriable === true;
 }

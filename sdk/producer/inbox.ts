@@ -24,13 +24,14 @@
 import { randomUUID } from 'node:crypto';
 import { inboxBodyOf, inboxMessageOf } from '../../core/inbox/build.js';
 import { inboxPartitionKey } from '../../core/inbox/partition-key.js';
-import { MAX_INBOX_MESSAGE_BYTES } from '../../core/inbox/queue.js';
+import { INBOX_RETRY_HORIZON_MS, INBOX_SKEW_MS, MAX_INBOX_MESSAGE_BYTES } from '../../core/inbox/queue.js';
 import type { SluiceApi } from '../api.js';
 import { parseJson } from '../api.js';
 import { AuthorizationFailedError, MessageTooLargeError, type SluiceClientError } from '../errors.js';
-import type { RetryOptions } from '../retry.js';
+import { type RetryOptions, retriesWithin } from '../retry.js';
 import type { InboxSendResult } from '../transport/aws-json.js';
 import { defaultCredentials } from '../transport/credentials.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../transport/http.js';
 import { KinesisInboxClient } from '../transport/kinesis.js';
 import { SqsInboxClient } from '../transport/sqs.js';
 import type { Transport } from '../transport/types.js';
@@ -89,13 +90,33 @@ export class InboxSender {
   private readonly partitions = new Map<string, PartitionState>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private route: Promise<DirectInbox | undefined> | undefined;
+  /** The producer's retry options, cut to the sender retry horizon. */
+  private readonly retry: RetryOptions;
 
   constructor(
     private readonly api: SluiceApi,
-    private readonly retry: RetryOptions,
+    retry: RetryOptions,
     /** A fresh producer id (POST /v1/producers), or undefined for a non-idempotent producer. */
     private readonly newProducer: (() => Promise<{ producerId: string; epoch: number }>) | undefined,
-  ) {}
+  ) {
+    // Every retry of a message must land within the sender retry horizon of its first
+    // attempt (its `at`), or the batcher may not find the copy committed first: retry no
+    // longer than the horizon less the clock-skew margin allows (the defaults fit).
+    const requestTimeout = api.inbox?.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const budget = INBOX_RETRY_HORIZON_MS - INBOX_SKEW_MS;
+    const { retry: within, cut } = retriesWithin(retry, requestTimeout, budget);
+    if (cut) {
+      api.logger.warn(
+        'acks=1: fewer retries per inbox send than configured, to stay within the sender retry horizon',
+        {
+          retries: within.retries,
+          requestTimeout,
+          horizonMs: INBOX_RETRY_HORIZON_MS,
+        },
+      );
+    }
+    this.retry = within;
+  }
 
   /**
    * Sends records (already partitioned, each checked to fit a message alone): per
@@ -207,6 +228,7 @@ export class InboxSender {
    * enqueued, no sequence spent).
    */
   private async toQueue(inbox: DirectInbox, parts: Part[]): Promise<InboxReceipt[] | undefined> {
+    // Before the first attempt: the client's retries resend these very bodies.
     const now = Date.now();
     const eventId = this.newProducer ? undefined : randomUUID();
     const keys: string[] = [];
@@ -220,6 +242,7 @@ export class InboxSender {
           ? { id: p.state.producerId, epoch: p.state.epoch, seq: p.state.seq, prevAt: p.state.prevAt }
           : undefined,
         eventId,
+        at: now,
       });
       keys.push(inboxPartitionKey(message));
       const { body, bytes, tooLarge } = inboxBodyOf(message);
@@ -261,7 +284,9 @@ export class InboxSender {
     const b64 = (b: Uint8Array | null | undefined) =>
       b === null || b === undefined ? null : Buffer.from(b).toString('base64');
     const first = parts[0]!;
+    // Built once, before the first attempt: every retry of the request sends this `at`.
     const json = {
+      at: Date.now(),
       topic: first.topic,
       encoding: 'base64',
       records: parts.flatMap((p) =>

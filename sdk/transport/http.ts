@@ -17,6 +17,9 @@ export interface HttpTransportOptions {
   requestTimeout?: number;
 }
 
+/** The per-request timeout of the HTTP transport when none is given, ms. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
 /**
  * @example
  * const transport = createHttpTransport({ endpoint: 'http://127.0.0.1:8092' });
@@ -25,7 +28,7 @@ export interface HttpTransportOptions {
 export function createHttpTransport(options: HttpTransportOptions): Transport {
   const signed = options.sign ?? (isFunctionUrl(options.endpoint) || options.credentials !== undefined);
   let signer: Signer | undefined;
-  const timeout = options.requestTimeout ?? 30_000;
+  const timeout = options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
   return async (req) => {
     if (signed) {
       signer ??= createSigner(options);
