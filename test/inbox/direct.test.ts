@@ -11,6 +11,7 @@ import { startDevServer } from '../../bin/dev.js';
 import { createContext } from '../../lambdas/context.js';
 import { logLevel, Sluice } from '../../sdk/index.js';
 import { createHttpTransport } from '../../sdk/transport/http.js';
+import type { Transport } from '../../sdk/transport/types.js';
 import { MeteredInboxQueue } from '../../storage/metered-queue.js';
 import { EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
@@ -211,5 +212,74 @@ describe('acks=1 and acks=0 straight to SQS (moto), with throttling', () => {
       contentType: 'application/x-amz-json-1.0',
       type: 'com.amazonaws.sqs#AccessDenied',
     });
+  }, 60_000);
+  it('a retry after a lost answer resends what the first attempt sent: the same body and `at` to SQS, the same `at` to POST /v1/inbox', async () => {
+    const utf8d = new TextDecoder();
+    const lost = (status: number, body: unknown) => ({
+      status,
+      headers: { 'content-type': 'application/json' },
+      body: new TextEncoder().encode(JSON.stringify(body)),
+    });
+    // SQS: the first SendMessageBatch lands and its answer is lost (500).
+    const sqsInner = createHttpTransport({ endpoint: 'http://sqs', sign: false });
+    const batches: string[][] = [];
+    const sqsTransport: Transport = async (req) => {
+      if (req.headers['x-amz-target'] !== 'AmazonSQS.SendMessageBatch') return sqsInner(req);
+      const entries = (JSON.parse(utf8d.decode(req.body)) as { Entries: { MessageBody: string }[] }).Entries;
+      batches.push(entries.map((e) => e.MessageBody));
+      const res = await sqsInner(req);
+      return batches.length === 1
+        ? lost(500, { __type: 'com.amazonaws.sqs#InternalError', message: 'lost' })
+        : res;
+    };
+    // POST /v1/inbox: the first request is served and its answer is lost (503).
+    const apiInner = createHttpTransport({ endpoint: server.url });
+    const posts: { at?: number; eventId?: string }[] = [];
+    const apiTransport: Transport = async (req) => {
+      const res = await apiInner(req);
+      if (!req.url.endsWith('/v1/inbox')) return res;
+      posts.push(JSON.parse(utf8d.decode(req.body)));
+      return posts.length === 1
+        ? lost(503, { error: { code: 'UNAVAILABLE', message: 'lost', retriable: true } })
+        : res;
+    };
+    const before = Date.now();
+    const direct = new Sluice({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: EMULATOR_CREDENTIALS,
+      transport: apiTransport,
+      inbox: { transport: sqsTransport },
+      retry: FAST_RETRY,
+      logLevel: logLevel.NOTHING,
+    });
+    await direct.admin().createTopics({ topics: [{ topic: 'retried', numPartitions: 1 }] });
+    await direct.producer({ acks: 1 }).send({ topic: 'retried', messages: [{ value: 'r-direct' }] });
+    expect(batches).toHaveLength(2);
+    expect(batches[1]).toEqual(batches[0]);
+    const at = (JSON.parse(batches[0]![0]!) as { at?: number }).at!;
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Date.now());
+
+    const overHttp = new Sluice({
+      endpoint: server.url,
+      transport: apiTransport,
+      inbox: { mode: 'http' },
+      retry: FAST_RETRY,
+      logLevel: logLevel.NOTHING,
+    });
+    await overHttp
+      .producer({ acks: 1, idempotent: false })
+      .send({ topic: 'retried', messages: [{ value: 'r-http' }] });
+    expect(posts).toHaveLength(2);
+    expect(posts[1]).toEqual(posts[0]);
+    expect(posts[0]!.at).toBeGreaterThanOrEqual(at);
+
+    const read = async () =>
+      (await server.context.reader.fetchRecords('retried', 0, 0, { maxBytes: 1 << 20 })).records.map((r) =>
+        Buffer.from(r.value!).toString(),
+      );
+    await waitFor(async () => (await read()).length >= 2, 30_000, 'the batcher');
+    expect((await read()).sort()).toEqual(['r-direct', 'r-http']);
   }, 60_000);
 });
