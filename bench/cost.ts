@@ -24,12 +24,14 @@ import { ManualClock, seededRandom } from '../core/clock.js';
 import { InboxBatcher } from '../core/inbox/batcher.js';
 import { drainOnce } from '../core/inbox/drain.js';
 import { encodeInboxMessage } from '../core/inbox/message.js';
+import type { InboxDelivery } from '../core/inbox/queue.js';
 import { encodeBatch, verifyBatch } from '../core/records/index.js';
 import { Topics } from '../core/topics.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { Meter, MeteredMetaStore, MeteredObjectStore } from '../storage/metered.js';
 import { MeteredInboxQueue } from '../storage/metered-queue.js';
 import { SqliteInboxQueue } from '../storage/sqlite-queue.js';
+import { BATCHER_LARGE } from './lambda-time.js';
 import { printTable, round, writeResults } from './lib.js';
 import { GB, HOURS_PER_MONTH, PRICES, PRICES_AS_OF, SECONDS_PER_MONTH } from './prices.js';
 
@@ -55,6 +57,10 @@ const lambdaTime = existsSync(LAMBDA_TIME_FILE)
   : undefined;
 /** Whether produce and fetch GB-s are measured (true) or estimated. */
 const GBS_MEASURED = lambdaTime !== undefined;
+/** The batcher's GB-s per batch: a base and a part per event, from its 1- and large-message batches. */
+const batcherPerEvent = lambdaTime?.batcher_large_gb_s
+  ? (lambdaTime.batcher_large_gb_s - lambdaTime.batcher_one_gb_s!) / (BATCHER_LARGE - 1)
+  : undefined;
 const GBS = lambdaTime
   ? {
       ...GBS_ESTIMATED,
@@ -62,8 +68,14 @@ const GBS = lambdaTime
       produce1MiB: lambdaTime.produce_mib_gb_s!,
       fetch: lambdaTime.fetch_small_gb_s!,
       fetch1MiB: lambdaTime.fetch_mib_gb_s!,
+      ...(batcherPerEvent !== undefined && {
+        batcherBase: lambdaTime.batcher_one_gb_s! - batcherPerEvent,
+        batcherPerEvent,
+      }),
     }
   : GBS_ESTIMATED;
+/** Whether the batcher's GB-s are measured (`batcher_*` in lambda-time.json) or estimated. */
+const BATCHER_GBS_MEASURED = batcherPerEvent !== undefined;
 /** SQS event source mapping: ~5 pollers long-polling 20 s at rest (AWS's documented behaviour, approximate). */
 const ESM_IDLE_RECEIVES_PER_MONTH = 5 * (SECONDS_PER_MONTH / 20);
 
@@ -73,6 +85,10 @@ interface Unit {
   wcu: number;
   rcu: number;
   sqsRequests: number;
+  /** Kinesis PUT payload units (25 KB of a record each): the Kinesis inbox's per-event price. */
+  kinesisPutUnits: number;
+  /** Kinesis shard-hours (provisioned): the Kinesis inbox's price at rest. */
+  kinesisShardHours: number;
   invocations: number;
   gbSeconds: number;
 }
@@ -83,6 +99,8 @@ const zero = (): Unit => ({
   wcu: 0,
   rcu: 0,
   sqsRequests: 0,
+  kinesisPutUnits: 0,
+  kinesisShardHours: 0,
   invocations: 0,
   gbSeconds: 0,
 });
@@ -95,6 +113,8 @@ function usd(u: Unit): number {
     (u.wcu * p.dynamodb.perMillionWriteUnits) / 1e6 +
     (u.rcu * p.dynamodb.perMillionReadUnits) / 1e6 +
     (u.sqsRequests * p.sqs.standardPerMillionRequests) / 1e6 +
+    (u.kinesisPutUnits * p.kinesisProvisioned.putUnitsPerMillion) / 1e6 +
+    u.kinesisShardHours * p.kinesisProvisioned.shardHour +
     (u.invocations * p.lambda.perMillionRequests) / 1e6 +
     u.gbSeconds * p.lambda.arm64GbSecond
   );
@@ -156,6 +176,7 @@ async function measureAcksAllSmall(events: number): Promise<Unit> {
   const c = e.meter.snapshot();
   return scale(
     {
+      ...zero(),
       s3Puts: c.s3.put,
       s3Gets: c.s3.get,
       wcu: c.dynamo.wcu,
@@ -188,6 +209,7 @@ async function measureAcksOne(batch: number): Promise<Unit> {
   inner.close();
   return scale(
     {
+      ...zero(),
       s3Puts: c.s3.put,
       s3Gets: c.s3.get,
       wcu: c.dynamo.wcu,
@@ -199,6 +221,67 @@ async function measureAcksOne(batch: number): Promise<Unit> {
     },
     1 / batch,
   );
+}
+
+/**
+ * acks=1 on a Kinesis inbox: `batch` events put one per PutRecord (as one per invocation),
+ * handed to the batcher as the Kinesis event source mapping does (it reads the shard; no
+ * per-record request is billed for a shared-throughput consumer). Per event, without the
+ * shard-hours (a fixed price per month, added per volume).
+ */
+async function measureAcksOneKinesis(batch: number): Promise<Unit> {
+  const e = engine();
+  await e.topics.create('w1', 1);
+  const batcher = new InboxBatcher(e);
+  const delivery = (i: number): InboxDelivery => {
+    const at = e.clock.now();
+    return {
+      messageId: `shardId-000000000000:${i}`,
+      receipt: String(i),
+      body: encodeInboxMessage(msg(i)),
+      sentAt: at,
+      firstReceivedAt: at,
+      receiveCount: 1,
+    };
+  };
+  await batcher.commit([delivery(0)]); // warm: the ledger tail exists, as in steady state
+  e.meter.reset();
+  const deliveries = Array.from({ length: batch }, (_, i) => delivery(i + 1));
+  const out = await batcher.commit(deliveries);
+  if (out.committed.length !== batch) throw new Error(`batch of ${batch} committed ${out.committed.length}`);
+  const c = e.meter.snapshot();
+  // A PUT payload unit is 25 KB of a record (its data and partition key).
+  const putUnits = deliveries.reduce(
+    (n, d) => n + Math.ceil((Buffer.byteLength(d.body) + KINESIS_PARTITION_KEY_BYTES) / 25_000),
+    0,
+  );
+  return scale(
+    {
+      ...zero(),
+      s3Puts: c.s3.put,
+      s3Gets: c.s3.get,
+      wcu: c.dynamo.wcu,
+      rcu: c.dynamo.rcu,
+      kinesisPutUnits: putUnits,
+      invocations: 1,
+      gbSeconds: GBS.batcherBase + batch * GBS.batcherPerEvent,
+    },
+    1 / batch,
+  );
+}
+
+/** `<producerId>:<topic>:<partition>`, about this long. */
+const KINESIS_PARTITION_KEY_BYTES = 24;
+/** A W1 inbox message's size (JSON, the 1 KiB value in base64). */
+const INBOX_MESSAGE_BYTES = Buffer.byteLength(encodeInboxMessage(msg(999)));
+
+/**
+ * Shards of a provisioned Kinesis inbox for `eventsPerMonth` messages of `bytes`: each takes
+ * 1,000 records/s and 1 MB/s in (Kinesis Data Streams quotas), at least one.
+ */
+function inboxShards(eventsPerMonth: number, bytes: number): number {
+  const perSec = eventsPerMonth / SECONDS_PER_MONTH;
+  return Math.max(1, Math.ceil(perSec / 1000), Math.ceil((perSec * bytes) / 1e6));
 }
 
 /** One short-lived producer's only event (sequence 0). */
@@ -237,6 +320,7 @@ async function measureBusy(requests: number): Promise<Unit> {
   const c = e.meter.snapshot();
   return scale(
     {
+      ...zero(),
       s3Puts: c.s3.put,
       s3Gets: 0,
       wcu: c.dynamo.wcu,
@@ -251,6 +335,7 @@ async function measureBusy(requests: number): Promise<Unit> {
 
 /** A fetch that finds new data: one invocation, the head read and index query, one ranged GET. */
 const FETCH: Unit = {
+  ...zero(),
   s3Puts: 0,
   s3Gets: 1,
   wcu: 0,
@@ -338,35 +423,48 @@ export async function run(): Promise<void> {
   const acksAll = await measureAcksAllSmall(2000);
   metrics['w1.acksAll.wcuPerEvent'] = round(acksAll.wcu, 2);
   metrics['w1.acksAll.s3PutsPerEvent'] = acksAll.s3Puts;
-  const batchWindowSec = 1;
   const volumes = [1e6, 1e8, 1e10];
-  const measured = new Map<number, Unit>();
+  // Per-event units of one batch size, measured once per (backend, size); batches are measured
+  // up to 4,000 messages, about what Lambda's 6 MB payload lets through for 1 KiB events.
+  const measured = new Map<string, Unit>();
+  const perEvent = async (backend: 'sqs' | 'kinesis', batch: number) => {
+    const key = `${backend}:${batch}`;
+    if (!measured.has(key)) {
+      const size = Math.min(batch, 4000);
+      measured.set(key, await (backend === 'sqs' ? measureAcksOne(size) : measureAcksOneKinesis(size)));
+    }
+    return measured.get(key)!;
+  };
+  /**
+   * acks=1 through one inbox backend at a batch window: the month's units and the events per
+   * batch. SQS: one mapping gathers the whole rate for the window (plus its pollers' receives at
+   * rest). Kinesis: the mapping reads each shard apart, so a batch is a shard's share of the window.
+   */
+  const acks1 = async (backend: 'sqs' | 'kinesis', v: number, windowSec: number) => {
+    const shards = backend === 'kinesis' ? inboxShards(v, INBOX_MESSAGE_BYTES) : 1;
+    const rate = v / SECONDS_PER_MONTH / shards;
+    const batch = Math.min(10_000, Math.max(1, Math.round(rate * windowSec)));
+    const fixed: Unit =
+      backend === 'sqs'
+        ? { ...zero(), sqsRequests: ESM_IDLE_RECEIVES_PER_MONTH }
+        : { ...zero(), kinesisShardHours: shards * HOURS_PER_MONTH };
+    return { units: add(scale(await perEvent(backend, batch), v), fixed), batch, shards };
+  };
+  const acks1Paths = [
+    { key: 'acks1', label: 'acks1 SQS, 1 s window', backend: 'sqs', windowSec: 1 },
+    { key: 'acks1Window20s', label: 'acks1 SQS, 20 s window', backend: 'sqs', windowSec: 20 },
+    { key: 'acks1Kinesis', label: 'acks1 Kinesis, 1 s window', backend: 'kinesis', windowSec: 1 },
+    { key: 'acks1KinesisWindow2s', label: 'acks1 Kinesis, 2 s window', backend: 'kinesis', windowSec: 2 },
+  ] as const;
   for (const readers of [0, 3]) {
     const w = readers === 0 ? 'w1' : 'w3';
     for (const v of volumes) {
-      const rate = v / SECONDS_PER_MONTH;
-      const batch = Math.min(10_000, Math.max(1, Math.round(rate * batchWindowSec)));
-      if (!measured.has(batch)) measured.set(batch, await measureAcksOne(Math.min(batch, 4000)));
-      const perEvent = measured.get(batch)!;
       const bytes = v * KIB;
-      // Consumers: each group fetches once per commit that brought something new, at most once a second.
-      const fetchesAll = readers * Math.min(v, SECONDS_PER_MONTH);
-      const fetchesOne = readers * Math.min(v / batch, SECONDS_PER_MONTH);
-      const idle: Unit = { ...zero(), sqsRequests: ESM_IDLE_RECEIVES_PER_MONTH };
-      const one = add(scale(perEvent, v), idle, scale(FETCH, fetchesOne));
-      const all = add(scale(acksAll, v), scale(FETCH, fetchesAll));
       const storage = storageUsd(bytes, 1);
       const kod = kinesisOnDemand(bytes, v, readers, 1);
       const kp = kinesisProvisioned(bytes, v, readers, 1);
       const msk = mskServerless(bytes, readers, 1, 1);
-      for (const [path, u] of [
-        ['acks1', one],
-        ['acksAll', all],
-      ] as const) {
-        const total = usd(u) + storage;
-        const key = `${w}.${path}.${v}`;
-        metrics[`${key}.usdPerMonth`] = round(total, 2);
-        metrics[`${key}.usdPerMillionEvents`] = round(total / (v / 1e6), 3);
+      const row = (path: string, total: number) =>
         rows.push([
           w,
           v.toExponential(0),
@@ -377,33 +475,30 @@ export async function run(): Promise<void> {
           round(kp, 2),
           round(msk, 2),
         ]);
+      // Consumers: each group fetches once per commit that brought something new, at most once a second.
+      const fetches = (commits: number) => scale(FETCH, readers * Math.min(commits, SECONDS_PER_MONTH));
+      for (const path of acks1Paths) {
+        const { units, batch, shards } = await acks1(path.backend, v, path.windowSec);
+        const total = usd(add(units, fetches((v / batch) * shards))) + storage;
+        const key = `${w}.${path.key}.${v}`;
+        metrics[`${key}.usdPerMonth`] = round(total, 2);
+        metrics[`${key}.usdPerMillionEvents`] = round(total / (v / 1e6), 3);
+        metrics[`${key}.eventsPerBatch`] = batch;
+        if (path.backend === 'kinesis') metrics[`${key}.shards`] = shards;
+        if (readers === 0 && path.key === 'acks1') {
+          const one = await perEvent('sqs', batch);
+          metrics[`w1.acks1.${v}.wcuPerEvent`] = round(one.wcu, 3);
+          metrics[`w1.acks1.${v}.sqsRequestsPerEvent`] = round(one.sqsRequests, 3);
+        }
+        row(path.label, total);
       }
+      const all = usd(add(scale(acksAll, v), fetches(v))) + storage;
+      metrics[`${w}.acksAll.${v}.usdPerMonth`] = round(all, 2);
+      metrics[`${w}.acksAll.${v}.usdPerMillionEvents`] = round(all / (v / 1e6), 3);
+      row('acksAll', all);
       metrics[`${w}.kinesisOnDemand.${v}.usdPerMonth`] = round(kod, 2);
       metrics[`${w}.kinesisProvisioned.${v}.usdPerMonth`] = round(kp, 2);
       metrics[`${w}.mskServerless.${v}.usdPerMonth`] = round(msk, 2);
-      if (readers === 0) {
-        // The same at a 20 s window: 20× bigger batches, up to the mapping's 10,000.
-        const batch20 = Math.min(10_000, Math.max(1, Math.round(rate * 20)));
-        if (!measured.has(batch20)) measured.set(batch20, await measureAcksOne(Math.min(batch20, 4000)));
-        const one20 = add(scale(measured.get(batch20)!, v), idle);
-        const total20 = usd(one20) + storage;
-        metrics[`w1.acks1Window20s.${v}.usdPerMonth`] = round(total20, 2);
-        metrics[`w1.acks1Window20s.${v}.usdPerMillionEvents`] = round(total20 / (v / 1e6), 3);
-        metrics[`w1.acks1Window20s.${v}.eventsPerBatch`] = batch20;
-        rows.push([
-          w,
-          v.toExponential(0),
-          'acks1 (20 s window)',
-          round(total20, 2),
-          round(total20 / (v / 1e6), 3),
-          round(kod, 2),
-          round(kp, 2),
-          round(msk, 2),
-        ]);
-        metrics[`w1.acks1.${v}.eventsPerBatch`] = batch;
-        metrics[`w1.acks1.${v}.wcuPerEvent`] = round(perEvent.wcu, 3);
-        metrics[`w1.acks1.${v}.sqsRequestsPerEvent`] = round(perEvent.sqsRequests, 3);
-      }
     }
   }
   // W2: 10 MiB/s of 1 MiB requests (1 KiB records), 7 days, 3 groups reading 1 MiB per fetch.
@@ -437,13 +532,15 @@ export async function run(): Promise<void> {
       GBS_MEASURED
         ? 'measured (bench/results/lambda-time.json)'
         : 'estimated (run `npm run bench -- lambda-time` first)'
-    }, of the inbox batcher estimated`,
+    }, of the inbox batcher ${BATCHER_GBS_MEASURED ? 'measured' : 'estimated'}`,
   );
   metrics['lambda.gbSecondsMeasured'] = GBS_MEASURED ? 1 : 0;
   metrics['lambda.produceSmall.gbSeconds'] = GBS.produceSmall;
   metrics['lambda.produce1MiB.gbSeconds'] = GBS.produce1MiB;
   metrics['lambda.fetch.gbSeconds'] = GBS.fetch;
   metrics['lambda.fetch1MiB.gbSeconds'] = GBS.fetch1MiB;
+  metrics['lambda.batcherBase.gbSeconds'] = round(GBS.batcherBase, 6);
+  metrics['lambda.batcherPerEvent.gbSeconds'] = round(GBS.batcherPerEvent, 8);
   printTable(rows);
   console.log(
     `W1 acks=all: ${acksAll.wcu} WCU and ${acksAll.s3Puts} PUT per event; W2: ${round(busy.wcu, 2)} WCU per 1 MiB request`,

@@ -15,13 +15,18 @@
  * a PUT of the same size: first byte + transfer); heartbeat = one read and one transaction.
  * Small = 10 records of 100 B (JSON produce); 1 MiB = 1,024 records of 1 KiB (binary
  * frames, as the SDK sends); fetches are binary and read the batch just written. GB-seconds = billed seconds × the function's default memory
- * (lib/sluice-cluster.ts: produce and fetch 1,024 MB, groups 256 MB).
+ * (lib/sluice-cluster.ts: produce 1,024 MB, fetch and the inbox batcher 512 MB, groups 256 MB).
+ * The batcher: one SQS event of 1 and of 100 messages (1 KiB events from distinct producers),
+ * a batch a second on a manual clock, the wait one ledger read, a topic read, a PUT and a transaction.
  *
  * Writes bench/results/lambda-time.json; bench/cost.ts reads it.
  */
-import type { LambdaFunctionURLEvent } from 'aws-lambda';
+import type { LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
+import { ManualClock } from '../core/clock.js';
+import { encodeInboxMessage } from '../core/inbox/message.js';
 import { encodeBatch } from '../core/records/index.js';
 import { BATCHES_CONTENT_TYPE, encodeProduceFrames } from '../core/wire.js';
+import { createBatcherHandler } from '../lambdas/batcher.js';
 import { createContext } from '../lambdas/context.js';
 import { fetchRoutes } from '../lambdas/fetch.js';
 import { coordinatorFor, groupRoutes } from '../lambdas/groups.js';
@@ -35,7 +40,9 @@ const MIB = 1024 * 1024;
 /** Memory at which Lambda gives one full vCPU (AWS Lambda docs, "Memory and computing power"). */
 export const FULL_VCPU_MB = 1769;
 /** The functions' default memory sizes (lib/sluice-cluster.ts). */
-export const MEMORY_MB = { produce: 1024, fetch: 1024, groups: 256 } as const;
+export const MEMORY_MB = { produce: 1024, fetch: 512, groups: 256, batcher: 512 } as const;
+/** Messages in the large inbox batch measured (1 KiB events, one per message, as W1 sends). */
+export const BATCHER_LARGE = 100;
 
 const TOPIC = 'lambda-time';
 
@@ -123,6 +130,68 @@ export async function run(args: string[]): Promise<void> {
     ),
   });
 
+  // Inbox batches (acks=1) as the SQS event source mapping delivers them: 1 KiB events, each
+  // from its own short-lived producer, built before the clock starts (one batch per call).
+  // Its own context on a manual clock, one batch a second as in steady state: the ledger read
+  // before each commit then holds the few items of the last seconds, not every batch so far.
+  const batcherClock = new ManualClock(Date.now());
+  const batcherCtx = createContext(
+    { meta: new MemoryMetaStore(), objects: new MemoryObjectStore() },
+    {
+      env: {},
+      clock: batcherClock,
+      topicCacheTtlMs: 3_600_000,
+      endpoints: { produce: '', fetch: '', admin: '', groups: '' },
+    },
+  );
+  await batcherCtx.topics.create(TOPIC, 1);
+  const batcher = createBatcherHandler(async () => batcherCtx);
+  const inboxValue = Buffer.from(value).toString('base64');
+  let nextProducer = 0;
+  const inboxBody = () => {
+    const id = ++nextProducer;
+    return {
+      id,
+      body: encodeInboxMessage({
+        v: 1,
+        topic: TOPIC,
+        partition: 0,
+        records: [{ v: inboxValue, ts: 1 }],
+        producer: { id: String(id), epoch: 0, seq: 0 },
+      }),
+    };
+  };
+  // The event as the mapping hands it over: received now (the ledger is read from there).
+  const inboxEvent = (bodies: { id: number; body: string }[]): SQSEvent => {
+    const now = String(batcherClock.now());
+    return {
+      Records: bodies.map(
+        ({ id, body }) =>
+          ({
+            messageId: `m-${id}`,
+            receiptHandle: `r-${id}`,
+            body,
+            attributes: {
+              SentTimestamp: now,
+              ApproximateFirstReceiveTimestamp: now,
+              ApproximateReceiveCount: '1',
+            },
+            eventSource: 'aws:sqs',
+          }) as unknown as SQSEvent['Records'][number],
+      ),
+    };
+  };
+  const inboxPool = (messages: number) => {
+    const pool = Array.from({ length: (rounds + 1) * requests }, () =>
+      Array.from({ length: messages }, inboxBody),
+    );
+    return async () => {
+      batcherClock.advance(1000);
+      const out = await batcher(inboxEvent(pool.pop()!));
+      if (out.batchItemFailures.length > 0) throw new Error(`batcher: ${JSON.stringify(out)}`);
+    };
+  };
+
   const baseOffset = (out: { body?: string }) =>
     (JSON.parse(out.body as string) as { partitions: { baseOffset: number }[] }).partitions[0]!.baseOffset;
   // Each fetch reads the newest batch, written just before by the produce of its size.
@@ -142,6 +211,8 @@ export async function run(args: string[]): Promise<void> {
     },
     fetch_small: { fn: () => call(fetch, fetchEvent(smallOffset)), memory: MEMORY_MB.fetch },
     heartbeat: { fn: () => call(groups, heartbeatEvent), memory: MEMORY_MB.groups },
+    batcher_one: { fn: inboxPool(1), memory: MEMORY_MB.batcher },
+    batcher_large: { fn: inboxPool(BATCHER_LARGE), memory: MEMORY_MB.batcher },
   };
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
   for (let r = 0; r < rounds + 1; r++) {
@@ -159,6 +230,9 @@ export async function run(args: string[]): Promise<void> {
     fetch_mib: 2 * DYNAMODB_MODEL.read.p50Ms + put(MIB),
     fetch_small: 2 * DYNAMODB_MODEL.read.p50Ms + put(1300),
     heartbeat: DYNAMODB_MODEL.read.p50Ms + DYNAMODB_MODEL.transact.p50Ms,
+    // The ledger's tail and items since the oldest message, the topic, then one PUT and one transaction.
+    batcher_one: 2 * DYNAMODB_MODEL.read.p50Ms + put(1100) + DYNAMODB_MODEL.transact.p50Ms,
+    batcher_large: 2 * DYNAMODB_MODEL.read.p50Ms + put(BATCHER_LARGE * 1100) + DYNAMODB_MODEL.transact.p50Ms,
   };
   const metrics: Record<string, number> = { requests_per_round: requests, rounds };
   const rows: (string | number)[][] = [

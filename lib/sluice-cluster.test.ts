@@ -161,7 +161,7 @@ describe('functions', () => {
   it('use the default memory sizes and timeouts', () => {
     const expected = {
       Produce: [1024, 30],
-      Fetch: [1024, 30],
+      Fetch: [512, 30],
       Admin: [256, 30],
       Groups: [256, 30],
       Schemas: [512, 30],
@@ -472,7 +472,7 @@ describe('acks=1 inbox', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ScalingConfig: { MaximumConcurrency: 5 },
     });
-    expect(fn('Batcher').props).toMatchObject({ MemorySize: 1024, Timeout: 30 });
+    expect(fn('Batcher').props).toMatchObject({ MemorySize: 512, Timeout: 30 });
     const env = (fn('Batcher').props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env.SLUICE_INBOX_URL).toEqual({ Ref: inbox.id });
     expect(env.SLUICE_ENDPOINTS_PARAMETER).toBeUndefined();

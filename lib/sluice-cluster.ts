@@ -267,7 +267,7 @@ export class SluiceCluster extends SluiceClusterBase {
     };
     const memory: Record<FunctionRole, number> = {
       produce: props.produceMemorySize ?? 1024,
-      fetch: props.fetchMemorySize ?? 1024,
+      fetch: props.fetchMemorySize ?? 512,
       admin: props.adminMemorySize ?? 256,
       groups: props.groupsMemorySize ?? 256,
       schemas: props.schemasMemorySize ?? 512,
@@ -699,7 +699,7 @@ export class SluiceCluster extends SluiceClusterBase {
       ...(rt.entryDir ? { entry: join(rt.entryDir, 'batcher.ts') } : {}),
       description: `Sluice ${Stack.of(this).stackName}: inbox batcher (commits acks=1 events), fed by ${kinesisInbox ? 'Kinesis' : 'SQS'}`,
       architecture: rt.architecture,
-      memorySize: props.batcherMemorySize ?? 1024,
+      memorySize: props.batcherMemorySize ?? 512,
       timeout: FUNCTION_TIMEOUTS.batcher,
       environment: rt.environment,
       logRetention: rt.logRetention,

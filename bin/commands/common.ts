@@ -113,6 +113,11 @@ export function table(header: string[], rows: (string | number | null | undefine
   return `${cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')}\n`;
 }
 
+/** `1 record`, `2 records`: a count with its noun, singular for one. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function out(text: string): void {
   process.stdout.write(text);
 }

@@ -9,6 +9,7 @@ import {
   intFlag,
   out,
   parse,
+  plural,
   UsageError,
 } from './common.js';
 
@@ -97,7 +98,7 @@ export async function consumeCommand(argv: string[]): Promise<number> {
   await finished;
   await consumer.disconnect();
   process.stdout.off('error', stdoutClosed);
-  if (max === undefined) process.stderr.write(`consumed ${count} records\n`);
+  if (max === undefined) process.stderr.write(`consumed ${plural(count, 'record')}\n`);
   return EXIT.ok;
 }
 

@@ -10,6 +10,7 @@ import {
   intFlag,
   out,
   parse,
+  plural,
   UsageError,
 } from './common.js';
 
@@ -81,7 +82,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
     ? setInterval(() => {
         const secs = (Date.now() - started) / 1000;
         process.stderr.write(
-          `\r${sent} records (${mib(bytes)}) in ${secs.toFixed(0)} s, ${rate(sent, secs)} records/s   `,
+          `\r${plural(sent, 'record')} (${mib(bytes)}) in ${secs.toFixed(0)} s, ${rate(sent, secs)} records/s   `,
         );
       }, 1000)
     : undefined;
@@ -133,10 +134,12 @@ export async function produceCommand(argv: string[]): Promise<number> {
     if (progress) process.stderr.write('\r\u001b[K');
   }
   if (failure) throw failure;
-  if (badLine) throw new Error(`${badLine.message}; the ${sent} records before it were produced`);
+  if (badLine) throw new Error(`${badLine.message}; the ${plural(sent, 'record')} before it ${sent === 1 ? 'was' : 'were'} produced`);
   if (!values.quiet) {
     const secs = (Date.now() - started) / 1000;
-    process.stderr.write(`produced ${sent} records (${mib(bytes)}) to ${topic} in ${secs.toFixed(1)} s\n`);
+    process.stderr.write(
+      `produced ${plural(sent, 'record')} (${mib(bytes)}) to ${topic} in ${secs.toFixed(1)} s\n`,
+    );
   }
   return EXIT.ok;
 }

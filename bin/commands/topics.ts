@@ -8,6 +8,7 @@ import {
   intFlag,
   out,
   parse,
+  plural,
   table,
   UsageError,
 } from './common.js';
@@ -85,7 +86,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
         return EXIT.ok;
       }
       const records = d.partitions.reduce((n, p) => n + p.highWatermark - p.logStartOffset, 0);
-      out(`topic ${d.name}: ${d.partitions.length} partitions, ${records} records\n`);
+      out(`topic ${d.name}: ${plural(d.partitions.length, 'partition')}, ${plural(records, 'record')}\n`);
       out(
         `config: ${Object.entries(d.config)
           .map(([k, v]) => `${k}=${v}`)

@@ -258,7 +258,7 @@ describe('sluice CLI (built binary)', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('line 2 is not valid JSON');
-    expect(r.stderr).toContain('the 1 records before it were produced');
+    expect(r.stderr).toContain('the 1 record before it was produced');
     const offsets = await run(['offsets', topic, '--json', ...ep]);
     expect(JSON.parse(offsets.stdout)).toEqual([
       { partition: 0, logStartOffset: 0, highWatermark: 1, records: 1 },
