@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path';
 import type { APIGatewayProxyStructuredResultV2, LambdaFunctionURLEvent } from 'aws-lambda';
 import { InboxBatcher } from '../core/inbox/batcher.js';
 import { drainOnce } from '../core/inbox/drain.js';
+import { isInboxQueue } from '../core/inbox/queue.js';
 import type { MaintenanceReport } from '../core/maintenance/index.js';
+import { createBatcherHandler } from '../lambdas/batcher.js';
 import { createContext, type SluiceContext } from '../lambdas/context.js';
 import { MAX_REQUEST_BYTES, rawBody, toEvent } from '../lambdas/http.js';
 import { createRouter } from '../lambdas/index.js';
@@ -20,6 +22,7 @@ import {
   requestBodyEventBytes,
   requestBodyEventBytesBound,
 } from '../lambdas/response-size.js';
+import { KinesisInboxQueue } from '../storage/kinesis.js';
 import { NotifyingMetaStore } from '../storage/notifying.js';
 import { startMaintenanceTimer } from './commands/maintenance.js';
 import {
@@ -27,6 +30,7 @@ import {
   type DevSubscriptions,
   startDevSubscriptions,
 } from './dev-subscriptions.js';
+import { startKinesisPoller } from './kinesis-inbox.js';
 
 export interface DevServerOptions {
   port?: number;
@@ -200,13 +204,29 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   };
 }
 
-/** Drains the inbox in a loop until stopped: `drainOnce` every `windowMs` while there is work. */
+/**
+ * Drains the inbox in a loop until stopped: `drainOnce` every `windowMs` while there is work;
+ * a Kinesis inbox is polled per shard instead (`bin/kinesis-inbox.ts`).
+ */
 async function startInboxLoop(
   ctx: SluiceContext,
   windowMs: number,
 ): Promise<{ stop(): Promise<void> } | undefined> {
   const queue = await ctx.inbox();
   if (!queue) return undefined;
+  if (queue instanceof KinesisInboxQueue) {
+    // What Lambda's Kinesis event source mapping does, into the batcher function's handler.
+    return startKinesisPoller(
+      queue,
+      createBatcherHandler(async () => ctx),
+      {
+        windowMs,
+        pollMs: Math.min(1000, Math.max(50, windowMs)),
+        onError: (err) => ctx.telemetry.logger.warn('inbox stream batch failed; retried', err as Error),
+      },
+    );
+  }
+  if (!isInboxQueue(queue)) return undefined;
   const batcher = new InboxBatcher(ctx);
   let stopped = false;
   let wake: (() => void) | undefined;

@@ -10,13 +10,13 @@ import { ByteLru } from '../core/cache.js';
 import type { Clock, Random } from '../core/clock.js';
 import { Reader } from '../core/fetch.js';
 import type { GroupConfig, TopicView } from '../core/groups/index.js';
-import type { InboxAddress, InboxQueue } from '../core/inbox/queue.js';
+import type { InboxAddress, InboxSender } from '../core/inbox/queue.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
 import { SchemaRegistry } from '../core/schemas/registry.js';
 import { SchemaValidator } from '../core/schemas/validation.js';
 import { Topics } from '../core/topics.js';
 import { TransactionCoordinator } from '../core/transactions/index.js';
-import { regionOfQueueUrl } from '../storage/inbox-address.js';
+import { regionOfQueueUrl, regionOfStreamArn } from '../storage/inbox-address.js';
 import { groupConfigFromEnv } from './group-config.js';
 import type { HandlerHooks } from './http.js';
 import { createTelemetry, type Telemetry } from './telemetry.js';
@@ -51,12 +51,18 @@ export interface SluiceContext {
   /** Consumer-group settings (assignor, heartbeat interval) from the environment. */
   groupConfig: Partial<GroupConfig>;
   /** The acks=1 inbox (`storage/inbox-config.ts`), opened on first use; `undefined` when there is none. */
-  inbox(): Promise<InboxQueue | undefined>;
+  inbox(): Promise<InboxSender | undefined>;
   /**
-   * How clients reach the inbox (`GET /v1/metadata`): an SQS queue they may send to
-   * themselves, `'http'` when only `POST /v1/inbox` can (the embedded queue), `undefined`
-   * without an inbox. Read from SLUICE_INBOX_URL when set, so a function that never sends
-   * to the inbox (fetch, admin, groups: no SQS client in their bundles) can answer it.
+   * Where the batcher sends the messages of a Kinesis inbox it can never commit (a stream
+   * cannot drop one record): the SQS queue at SLUICE_INBOX_DLQ_URL; `undefined` when unset.
+   */
+  inboxDeadLetters(): Promise<InboxSender | undefined>;
+  /**
+   * How clients reach the inbox (`GET /v1/metadata`): an SQS queue or Kinesis stream they
+   * may send to themselves, `'http'` when only `POST /v1/inbox` can (the embedded queue),
+   * `undefined` without an inbox. Read from SLUICE_INBOX_URL / SLUICE_INBOX_STREAM when set,
+   * so a function that never sends to the inbox (fetch, admin, groups: no SQS or Kinesis
+   * client in their bundles) can answer it.
    */
   inboxAddress(): Promise<InboxAddress | 'http' | undefined>;
   /** A view of topics for the group coordinator: partition counts and high watermarks. */
@@ -80,7 +86,9 @@ export interface ContextOptions {
   /** Topic metadata cache lifetime (ms). */
   topicCacheTtlMs?: number;
   /** The acks=1 inbox; otherwise chosen from the environment on first use. */
-  inbox?: InboxQueue;
+  inbox?: InboxSender;
+  /** The Kinesis inbox's dead-letter queue; otherwise SLUICE_INBOX_DLQ_URL's, on first use. */
+  inboxDeadLetters?: InboxSender;
   /**
    * Cross-instance combining of contended commits (core/intents.ts); otherwise
    * `SLUICE_COMBINE` (`0`/`false` off, `1`/`true` on), otherwise the Appender's default.
@@ -119,7 +127,9 @@ export function createContext(
     return new Reader({ ...stores, topics: topics(), clock, cache, readOnly: env.SLUICE_READ_ONLY === '1' });
   });
   const endpoints = endpointResolver(env, options.endpoints);
-  let inbox: Promise<InboxQueue | undefined> | undefined = options.inbox && Promise.resolve(options.inbox);
+  let inbox: Promise<InboxSender | undefined> | undefined = options.inbox && Promise.resolve(options.inbox);
+  let deadLetters: Promise<InboxSender | undefined> | undefined =
+    options.inboxDeadLetters && Promise.resolve(options.inboxDeadLetters);
   const schemas = once(() => new SchemaRegistry({ meta: stores.meta, clock, random }));
   const schemaValidator = once(() => new SchemaValidator(schemas(), clock));
   const topicView = once(
@@ -168,9 +178,23 @@ export function createContext(
   };
   return {
     inbox: openInbox,
+    inboxDeadLetters() {
+      deadLetters ??= import('../storage/inbox-config.js')
+        .then(({ inboxDeadLettersFromEnv }) => inboxDeadLettersFromEnv(env))
+        .catch((err) => {
+          deadLetters = undefined;
+          throw err;
+        });
+      return deadLetters;
+    },
     async inboxAddress() {
+      if (!options.inbox && env.SLUICE_INBOX_STREAM) {
+        const streamArn = env.SLUICE_INBOX_STREAM;
+        return { type: 'kinesis', streamArn, region: regionOfStreamArn(streamArn, env) };
+      }
       if (!options.inbox && env.SLUICE_INBOX_URL) {
-        return { queueUrl: env.SLUICE_INBOX_URL, region: regionOfQueueUrl(env.SLUICE_INBOX_URL, env) };
+        const queueUrl = env.SLUICE_INBOX_URL;
+        return { type: 'sqs', queueUrl, region: regionOfQueueUrl(queueUrl, env) };
       }
       const queue = await openInbox();
       return queue && (queue.address ?? 'http');

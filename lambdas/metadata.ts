@@ -38,7 +38,7 @@ export function metadataRoute(ctx: SluiceContext): Route {
           })),
           // acks=1: where clients send (docs/api.md, "acks=1: the inbox").
           ...(inbox && {
-            inbox: inbox === 'http' ? { type: 'http' } : { type: 'sqs', ...inbox },
+            inbox: inbox === 'http' ? { type: 'http' } : inbox,
           }),
         },
       };

@@ -58,8 +58,11 @@ export interface HandlerSpec {
 }
 
 const ALL_NATIVE = NATIVE_PACKAGES;
-/** The functions serving HTTP resolve their URLs from SSM; only maintenance sends to SQS. */
-const API_UNUSED = ['@aws-sdk/client-sqs', '@aws-sdk/client-lambda'];
+/**
+ * The functions serving HTTP resolve their URLs from SSM; only maintenance sends to SQS; only
+ * produce (POST /v1/inbox) and the batcher touch a Kinesis inbox.
+ */
+const API_UNUSED = ['@aws-sdk/client-sqs', '@aws-sdk/client-lambda', '@aws-sdk/client-kinesis'];
 
 /** Every handler Sluice deploys. */
 export const HANDLER_SPECS = {
@@ -83,19 +86,23 @@ export const HANDLER_SPECS = {
   maintenance: {
     source: 'lambdas/maintenance.ts',
     native: ALL_NATIVE,
-    unused: ['@aws-sdk/client-ssm'],
+    unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-kinesis'],
   },
   topics: {
     source: 'lib/topics-handler.ts',
     native: [],
-    unused: ['@aws-sdk/client-sqs', '@aws-sdk/client-ssm'],
+    unused: ['@aws-sdk/client-sqs', '@aws-sdk/client-ssm', '@aws-sdk/client-kinesis'],
   },
   // Reads records (decompression) and invokes targets, sends failures to SQS.
-  subscriptions: { source: 'lambdas/subscriptions.ts', native: ALL_NATIVE, unused: ['@aws-sdk/client-ssm'] },
+  subscriptions: {
+    source: 'lambdas/subscriptions.ts',
+    native: ALL_NATIVE,
+    unused: ['@aws-sdk/client-ssm', '@aws-sdk/client-kinesis'],
+  },
   'subscriptions-provider': {
     source: 'lib/subscriptions-handler.ts',
     native: [],
-    unused: ['@aws-sdk/client-sqs', '@aws-sdk/client-ssm'],
+    unused: ['@aws-sdk/client-sqs', '@aws-sdk/client-ssm', '@aws-sdk/client-kinesis'],
   },
 } as const satisfies Record<string, HandlerSpec>;
 

@@ -4,7 +4,7 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { UnavailableError } from '../core/errors.js';
-import type { InboxAddress, InboxDelivery, InboxQueue } from '../core/inbox/queue.js';
+import type { InboxDelivery, InboxQueue, SqsInboxAddress } from '../core/inbox/queue.js';
 import { regionOfQueueUrl } from './inbox-address.js';
 
 export { regionOfQueueUrl };
@@ -27,14 +27,14 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
  * const [id] = await queue.send([body]);
  */
 export class SqsInboxQueue implements InboxQueue {
-  readonly address: InboxAddress;
+  readonly address: SqsInboxAddress;
   constructor(
     readonly queueUrl: string,
     readonly client: SQSClient,
     /** The region clients sign for; by default read from the URL, else AWS_REGION. */
     region?: string,
   ) {
-    this.address = { queueUrl, region: region ?? regionOfQueueUrl(queueUrl) };
+    this.address = { type: 'sqs', queueUrl, region: region ?? regionOfQueueUrl(queueUrl) };
   }
 
   async send(bodies: readonly string[]): Promise<string[]> {

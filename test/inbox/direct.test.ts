@@ -62,7 +62,8 @@ describe('acks=1 and acks=0 straight to SQS (moto), with throttling', () => {
 
   it('GET /v1/metadata names the queue', async () => {
     const meta = (await (await fetch(`${server.url}/v1/metadata`)).json()) as { inbox: unknown };
-    expect(meta.inbox).toEqual({ type: 'sqs', queueUrl: q.queue.address!.queueUrl, region: 'us-east-1' });
+    expect(meta.inbox).toEqual(q.queue.address);
+    expect(meta.inbox).toMatchObject({ type: 'sqs', region: 'us-east-1' });
   });
 
   it('every acks level end to end; each acked event once, in producer order; no produce invocation per acks=1 send', async () => {

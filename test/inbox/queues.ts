@@ -1,12 +1,14 @@
 /**
  * Inbox queues for tests, beside the stores of `makeStores`: the embedded SQLite queue in
- * a temp dir, or an SQS queue of its own on the emulator of the global setup.
+ * a temp dir, or an SQS queue of its own on the emulator of the global setup; a Kinesis
+ * stream of its own there.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InboxQueue } from '../../core/inbox/queue.js';
+import type { KinesisInboxOptions, KinesisInboxQueue } from '../../storage/kinesis.js';
 import { awsEndpoint, EMULATOR_CREDENTIALS } from '../helpers/stores.js';
 
 export interface TestQueue {
@@ -48,6 +50,45 @@ export async function makeQueue(
     queue: new SqsInboxQueue(QueueUrl!, client),
     cleanup: async () => {
       await client.send(new DeleteQueueCommand({ QueueUrl })).catch(() => undefined);
+      client.destroy();
+    },
+  };
+}
+
+export interface TestStream {
+  stream: KinesisInboxQueue;
+  cleanup(): Promise<void>;
+}
+
+/** A Kinesis stream of its own on the emulator (provisioned, `shards` shards), as the inbox. */
+export async function makeStream(
+  options: { shards?: number; inbox?: Partial<KinesisInboxOptions> } = {},
+): Promise<TestStream> {
+  const { CreateStreamCommand, DeleteStreamCommand, DescribeStreamSummaryCommand } = await import(
+    '@aws-sdk/client-kinesis'
+  );
+  const { KinesisInboxQueue, createKinesisClient } = await import('../../storage/kinesis.js');
+  const client = await createKinesisClient({
+    endpoint: awsEndpoint(),
+    region: 'us-east-1',
+    credentials: EMULATOR_CREDENTIALS,
+  });
+  const StreamName = `sluice-inbox-${randomBytes(6).toString('hex')}`;
+  await client.send(
+    new CreateStreamCommand({
+      StreamName,
+      ShardCount: options.shards ?? 1,
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    }),
+  );
+  const out = await client.send(new DescribeStreamSummaryCommand({ StreamName }));
+  return {
+    stream: new KinesisInboxQueue(out.StreamDescriptionSummary!.StreamARN!, client, {
+      region: 'us-east-1',
+      ...options.inbox,
+    }),
+    cleanup: async () => {
+      await client.send(new DeleteStreamCommand({ StreamName })).catch(() => undefined);
       client.destroy();
     },
   };
