@@ -151,7 +151,8 @@ export interface SluiceClusterProps {
    *   events a month, sustained. The
    *   batcher reads each shard in order (one batch per shard at a time), with unlimited
    *   retries; producers need `kinesis:PutRecords` (`grantProduce`) and no KMS permission
-   *   (encrypted with the AWS-managed `aws/kinesis` key).
+   *   (encrypted with the AWS-managed `aws/kinesis` key, whose KMS requests Kinesis makes and
+   *   bills about every 5 minutes per distinct producer credential: docs/design.md §12).
    * @default 'sqs'
    */
   readonly inboxBackend?: InboxBackend;
