@@ -614,7 +614,8 @@ describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq.id, 'Arn'] } } },
       },
     ]);
-    expect(kfn('Batcher').props).toMatchObject({ MemorySize: 1024, Timeout: 30 });
+    // The same function as with SQS: the mapping differs, not the batcher.
+    expect(kfn('Batcher').props).toMatchObject({ MemorySize: 512, Timeout: 30 });
     expect(String(kfn('Batcher').props.Description)).toMatch(/fed by Kinesis$/);
   });
 
