@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvalidRequestError } from '../core/errors.js';
+import { InvalidRequestError, SluiceError } from '../core/errors.js';
 import { MUTABLE_FIELDS } from '../core/subscriptions/config.js';
 import {
   type Dispatcher,
@@ -74,9 +74,13 @@ export class FileFailureDestination implements FailureDestination {
 
   async send(destination: string, record: FailureRecord): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const file = join(this.dir, `${destination.replace(/[^a-zA-Z0-9._-]/g, '_')}.jsonl`);
-    await appendFile(file, `${JSON.stringify(record)}\n`);
+    await appendFile(failureFile(this.dir, destination), `${JSON.stringify(record)}\n`);
   }
+}
+
+/** `<dir>/<destination>.jsonl`, the destination's unsafe characters as `_`. */
+function failureFile(dir: string, destination: string): string {
+  return join(dir, `${destination.replace(/[^a-zA-Z0-9._-]/g, '_')}.jsonl`);
 }
 
 /** A `--subscription topic=orders,handler=./handler.ts#main[,name=…][,key=value…]` flag. */
@@ -165,9 +169,39 @@ export async function startDevSubscriptions(
   options: DevSubscriptionOptions,
 ): Promise<DevSubscriptions> {
   const store = subscriptionStore(ctx);
+  const logger = ctx.telemetry.logger;
+  const invoker = options.invoker ?? new ModuleInvokeTarget(options.baseDir);
+  const failures = options.failures ?? new FileFailureDestination(options.failuresDir);
   const dispatcher = contextDispatcher(ctx, store, {
-    invoker: options.invoker ?? new ModuleInvokeTarget(options.baseDir),
-    failures: options.failures ?? new FileFailureDestination(options.failuresDir),
+    // What Lambda shows in CloudWatch, on the terminal: a handler's error (the batch is retried
+    // from its first failed record) and records given up on (their failure record's place).
+    invoker: {
+      async invoke(target, event) {
+        const outcome = await invoker.invoke(target, event);
+        if (!outcome.ok) {
+          const [partition, records = []] = Object.entries(event.records)[0] ?? [];
+          logger.warn(
+            'subscription handler failed: the batch is retried up to maxRetryAttempts, then given up to onFailure',
+            {
+              handler: target,
+              partition,
+              offsets: records.length ? `${records[0]!.offset}-${records.at(-1)!.offset}` : undefined,
+              error: outcome.error,
+            },
+          );
+        }
+        return outcome;
+      },
+    },
+    failures: {
+      async send(destination, record) {
+        await failures.send(destination, record);
+        logger.error('subscription gave up on records: failure record sent to its onFailure destination', {
+          destination: options.failures ? destination : failureFile(options.failuresDir, destination),
+          ...record,
+        });
+      },
+    },
     owner: `dev-${randomUUID()}`,
     leaseTtlMs: 60_000,
   });
@@ -184,16 +218,53 @@ export async function startDevSubscriptions(
       }),
   });
   const warn = (error: unknown) => ctx.telemetry.logger.warn('subscription trigger failed', error as Error);
-  const unsubscribe = notifying.onChange((changed) => void scheduler.changed(changed).catch(warn));
-  for (const def of options.definitions ?? []) {
+  // Definitions given at start whose topic does not exist yet: created once it does (as a
+  // Lambda event source mapping waits for its topic), retried on the next write to the store.
+  let waiting: Record<string, unknown>[] = [];
+  let retrying: Promise<void> | undefined;
+  const createWaiting = async () => {
+    const still: Record<string, unknown>[] = [];
+    for (const def of waiting) if (!(await apply(def))) still.push(def);
+    waiting = still;
+  };
+  const unsubscribe = notifying.onChange((changed) => {
+    if (waiting.length > 0 && !retrying)
+      retrying = createWaiting()
+        .catch(warn)
+        .finally(() => {
+          retrying = undefined;
+        });
+    void scheduler.changed(changed).catch(warn);
+  });
+  /** Creates or updates one definition; false when its topic does not exist yet. */
+  const apply = async (def: Record<string, unknown>): Promise<boolean> => {
     const existing = await store.find(String(def.name));
     // A definition given again at start wins over its stored settings (those it names).
-    if (existing)
+    if (existing) {
       await store.update(
         existing.name,
         Object.fromEntries(MUTABLE_FIELDS.filter((f) => def[f] !== undefined).map((f) => [f, def[f]])),
       );
-    else await store.create(def);
+      return true;
+    }
+    try {
+      const created = await store.create(def);
+      if (waiting.includes(def)) {
+        logger.info('subscription created: its topic exists now', { subscription: created.name });
+        void scheduler.kick(created.name).catch(warn);
+      }
+      return true;
+    } catch (error) {
+      if (!(error instanceof SluiceError && error.code === 'UNKNOWN_TOPIC_OR_PARTITION')) throw error;
+      return false;
+    }
+  };
+  for (const def of options.definitions ?? []) {
+    if (await apply(def)) continue;
+    waiting.push(def);
+    logger.warn(
+      `subscription '${String(def.name)}' waits for topic '${String(def.topic)}': it starts once the topic is created (sluice topics create ${String(def.topic)})`,
+    );
   }
   // Deliver what arrived while the server was down.
   for (const sub of await store.list()) void scheduler.kick(sub.name).catch(warn);

@@ -134,7 +134,10 @@ export async function produceCommand(argv: string[]): Promise<number> {
     if (progress) process.stderr.write('\r\u001b[K');
   }
   if (failure) throw failure;
-  if (badLine) throw new Error(`${badLine.message}; the ${plural(sent, 'record')} before it ${sent === 1 ? 'was' : 'were'} produced`);
+  if (badLine)
+    throw new Error(
+      `${badLine.message}; the ${plural(sent, 'record')} before it ${sent === 1 ? 'was' : 'were'} produced`,
+    );
   if (!values.quiet) {
     const secs = (Date.now() - started) / 1000;
     process.stderr.write(

@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DevServer, startDevServer } from '../../bin/dev.js';
 import { parseSubscriptionFlag, parseSubscriptionsFile } from '../../bin/dev-subscriptions.js';
 import { type Api, api } from '../helpers/http.js';
@@ -131,8 +131,43 @@ describe('subscriptions in sluice dev', () => {
     await settle();
     expect(received().map((r) => r.value)).toContain('d');
 
-    await produce(1, ['poison', 'e']);
-    await settle();
+    // The terminal shows the handler's error and where the failure record went (Powertools
+    // writes JSON lines to the process's stdout/stderr).
+    const lines: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        lines.push(String(chunk));
+        return true;
+      }),
+    );
+    try {
+      await produce(1, ['poison', 'e']);
+      await settle();
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    const logged = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        message:
+          'subscription handler failed: the batch is retried up to maxRetryAttempts, then given up to onFailure',
+        handler: './handler.mjs#main',
+        partition: 'orders-1',
+        offsets: '1-2',
+        error: 'Error: poison pill',
+      }),
+    );
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        message: 'subscription gave up on records: failure record sent to its onFailure destination',
+        destination: join(dir, 'data', 'failures', 'dlq.jsonl'),
+        startOffset: 1,
+        endOffset: 2,
+      }),
+    );
     const failures = (await readFile(join(dir, 'data', 'failures', 'dlq.jsonl'), 'utf8'))
       .trim()
       .split('\n')
@@ -251,6 +286,25 @@ describe('subscriptions in sluice dev', () => {
         batchSize: 9,
         filters,
       });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('starts a subscription given at start for a topic that does not exist yet once the topic is created', async () => {
+    const env = { SLUICE_STORAGE: 'local', SLUICE_DATA_DIR: join(dir, 'waiting') };
+    const def = { name: 'early', topic: 'later', target: './handler.mjs#main' };
+    const s = await startDevServer({ port: 0, env, subscriptions: { baseDir: dir, definitions: [def] } });
+    try {
+      const http2 = api(s.url);
+      expect((await http2.get('/v1/subscriptions/early')).status).toBe(404);
+      expect((await http2.post('/v1/topics', { name: 'later', partitions: 1 })).status).toBe(201);
+      // Created on the topic's write; the next produce is delivered (startingPosition latest).
+      await expect.poll(async () => (await http2.get('/v1/subscriptions/early')).status).toBe(200);
+      await http2.post('/v1/produce', { topic: 'later', records: [{ value: 'first-after-create' }] });
+      await new Promise((r) => setTimeout(r, 0));
+      await s.subscriptions!.scheduler.idle();
+      expect(received().map((r) => r.value)).toContain('first-after-create');
     } finally {
       await s.close();
     }
