@@ -24,11 +24,14 @@ export interface ClusterMetadata {
    */
   topics: { name: string; partitions: number; maxMessageBytes?: number }[];
   /**
-   * Where acks=1 sends go (absent when the cluster has no inbox): an SQS queue the client
-   * sends to itself, or `http` when only `POST /v1/inbox` reaches it (`sluice dev` on the
-   * embedded queue).
+   * Where acks=1 sends go (absent when the cluster has no inbox): an SQS queue or a Kinesis
+   * stream the client sends to itself, or `http` when only `POST /v1/inbox` reaches it
+   * (`sluice dev` on the embedded queue).
    */
-  inbox?: { type: 'sqs'; queueUrl: string; region: string } | { type: 'http' };
+  inbox?:
+    | { type: 'sqs'; queueUrl: string; region: string }
+    | { type: 'kinesis'; streamArn: string; region: string }
+    | { type: 'http' };
 }
 
 /** Kafka's (and Sluice's) default `max.message.bytes`. */

@@ -28,12 +28,12 @@ const commands = () => import('@aws-sdk/client-kinesis');
 /**
  * A Kinesis client. The client speaks HTTP/2 by default (for SubscribeToShard); an emulator
  * at a plain `http://` endpoint (moto) speaks HTTP/1.1 only, so it gets Node's HTTP/1.1
- * handler.
+ * handler (unless `config.requestHandler` is given).
  */
 export async function createKinesisClient(config: KinesisClientConfig): Promise<KinesisClient> {
   const { KinesisClient } = await commands();
   const endpoint = typeof config.endpoint === 'string' ? config.endpoint : undefined;
-  if (endpoint?.startsWith('http:')) {
+  if (endpoint?.startsWith('http:') && config.requestHandler === undefined) {
     const { NodeHttpHandler } = await import('@smithy/node-http-handler');
     return new KinesisClient({ ...config, requestHandler: new NodeHttpHandler() });
   }

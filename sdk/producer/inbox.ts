@@ -4,29 +4,34 @@
  * inbox"). Offsets are not known at the ack: the metadata carries `baseOffset: '-1'` and
  * the inbox's message id as a receipt.
  *
- * Two ways in, decided by `GET /v1/metadata`'s `inbox`: straight to the SQS queue it names
- * (SendMessageBatch signed with the client's credentials: no Sluice function runs per
- * send), or — when it names `http`, or no AWS credentials are found, or `inbox.mode` is
- * `'http'` — through `POST /v1/inbox`. Both carry the same messages: the SDK builds them
- * with the module the produce function uses (`core/inbox/build.ts`).
+ * Two ways in, decided by `GET /v1/metadata`'s `inbox`: straight to the SQS queue or the
+ * Kinesis stream it names (SendMessageBatch or PutRecords signed with the client's
+ * credentials: no Sluice function runs per send), or — when it names `http`, or no AWS
+ * credentials are found, or `inbox.mode` is `'http'` — through `POST /v1/inbox`. All carry
+ * the same messages: the SDK builds them with the module the produce function uses
+ * (`core/inbox/build.ts`); on Kinesis under the partition key of `core/inbox/partition-key.ts`
+ * (an idempotent producer's messages for a partition in one shard, in order).
  *
  * Idempotence and order: an idempotent producer numbers its inbox messages per partition
  * (sequences of their own, apart from acks=all's) and sends a partition's messages one at
  * a time, each naming when the previous one was acknowledged (`prevAt`), so the batcher
  * commits each once and in order. A partition's records of one send become as few messages
  * as fit SQS's 256 KiB each; the send goes in rounds — the first message of every partition,
- * then the second… — each round together, ten per SendMessageBatch. After a send that failed
+ * then the second… — each round together, ten per SendMessageBatch (500 per PutRecords). After a send that failed
  * for good, the partition starts over under a new producer id: the failed message may still
  * land, never twice.
  */
 import { randomUUID } from 'node:crypto';
 import { inboxBodyOf, inboxMessageOf } from '../../core/inbox/build.js';
+import { inboxPartitionKey } from '../../core/inbox/partition-key.js';
 import { MAX_INBOX_MESSAGE_BYTES } from '../../core/inbox/queue.js';
 import type { SluiceApi } from '../api.js';
 import { parseJson } from '../api.js';
 import { AuthorizationFailedError, MessageTooLargeError, type SluiceClientError } from '../errors.js';
 import type { RetryOptions } from '../retry.js';
+import type { InboxSendResult } from '../transport/aws-json.js';
 import { defaultCredentials } from '../transport/credentials.js';
+import { KinesisInboxClient } from '../transport/kinesis.js';
 import { SqsInboxClient } from '../transport/sqs.js';
 import type { Transport } from '../transport/types.js';
 import type { QueuedRecord } from './request.js';
@@ -38,12 +43,12 @@ const MAX_SEQUENCE = 0x7fffffff;
 /** `new Sluice({ inbox })`: how acks=1 and acks=0 sends reach the inbox. */
 export interface InboxConfig {
   /**
-   * `'auto'`: to the SQS queue `GET /v1/metadata` names when AWS credentials are found, else
+   * `'auto'`: to the SQS queue or Kinesis stream `GET /v1/metadata` names when AWS credentials are found, else
    * `POST /v1/inbox`; `'http'`: always `POST /v1/inbox` (one produce invocation per send).
    * @default 'auto'
    */
   mode?: 'auto' | 'http';
-  /** Replaces the HTTP transport to SQS (tracing, fault injection): it receives signed requests. */
+  /** Replaces the HTTP transport to SQS or Kinesis (tracing, fault injection): it receives signed requests. */
   transport?: Transport;
 }
 
@@ -54,6 +59,14 @@ export interface InboxReceipt {
   messageId: string;
   records: number;
   acceptedAt: number;
+}
+
+/** A client sending to the inbox itself (SQS, Kinesis). */
+interface DirectInbox {
+  /** What log lines name the inbox by. */
+  readonly target: Record<string, string>;
+  /** One result per body; `partitionKeys[i]` is the Kinesis partition key of `bodies[i]` (SQS has none). */
+  sendMessages(bodies: readonly string[], partitionKeys: readonly string[]): Promise<InboxSendResult[]>;
 }
 
 interface PartitionState {
@@ -75,7 +88,7 @@ interface Part {
 export class InboxSender {
   private readonly partitions = new Map<string, PartitionState>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private route: Promise<SqsInboxClient | undefined> | undefined;
+  private route: Promise<DirectInbox | undefined> | undefined;
 
   constructor(
     private readonly api: SluiceApi,
@@ -156,7 +169,7 @@ export class InboxSender {
   }
 
   private async deliver(parts: Part[]): Promise<InboxReceipt[]> {
-    const sqs = await this.sqs();
+    const direct = await this.direct();
     const fresh = parts.filter((p) => p.state.producerId === '');
     if (this.newProducer && fresh.length > 0) {
       // The partitions of one send starting afresh share one new id (sequences are per
@@ -166,15 +179,16 @@ export class InboxSender {
         Object.assign(p.state, { producerId: id.producerId, epoch: id.epoch, seq: 0, prevAt: undefined });
       }
     }
-    if (sqs) {
-      const receipts = await this.toQueue(sqs, parts);
+    if (direct) {
+      const receipts = await this.toQueue(direct, parts);
       if (receipts) return receipts;
-      // Denied: these credentials may call the produce URL but not send to the queue (an
+      // Denied: these credentials may call the produce URL but not send to the inbox (an
       // imported cluster granted without its inbox ARN). Nothing was enqueued; from now on
       // every send goes through POST /v1/inbox.
-      this.api.logger.warn('acks=1: not allowed to send to the SQS inbox; sending through POST /v1/inbox', {
-        queueUrl: sqs.queueUrl,
-      });
+      this.api.logger.warn(
+        'acks=1: not allowed to send to the inbox; sending through POST /v1/inbox',
+        direct.target,
+      );
       this.route = Promise.resolve(undefined);
       return this.deliver(parts);
     }
@@ -188,25 +202,27 @@ export class InboxSender {
   }
 
   /**
-   * Straight to SQS: one message per partition, up to ten per SendMessageBatch. Resolves
-   * `undefined` when SQS denied every message (nothing enqueued, no sequence spent).
+   * Straight to SQS or Kinesis: one message per partition, up to ten per SendMessageBatch
+   * (500 per PutRecords). Resolves `undefined` when the inbox denied every message (nothing
+   * enqueued, no sequence spent).
    */
-  private async toQueue(sqs: SqsInboxClient, parts: Part[]): Promise<InboxReceipt[] | undefined> {
+  private async toQueue(inbox: DirectInbox, parts: Part[]): Promise<InboxReceipt[] | undefined> {
     const now = Date.now();
     const eventId = this.newProducer ? undefined : randomUUID();
+    const keys: string[] = [];
     const bodies = parts.map((p) => {
-      const { body, bytes, tooLarge } = inboxBodyOf(
-        inboxMessageOf({
-          topic: p.topic,
-          partition: p.partition,
-          records: p.records.map((r) => r.record),
-          now,
-          producer: this.newProducer
-            ? { id: p.state.producerId, epoch: p.state.epoch, seq: p.state.seq, prevAt: p.state.prevAt }
-            : undefined,
-          eventId,
-        }),
-      );
+      const message = inboxMessageOf({
+        topic: p.topic,
+        partition: p.partition,
+        records: p.records.map((r) => r.record),
+        now,
+        producer: this.newProducer
+          ? { id: p.state.producerId, epoch: p.state.epoch, seq: p.state.seq, prevAt: p.state.prevAt }
+          : undefined,
+        eventId,
+      });
+      keys.push(inboxPartitionKey(message));
+      const { body, bytes, tooLarge } = inboxBodyOf(message);
       if (tooLarge) {
         throw new MessageTooLargeError(
           `an acks=1 send puts at most ${MAX_INBOX_MESSAGE_BYTES} bytes in one partition's inbox message; ${p.topic}-${p.partition} needs ${bytes}: send fewer records at once, or use acks=all`,
@@ -215,7 +231,7 @@ export class InboxSender {
       }
       return body;
     });
-    const results = await sqs.sendMessages(bodies);
+    const results = await inbox.sendMessages(bodies, keys);
     if (results.every((r) => 'error' in r && r.error instanceof AuthorizationFailedError)) return undefined;
     const acceptedAt = Date.now();
     let failed: SluiceClientError | undefined;
@@ -300,8 +316,8 @@ export class InboxSender {
     p.state.prevAt = acceptedAt;
   }
 
-  /** The SQS client when sends go straight to the queue, else undefined (POST /v1/inbox). */
-  private sqs(): Promise<SqsInboxClient | undefined> {
+  /** The SQS or Kinesis client when sends go straight to the inbox, else undefined (POST /v1/inbox). */
+  private direct(): Promise<DirectInbox | undefined> {
     this.route ??= this.chooseRoute().catch((err: unknown) => {
       this.route = undefined;
       throw err;
@@ -309,29 +325,31 @@ export class InboxSender {
     return this.route;
   }
 
-  private async chooseRoute(): Promise<SqsInboxClient | undefined> {
+  private async chooseRoute(): Promise<DirectInbox | undefined> {
     const options = this.api.inbox ?? {};
     const inbox = (await this.api.metadata()).inbox;
-    if (options.mode === 'http' || inbox?.type !== 'sqs') return undefined;
+    if (options.mode === 'http' || inbox === undefined || inbox.type === 'http') return undefined;
     const credentials = options.credentials ?? defaultCredentials();
     try {
       if (typeof credentials === 'function') await credentials();
     } catch (err) {
-      this.api.logger.info('acks=1: no AWS credentials for the SQS inbox; sending through POST /v1/inbox', {
-        queueUrl: inbox.queueUrl,
+      this.api.logger.info('acks=1: no AWS credentials for the inbox; sending through POST /v1/inbox', {
+        inbox: inbox.type === 'sqs' ? inbox.queueUrl : inbox.streamArn,
         reason: String(err),
       });
       return undefined;
     }
-    return new SqsInboxClient({
-      queueUrl: inbox.queueUrl,
+    const common = {
       region: inbox.region,
       credentials,
       transport: options.transport,
       retry: this.retry,
       logger: this.api.logger,
       requestTimeout: options.requestTimeout,
-    });
+    };
+    return inbox.type === 'sqs'
+      ? new SqsInboxClient({ queueUrl: inbox.queueUrl, ...common })
+      : new KinesisInboxClient({ streamArn: inbox.streamArn, ...common });
   }
 }
 

@@ -15,24 +15,11 @@ import type { Transport } from '../../sdk/transport/types.js';
 import { MeteredInboxQueue } from '../../storage/metered-queue.js';
 import { EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
+import { counting } from './counting.js';
 import { sqsFaults, ThrottlingInboxQueue } from './faults.js';
 import { makeQueue, type TestQueue } from './queues.js';
 
 const FAST_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 300 };
-
-/** Counts requests to the Sluice functions by path. */
-function counting(endpoint: string): { transport: Transport; paths: Map<string, number> } {
-  const inner = createHttpTransport({ endpoint });
-  const paths = new Map<string, number>();
-  return {
-    paths,
-    transport: async (req) => {
-      const key = `${req.method} ${new URL(req.url).pathname}`;
-      paths.set(key, (paths.get(key) ?? 0) + 1);
-      return inner(req);
-    },
-  };
-}
 
 describe('acks=1 and acks=0 straight to SQS (moto), with throttling', () => {
   let stores: TestStores;
