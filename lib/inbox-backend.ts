@@ -10,10 +10,17 @@ export type InboxBackend = 'sqs' | 'kinesis';
 
 /**
  * How long the batcher's ledger remembers committed events (`ledgerTtlMs` of
- * core/inbox/batcher.ts, 5 days): the Kinesis inbox keeps records no longer, so a redelivery
- * is always recognised.
+ * core/inbox/batcher.ts, 5 days).
  */
 export const INBOX_LEDGER_TTL = Duration.days(5);
+
+/**
+ * The longest the Kinesis inbox may keep a record: 4 days, as the SQS inbox keeps a message,
+ * a day under the ledger's memory ({@link INBOX_LEDGER_TTL}), so a redelivery is always
+ * recognised (the ledger item's TTL counts from the batcher's clock at commit, a record's
+ * age from Kinesis' clock at arrival).
+ */
+export const KINESIS_INBOX_MAX_RETENTION = Duration.days(4);
 
 /** Kinesis keeps records at least this long, at no extra cost. */
 export const KINESIS_INBOX_DEFAULT_RETENTION = Duration.hours(24);
@@ -39,7 +46,7 @@ export type InboxOptions =
  *
  * @throws InvalidInboxOptionsError for an unknown backend, Kinesis options on an SQS inbox,
  *   `inboxMaxConcurrency` on a Kinesis inbox, shards that are not a whole number ≥ 1, or a
- *   retention outside 24 hours – 5 days.
+ *   retention outside 24 hours – 4 days.
  *
  * @example
  * inboxOptions({}); // { backend: 'sqs' }
@@ -72,9 +79,9 @@ export function inboxOptions(props: InboxOptionsInput): InboxOptions {
   const retention = props.inboxRetention ?? KINESIS_INBOX_DEFAULT_RETENTION;
   if (!retention.isUnresolved()) {
     const hours = retention.toHours({ integral: false });
-    if (!Number.isInteger(hours) || hours < 24 || hours > INBOX_LEDGER_TTL.toHours()) {
+    if (!Number.isInteger(hours) || hours < 24 || hours > KINESIS_INBOX_MAX_RETENTION.toHours()) {
       throw new InvalidInboxOptionsError(
-        `inboxRetention is ${retention.toHumanString()}: use whole hours from 24 hours to ${INBOX_LEDGER_TTL.toHumanString()} (the batcher's ledger remembers committed events ${INBOX_LEDGER_TTL.toHumanString()}; a record kept longer could be committed twice)`,
+        `inboxRetention is ${retention.toHumanString()}: use whole hours from 24 hours to ${KINESIS_INBOX_MAX_RETENTION.toHumanString()} (the batcher's ledger remembers committed events ${INBOX_LEDGER_TTL.toHumanString()}; a record kept about as long could be committed twice)`,
       );
     }
   }

@@ -166,10 +166,10 @@ export interface SluiceClusterProps {
   readonly inboxShards?: number;
   /**
    * How long the Kinesis inbox keeps a record the batcher has not committed
-   * (`inboxBackend: 'kinesis'` only): 24 hours to 5 days. 24 hours costs nothing extra; more
+   * (`inboxBackend: 'kinesis'` only): 24 hours to 4 days. 24 hours costs nothing extra; more
    * is Kinesis extended retention, billed per shard-hour (about $0.02 per shard-hour in
-   * us-east-1, more than the shard itself). At most 5 days: the batcher's ledger remembers
-   * committed events for 5 days, so a record redelivered within retention is always
+   * us-east-1, more than the shard itself). At most 4 days, as the SQS inbox: the batcher's
+   * ledger remembers committed events for 5 days, so a record redelivered within retention is always
    * recognised as a duplicate. Past it, an uncommitted record is gone: the iterator-age alarm
    * fires long before (`inboxAgeAlarmThreshold`), and a discarded batch is reported to the
    * inbox's dead-letter queue.

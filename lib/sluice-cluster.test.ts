@@ -20,7 +20,7 @@ import {
   roleActions,
   roleStatements,
 } from '../test/fixtures/cdk/synth.js';
-import { INBOX_LEDGER_TTL, InvalidInboxOptionsError } from './inbox-backend.js';
+import { INBOX_LEDGER_TTL, InvalidInboxOptionsError, KINESIS_INBOX_MAX_RETENTION } from './inbox-backend.js';
 import { DEFAULT_RESERVED_CONCURRENCY, InvalidReservedConcurrencyError } from './reserved-concurrency.js';
 import { SluiceCluster } from './sluice-cluster.js';
 import type { ISluiceCluster } from './sluice-cluster-ref.js';
@@ -723,7 +723,7 @@ describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
     const { template: c } = clusterStack({
       inboxBackend: 'kinesis',
       inboxShards: 4,
-      inboxRetention: Duration.days(5),
+      inboxRetention: Duration.days(4),
       inboxBatchSize: 2_000,
       inboxBatchWindow: Duration.seconds(0),
       inboxAgeAlarmThreshold: Duration.seconds(90),
@@ -731,7 +731,7 @@ describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
     });
     expect(resourceOf(c, 'AWS::Kinesis::Stream', 'ClusterInboxStream').props).toMatchObject({
       ShardCount: 4,
-      RetentionPeriodHours: 120,
+      RetentionPeriodHours: 96,
     });
     c.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       StartingPosition: 'TRIM_HORIZON',
@@ -749,6 +749,10 @@ describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
     [{ inboxBackend: 'kinesis', inboxRetention: Duration.hours(12) }, /inboxRetention is 12 hours/],
     // Past the ledger's memory a redelivered record could be committed twice.
     [{ inboxBackend: 'kinesis', inboxRetention: Duration.days(7) }, /inboxRetention is 7 days.*ledger/],
+    [
+      { inboxBackend: 'kinesis', inboxRetention: Duration.hours(97) },
+      /inboxRetention is 4 days 1 hour.*to 4 days/,
+    ],
     [{ inboxBackend: 'kinesis', inboxRetention: Duration.minutes(1530) }, /whole hours/],
     [
       { inboxBackend: 'kinesis', inboxMaxConcurrency: 3 },
@@ -767,8 +771,11 @@ describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
     ).toThrow(/10000/);
   });
 
-  it("keeps records no longer than the batcher's ledger remembers committed events", () => {
+  it("keeps records a day less than the batcher's ledger remembers committed events", () => {
     expect(INBOX_LEDGER_TTL.toMilliseconds()).toBe(DEFAULT_BATCHER_OPTIONS.ledgerTtlMs);
+    expect(KINESIS_INBOX_MAX_RETENTION.toMilliseconds()).toBe(
+      DEFAULT_BATCHER_OPTIONS.ledgerTtlMs - 24 * 3600_000,
+    );
   });
 });
 
