@@ -2,8 +2,8 @@
  * SluiceCluster: a whole Sluice deployment as one construct. S3 holds record batches,
  * DynamoDB holds everything agreed on, Lambda functions serve the API and the background
  * work, an EventBridge schedule feeds maintenance through SQS, an inbox (an SQS queue or a
- * Kinesis stream) takes acks=1 sends and feeds the batcher, and CloudWatch watches it all. See docs/design.md §1–§7,
- * §12 and docs/deploy.md.
+ * Kinesis stream) takes acks=1 sends and feeds the batcher, and CloudWatch watches it all.
+ * See docs/design.md §1–§7, §12 and docs/deploy.md.
  */
 import { join } from 'node:path';
 import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
