@@ -158,7 +158,10 @@ async function receiveAsSqsEvent(queue: { url: string; arn: string }) {
  * Everything a Kinesis stream holds, as its event source mapping hands it to a function: one
  * event per shard (the mapping reads each shard in order), the records' data base64.
  */
-async function readAsKinesisEvents(stream: { arn: string }) {
+async function readAsKinesisEvents(
+  stream: { arn: string },
+  mapping: { startingPosition: 'TRIM_HORIZON' | 'LATEST'; batchSize: number },
+) {
   const kinesis = await createKinesisClient({
     endpoint: inject('awsEndpoint'),
     region: REGION,
@@ -171,10 +174,12 @@ async function readAsKinesisEvents(stream: { arn: string }) {
       new GetShardIteratorCommand({
         StreamARN: stream.arn,
         ShardId: shard.ShardId!,
-        ShardIteratorType: 'TRIM_HORIZON',
+        ShardIteratorType: mapping.startingPosition,
       }),
     );
-    const got = await kinesis.send(new GetRecordsCommand({ StreamARN: stream.arn, ShardIterator }));
+    const got = await kinesis.send(
+      new GetRecordsCommand({ StreamARN: stream.arn, ShardIterator, Limit: mapping.batchSize }),
+    );
     if (!got.Records?.length) continue;
     events.push({
       Records: got.Records.map((r) => ({
@@ -732,7 +737,19 @@ describe('deploy smoke: the Kinesis inbox (inboxBackend kinesis)', () => {
     );
     kinesis.destroy();
 
-    const events = await readAsKinesisEvents(stream);
+    // Read as the template's event source mapping reads the stream.
+    const [mapping] = Object.values(deployment.template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
+      .map(
+        (r) =>
+          r.Properties as { EventSourceArn: unknown; StartingPosition: 'TRIM_HORIZON'; BatchSize: number },
+      )
+      .filter((p) => deployment.resolve(p.EventSourceArn) === stream.arn);
+    expect(mapping).toMatchObject({ StartingPosition: 'TRIM_HORIZON', BatchSize: 10_000 });
+    const events = await readAsKinesisEvents(stream, {
+      startingPosition: mapping!.StartingPosition,
+      batchSize: mapping!.BatchSize,
+    });
     const records = events.flatMap((e) => e.Records);
     expect(records).toHaveLength(4 * 2 + 1);
     // One partition key per producer and partition: each partition's messages share a shard.
