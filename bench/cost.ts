@@ -89,6 +89,8 @@ interface Unit {
   kinesisPutUnits: number;
   /** Kinesis shard-hours (provisioned): the Kinesis inbox's price at rest. */
   kinesisShardHours: number;
+  /** KMS requests Kinesis makes for its server-side encryption on the callers' behalf. */
+  kmsRequests: number;
   invocations: number;
   gbSeconds: number;
 }
@@ -101,6 +103,7 @@ const zero = (): Unit => ({
   sqsRequests: 0,
   kinesisPutUnits: 0,
   kinesisShardHours: 0,
+  kmsRequests: 0,
   invocations: 0,
   gbSeconds: 0,
 });
@@ -115,6 +118,7 @@ function usd(u: Unit): number {
     (u.sqsRequests * p.sqs.standardPerMillionRequests) / 1e6 +
     (u.kinesisPutUnits * p.kinesisProvisioned.putUnitsPerMillion) / 1e6 +
     u.kinesisShardHours * p.kinesisProvisioned.shardHour +
+    (u.kmsRequests * p.kms.perTenThousandRequests) / 1e4 +
     (u.invocations * p.lambda.perMillionRequests) / 1e6 +
     u.gbSeconds * p.lambda.arm64GbSecond
   );
@@ -269,6 +273,20 @@ async function measureAcksOneKinesis(batch: number): Promise<Unit> {
     1 / batch,
   );
 }
+
+/**
+ * KMS requests a month of a Kinesis inbox encrypted with `aws/kinesis`: Kinesis asks KMS for a
+ * data key about every 5 minutes per distinct caller credential (AWS, "Kinesis Data Streams:
+ * costs, Regions, and performance considerations"), and each Lambda execution environment has
+ * its own. Producers: the environments a rate of one-event invocations keeps busy, each taken
+ * to last {@link PRODUCER_INVOCATION_S}; the batcher: one environment per shard. No free tier.
+ */
+function inboxKmsRequests(eventsPerMonth: number, shards: number): number {
+  const producers = Math.max(1, Math.ceil((eventsPerMonth / SECONDS_PER_MONTH) * PRODUCER_INVOCATION_S));
+  return (producers + shards) * (SECONDS_PER_MONTH / 300);
+}
+/** How long a W1 producer's invocation holds its environment, s (a small function's). */
+const PRODUCER_INVOCATION_S = 0.1;
 
 /** `<producerId>:<topic>:<partition>`, about this long. */
 const KINESIS_PARTITION_KEY_BYTES = 24;
@@ -447,7 +465,11 @@ export async function run(): Promise<void> {
     const fixed: Unit =
       backend === 'sqs'
         ? { ...zero(), sqsRequests: ESM_IDLE_RECEIVES_PER_MONTH }
-        : { ...zero(), kinesisShardHours: shards * HOURS_PER_MONTH };
+        : {
+            ...zero(),
+            kinesisShardHours: shards * HOURS_PER_MONTH,
+            kmsRequests: inboxKmsRequests(v, shards),
+          };
     return { units: add(scale(await perEvent(backend, batch), v), fixed), batch, shards };
   };
   const acks1Paths = [

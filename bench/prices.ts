@@ -26,6 +26,8 @@ export const PRICES = {
     /** Retention beyond 24 h, up to 7 days, per shard-hour. */
     extendedRetentionShardHour: 0.02,
   },
+  /** KMS requests Kinesis makes for SSE with `aws/kinesis` (the key itself is free). */
+  kms: { perTenThousandRequests: 0.03 },
   mskServerless: {
     clusterHour: 0.75,
     partitionHour: 0.0015,

@@ -1,4 +1,7 @@
+import { request } from 'node:http';
+import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
+import { ChunkedBody } from '../lambdas/chunked-body.js';
 import { createContext } from '../lambdas/context.js';
 import { lambdaHandler } from '../lambdas/http.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
@@ -39,4 +42,45 @@ it("serves Sluice's functions without a route", async () => {
   server = await startDevServer({ port: 0, context: context(), subscriptions: false });
   const res = await fetch(`${server.url}/v1/topics`);
   expect(res.status).toBe(200);
+});
+
+it('writes a chunked body as its chunks joined, and reads request bodies whole, declared or not', async () => {
+  let answer: Uint8Array[] = [];
+  const route = lambdaHandler([
+    { method: 'POST', path: '/chunks', handle: async () => ({ status: 200, body: new ChunkedBody(answer) }) },
+    { method: 'POST', path: '/echo', handle: async (req) => ({ status: 200, body: req.body.slice() }) },
+  ]);
+  server = await startDevServer({ port: 0, context: context(), route, subscriptions: false });
+  const url = server.url;
+  // Node's client: with `declared`, a content-length; without, chunked transfer encoding.
+  const post = (path: string, parts: Uint8Array[], declared: boolean) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const size = parts.reduce((n, p) => n + p.length, 0);
+      const req = request(
+        `${url}${path}`,
+        { method: 'POST', headers: declared ? { 'content-length': size } : {} },
+        (res) => {
+          const got: Buffer[] = [];
+          res.on('data', (c: Buffer) => got.push(c));
+          res.on('end', () => resolve(Buffer.concat(got)));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      for (const p of parts) req.write(p);
+      req.end();
+    });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.uint8Array({ maxLength: 100_000 }), { maxLength: 5 }),
+      fc.boolean(),
+      async (parts, declared) => {
+        const joined = Buffer.concat(parts);
+        answer = parts;
+        expect((await post('/chunks', [], true)).equals(joined)).toBe(true);
+        expect((await post('/echo', parts, declared)).equals(joined)).toBe(true);
+      },
+    ),
+    { numRuns: 25 },
+  );
 });

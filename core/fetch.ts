@@ -52,6 +52,19 @@ export interface FetchOptions {
    * that name with another id is UNKNOWN_TOPIC_ID rather than read from the same offset.
    */
   topicId?: string;
+  /**
+   * This partition's head as the caller read it in this request (strongly consistent), so
+   * the read does not fetch it a second time. Used for the first attempt only, and only when
+   * it is of the topic incarnation read, neither a tombstone nor carrying pending commits;
+   * otherwise the head is read as usual.
+   */
+  head?: ReadHead;
+}
+
+/** A partition head read by a caller, with the id of the topic incarnation it belongs to. */
+export interface ReadHead {
+  topicId: string;
+  head: Head;
 }
 
 /** A head was a tombstone: the topic as cached was deleted. */
@@ -208,7 +221,11 @@ export class Reader {
   ): Promise<PartitionBatches> {
     const topicName = topic.name;
     for (let attempt = 0; ; attempt++) {
-      let head = await this.liveHead(topic, partition);
+      const given = attempt === 0 ? options.head : undefined;
+      let head =
+        given && given.topicId === topic.id && !given.head.data.deleted && !given.head.data.x
+          ? given.head
+          : await this.liveHead(topic, partition);
       checkRange(topicName, partition, offset, head);
       if (offset === head.data.next && (options.maxWaitMs ?? 0) > 0) {
         head = await this.waitForData(

@@ -100,27 +100,39 @@ export interface FetchFrame {
   batches: DeflatedBatch[];
 }
 
-/** Encodes a binary fetch response. */
+/** Encodes a binary fetch response as one array. */
 export function encodeFetchFrames(frames: readonly FetchFrame[]): Uint8Array {
-  const topics = frames.map((f) => utf8.encode(f.topic));
-  const lengths = frames.map((f) => f.batches.reduce((n, b) => n + b.bytes.length, 0));
-  const size = frames.reduce((n, _, i) => n + 2 + topics[i]!.length + 4 + 8 + 8 + 4 + lengths[i]!, 0);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
+  const chunks = fetchFrameChunks(frames);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let pos = 0;
-  frames.forEach((f, i) => {
-    pos = writeTopic(view, out, pos, topics[i]!);
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
+  }
+  return out;
+}
+
+/**
+ * A binary fetch response as its pieces, in order: each frame's header, then its batches'
+ * bytes as they are (views, not copies). Written back to back they are exactly
+ * {@link encodeFetchFrames}'s bytes; a server writes them without joining them first.
+ */
+export function fetchFrameChunks(frames: readonly FetchFrame[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (const f of frames) {
+    const topic = utf8.encode(f.topic);
+    const length = f.batches.reduce((n, b) => n + b.bytes.length, 0);
+    const header = new Uint8Array(2 + topic.length + 24);
+    const view = new DataView(header.buffer);
+    const pos = writeTopic(view, header, 0, topic);
     view.setInt32(pos, f.partition);
     view.setBigInt64(pos + 4, BigInt(f.highWatermark));
     view.setBigInt64(pos + 12, BigInt(f.logStartOffset));
-    view.setInt32(pos + 20, lengths[i]!);
-    pos += 24;
-    for (const b of f.batches) {
-      out.set(b.bytes, pos);
-      pos += b.bytes.length;
-    }
-  });
-  return out;
+    view.setInt32(pos + 20, length);
+    chunks.push(header);
+    for (const b of f.batches) chunks.push(b.bytes);
+  }
+  return chunks;
 }
 
 /** Parses a binary fetch response (the SDK's side); batches are CRC-verified. */

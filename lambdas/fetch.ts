@@ -4,11 +4,12 @@
  */
 import * as z from 'zod';
 import { SluiceError } from '../core/errors.js';
-import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches } from '../core/fetch.js';
+import { DEFAULT_MAX_BYTES, MAX_WAIT_MS, type PartitionBatches, type ReadHead } from '../core/fetch.js';
 import { readHeads } from '../core/heads.js';
 import type { DeflatedBatch } from '../core/records/index.js';
 import type { TopicMeta } from '../core/topics.js';
-import { BATCHES_CONTENT_TYPE, encodeFetchFrames } from '../core/wire.js';
+import { BATCHES_CONTENT_TYPE, fetchFrameChunks } from '../core/wire.js';
+import { ChunkedBody } from './chunked-body.js';
 import { contextHooks, getContext, type SluiceContext } from './context.js';
 import { asSluiceError, errorBody, lambdaHandler, parseJson, parseQuery, type Route } from './http.js';
 import { type Encoding, recordToJson } from './json-records.js';
@@ -20,12 +21,14 @@ import { bodyJsonBytes, escapedBytes, MAX_RESPONSE_BYTES, ResponseBudget } from 
  * one BatchGetItem of their heads (strongly consistent) instead of a read per partition,
  * and each topic looked up once. An idle consumer's poll costs this and nothing more.
  * Anything else (data to read, an unknown topic, an offset out of range, a failed read,
- * a large transaction's pending commit on the head) is left to the full path, which answers it as before.
+ * a large transaction's pending commit on the head) is left to the full path, which answers it as before;
+ * a partition with data to read hands the full path the head read here (`head`), so the
+ * request reads it once, not twice.
  */
 async function atHighWatermark(
   ctx: SluiceContext,
   partitions: readonly { topic: string; partition: number; offset: number; topicId?: string }[],
-): Promise<(PartitionBatches | undefined)[]> {
+): Promise<{ empty?: PartitionBatches; head?: ReadHead }[]> {
   try {
     const topics = new Map<string, TopicMeta | undefined>();
     for (const p of partitions) {
@@ -37,7 +40,7 @@ async function atHighWatermark(
       // Another incarnation than the one asked for is the full path's to answer.
       return t !== undefined && p.partition < t.partitions && (p.topicId ?? t.id) === t.id;
     });
-    if (known.length === 0) return partitions.map(() => undefined);
+    if (known.length === 0) return partitions.map(() => ({}));
     const heads = await readHeads(
       ctx.meta,
       known.map((p) => ({ topicId: topics.get(p.topic)!.id, partition: p.partition })),
@@ -47,18 +50,22 @@ async function atHighWatermark(
       const head = byPartition.get(p);
       // A tombstone (a deleted topic, still cached) is the full path's to answer too, and so
       // is a head carrying a large transaction's pending-commit markers (DESIGN.md §13).
-      if (!head || head.data.deleted || head.data.x || p.offset !== head.data.next) return undefined;
+      if (!head || head.data.deleted || head.data.x) return {};
+      const topicId = topics.get(p.topic)!.id;
+      if (p.offset !== head.data.next) return { head: { topicId, head } };
       return {
-        topic: p.topic,
-        topicId: topics.get(p.topic)!.id,
-        partition: p.partition,
-        highWatermark: head.data.next,
-        logStartOffset: head.data.start,
-        batches: [],
+        empty: {
+          topic: p.topic,
+          topicId,
+          partition: p.partition,
+          highWatermark: head.data.next,
+          logStartOffset: head.data.start,
+          batches: [],
+        },
       };
     });
   } catch {
-    return partitions.map(() => undefined);
+    return partitions.map(() => ({}));
   }
 }
 
@@ -152,12 +159,13 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
           const idle = await atHighWatermark(ctx, body.partitions);
           const results = await Promise.all(
             body.partitions.map(async (p, i) => {
-              const empty = idle[i];
+              const { empty, head } = idle[i]!;
               if (empty) return empty;
               try {
                 return await ctx.reader.fetchBatches(p.topic, p.partition, p.offset, {
                   maxBytes: perPartition,
                   ...(p.topicId !== undefined && { topicId: p.topicId }),
+                  ...(head && { head }),
                 });
               } catch (err) {
                 const error = asSluiceError(err);
@@ -191,7 +199,8 @@ export function fetchRoutes(ctx: SluiceContext, options: FetchRouteOptions = {})
                   }),
                   ...(ok.length > 0 && { 'x-sluice-topic-ids': JSON.stringify(topicIds(ok)) }),
                 },
-                body: encodeFetchFrames(kept),
+                // The batches' bytes as read (views), not copied into one buffer (DESIGN.md §20).
+                body: new ChunkedBody(fetchFrameChunks(kept)),
               };
             }
             trimToBudget(ok, maxBytes, Number.POSITIVE_INFINITY);

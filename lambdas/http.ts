@@ -13,6 +13,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../core/errors.js';
 import { ConflictError, ItemTooLargeError, TransactionTooLargeError } from '../core/ports.js';
+import { ChunkedBody } from './chunked-body.js';
 import { MAX_RESPONSE_BYTES, resultBytes } from './response-size.js';
 
 export interface HttpRequest {
@@ -30,7 +31,10 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
-  /** A value serialised as JSON, or raw bytes sent as they are. */
+  /**
+   * A value serialised as JSON, or raw bytes sent as they are (a `Uint8Array`, or a
+   * {@link ChunkedBody}: pieces an in-process server writes without joining them).
+   */
   body?: unknown;
 }
 
@@ -85,29 +89,40 @@ export function toEvent(req: {
  * are; the base64 form Lambda uses is produced only if something reads `body`.
  */
 const RAW_BODY = Symbol.for('sluice.rawBody');
-type WithRaw = { [RAW_BODY]?: Uint8Array };
+type WithRaw = { [RAW_BODY]?: Uint8Array | ChunkedBody };
 
-function withRawBody<T extends { body?: string }>(target: T, bytes: Uint8Array | undefined): T {
-  if (bytes === undefined) return target;
+function withRawBody<T extends { body?: string }>(target: T, raw: Uint8Array | ChunkedBody | undefined): T {
+  if (raw === undefined) return target;
   let encoded: string | undefined;
   Object.defineProperty(target, 'body', {
     enumerable: true,
     configurable: true,
     get: () => {
+      const bytes = raw instanceof ChunkedBody ? raw.bytes() : raw;
       encoded ??= Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
       return encoded;
     },
   });
-  Object.defineProperty(target, RAW_BODY, { value: bytes, enumerable: false });
+  Object.defineProperty(target, RAW_BODY, { value: raw, enumerable: false });
   return target;
 }
 
 /** The bytes of an event's or result's body, without a base64 round trip when in-process. */
 export function rawBody(x: { body?: string; isBase64Encoded?: boolean }): Uint8Array {
   const raw = (x as WithRaw)[RAW_BODY];
-  if (raw) return raw;
+  if (raw) return raw instanceof ChunkedBody ? raw.bytes() : raw;
   const buf = x.isBase64Encoded ? Buffer.from(x.body ?? '', 'base64') : Buffer.from(x.body ?? '', 'utf8');
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * The body as the pieces it was made of, for a server that writes them one after another
+ * (`sluice dev`): a {@link ChunkedBody}'s chunks as they are, else the one array of
+ * {@link rawBody}.
+ */
+export function rawBodyChunks(x: { body?: string; isBase64Encoded?: boolean }): readonly Uint8Array[] {
+  const raw = (x as WithRaw)[RAW_BODY];
+  return raw instanceof ChunkedBody ? raw.chunks : [rawBody(x)];
 }
 
 /** Reads a Function URL event into an {@link HttpRequest}. */
@@ -130,7 +145,7 @@ export function fromEvent(event: LambdaFunctionURLEvent): HttpRequest {
 
 /** Turns an {@link HttpResponse} into a Function URL result, base64 for bytes. */
 export function toResult(res: HttpResponse): APIGatewayProxyStructuredResultV2 {
-  if (res.body instanceof Uint8Array) {
+  if (res.body instanceof Uint8Array || res.body instanceof ChunkedBody) {
     const result: APIGatewayProxyStructuredResultV2 = {
       statusCode: res.status,
       headers: { 'content-type': 'application/octet-stream', ...res.headers },
@@ -360,7 +375,8 @@ export function lambdaHandler(
     try {
       const res = await answer(event);
       const result = toResult(res);
-      const size = resultBytes(result, res.body instanceof Uint8Array ? res.body.length : undefined);
+      const raw = res.body instanceof Uint8Array || res.body instanceof ChunkedBody ? res.body : undefined;
+      const size = resultBytes(result, raw?.length);
       if (size <= limit) return result;
       // Lambda would refuse it (502, for every retry): answer a typed error instead.
       const err = new SluiceError(

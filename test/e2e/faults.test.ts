@@ -35,7 +35,7 @@ function setup(faults?: FaultInjector) {
     );
     return { status: res.statusCode ?? 0, body: res.body ? JSON.parse(res.body) : undefined };
   };
-  return { clock, meter, rawObjects, rawMeta, call, ctx };
+  return { clock, meter, rawObjects, rawMeta, call, ctx, route };
 }
 
 async function readValues(call: ReturnType<typeof setup>['call'], topic: string, partition: number) {
@@ -200,5 +200,37 @@ describe('request costs (metered)', () => {
     s.meter.reset();
     await s.call('GET', '/v1/fetch?topic=t&partition=0&offset=1');
     expect(s.meter.snapshot()).toMatchObject({ s3: { get: 0 }, dynamo: { get: 1, query: 1 } });
+  });
+
+  it('a POST fetch reads each head once: the batch read of the idle check serves the read of the data', async () => {
+    const s = setup();
+    await s.call('POST', '/v1/topics', { name: 't', partitions: 2 });
+    for (let i = 0; i < 3; i++)
+      await s.call('POST', '/v1/produce', { topic: 't', records: [{ value: `v${i}`, partition: 0 }] });
+    const body = {
+      partitions: [
+        { topic: 't', partition: 0, offset: 1 },
+        { topic: 't', partition: 1, offset: 0 },
+      ],
+    };
+    for (const accept of ['application/json', 'application/vnd.sluice.batches']) {
+      s.meter.reset();
+      const res = await s.route(
+        toEvent({
+          method: 'POST',
+          url: '/v1/fetch',
+          headers: { 'content-type': 'application/json', accept },
+          body: enc.encode(JSON.stringify(body)),
+        }),
+      );
+      expect(res.statusCode).toBe(200);
+      // One BatchGetItem of both heads; partition 1 is at its high watermark (no query);
+      // partition 0 is read from the head already in hand: one query, no second head read.
+      expect(s.meter.snapshot()).toMatchObject({ dynamo: { batchGet: 1, get: 0, query: 1 } });
+    }
+    const json = await s.call('POST', '/v1/fetch', body);
+    expect(
+      json.body.partitions.map((p: { records: { value: string }[] }) => p.records.map((r) => r.value)),
+    ).toEqual([['v1', 'v2'], []]);
   });
 });
