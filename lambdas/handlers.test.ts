@@ -55,6 +55,51 @@ describe('Lambda handlers', () => {
     });
   });
 
+  it('the batcher takes a Kinesis event; with SLUICE_INBOX_STREAM the metadata names the stream', async () => {
+    vi.resetModules();
+    const streamArn = 'arn:aws:kinesis:eu-west-1:123456789012:stream/sluice-inbox';
+    vi.stubEnv('SLUICE_INBOX_URL', '');
+    vi.stubEnv('SLUICE_INBOX_STREAM', streamArn);
+    const headers = { 'content-type': 'application/json', host: 'abc.lambda-url.eu-west-1.on.aws' };
+    const admin = (await import('./admin.js')).handler;
+    await admin(toEvent({ method: 'POST', url: '/v1/topics', headers, body: json({ name: 'k' }) }));
+    const meta = await admin(toEvent({ method: 'GET', url: '/v1/metadata', headers }));
+    expect(JSON.parse(meta.body!).inbox).toEqual({ type: 'kinesis', streamArn, region: 'eu-west-1' });
+
+    const batcher = (await import('./batcher.js')).handler;
+    const record = (sequenceNumber: string, body: string) => ({
+      awsRegion: 'eu-west-1',
+      eventID: `shardId-000000000000:${sequenceNumber}`,
+      eventName: 'aws:kinesis:record',
+      eventSource: 'aws:kinesis',
+      eventSourceARN: streamArn,
+      eventVersion: '1.0',
+      invokeIdentityArn: 'arn:aws:iam::123456789012:role/batcher',
+      kinesis: {
+        approximateArrivalTimestamp: Date.now() / 1000,
+        data: Buffer.from(body).toString('base64'),
+        kinesisSchemaVersion: '1.0',
+        partitionKey: 'k',
+        sequenceNumber,
+      },
+    });
+    const message = JSON.stringify({
+      v: 1,
+      topic: 'k',
+      partition: 0,
+      records: [{ v: 'eA==', ts: 1 }],
+      eventId: 'e1',
+    });
+    // No dead-letter queue (SLUICE_INBOX_DLQ_URL unset): the invalid record is reported, so the shard waits for it.
+    const out = await batcher({ Records: [record('100', message), record('101', 'not a message')] });
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: '101' }] });
+    const fetchFn = (await import('./fetch.js')).handler;
+    const fetched = await fetchFn(
+      toEvent({ method: 'GET', url: '/v1/fetch?topic=k&partition=0&offset=0', headers }),
+    );
+    expect(JSON.parse(fetched.body!).records.map((r: { value: string }) => r.value)).toEqual(['x']);
+  });
+
   it('answer 503 with the reason when the instance cannot start', async () => {
     vi.resetModules();
     vi.stubEnv('SLUICE_STORAGE', 'floppy');

@@ -1,6 +1,6 @@
 /**
- * SigV4 signing for Lambda Function URLs (IAM auth, service `lambda`) and for the SQS
- * inbox (service `sqs`, `transport/sqs.ts`). Credentials come
+ * SigV4 signing for Lambda Function URLs (IAM auth, service `lambda`) and for the acks=1
+ * inbox (service `sqs`, `transport/sqs.ts`; `kinesis`, `transport/kinesis.ts`). Credentials come
  * from the options, else the environment, else the AWS SDK's provider chain when it is
  * installed (credentials.ts).
  */

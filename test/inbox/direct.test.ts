@@ -11,15 +11,13 @@ import { startDevServer } from '../../bin/dev.js';
 import { createContext } from '../../lambdas/context.js';
 import { logLevel, Sluice } from '../../sdk/index.js';
 import { createHttpTransport } from '../../sdk/transport/http.js';
-import type { Transport } from '../../sdk/transport/types.js';
 import { MeteredInboxQueue } from '../../storage/metered-queue.js';
 import { EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
 import { counting } from './counting.js';
+import { expectDeniedFallsBackToHttp, FAST_RETRY } from './denied.js';
 import { sqsFaults, ThrottlingInboxQueue } from './faults.js';
 import { makeQueue, type TestQueue } from './queues.js';
-
-const FAST_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 300 };
 
 describe('acks=1 and acks=0 straight to SQS (moto), with throttling', () => {
   let stores: TestStores;
@@ -208,43 +206,10 @@ describe('acks=1 and acks=0 straight to SQS (moto), with throttling', () => {
   }, 60_000);
 
   it('credentials denied by SQS (no sqs:SendMessage): the sends go through POST /v1/inbox, once each, in order', async () => {
-    const api = counting(server.url);
-    let denied = 0;
     // SQS's answer to a principal without sqs:SendMessage on the queue.
-    const deny: Transport = async () => {
-      denied++;
-      return {
-        status: 400,
-        headers: { 'content-type': 'application/x-amz-json-1.0' },
-        body: new TextEncoder().encode(
-          JSON.stringify({ __type: 'com.amazonaws.sqs#AccessDenied', message: 'not authorized' }),
-        ),
-      };
-    };
-    const sluice = new Sluice({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: EMULATOR_CREDENTIALS,
-      transport: api.transport,
-      inbox: { transport: deny },
-      retry: FAST_RETRY,
-      logLevel: logLevel.NOTHING,
+    await expectDeniedFallsBackToHttp(server, 'denied', {
+      contentType: 'application/x-amz-json-1.0',
+      type: 'com.amazonaws.sqs#AccessDenied',
     });
-    await sluice.admin().createTopics({ topics: [{ topic: 'denied', numPartitions: 1 }] });
-    const p = sluice.producer({ acks: 1 });
-    for (const value of ['d0', 'd1', 'd2']) {
-      const [meta] = await p.send({ topic: 'denied', messages: [{ partition: 0, value }] });
-      expect(meta?.baseOffset).toBe('-1');
-    }
-    // Denied once; every send after it (and the denied one) went over HTTP.
-    expect(denied).toBe(1);
-    expect(api.paths.get('POST /v1/inbox')).toBe(3);
-    const values = async () =>
-      (await server.context.reader.fetchRecords('denied', 0, 0, { maxBytes: 1 << 20 })).records.map((r) =>
-        Buffer.from(r.value!).toString(),
-      );
-    await waitFor(async () => (await values()).length >= 3, 30_000, 'the batcher');
-    expect(await values()).toEqual(['d0', 'd1', 'd2']);
-    await p.disconnect();
   }, 60_000);
 });

@@ -21,7 +21,6 @@ import { createBatcherHandler } from '../../lambdas/batcher.js';
 import { createContext, type SluiceContext } from '../../lambdas/context.js';
 import { logLevel, Sluice } from '../../sdk/index.js';
 import { createHttpTransport } from '../../sdk/transport/http.js';
-import type { Transport } from '../../sdk/transport/types.js';
 import {
   awsEndpoint,
   EMULATOR_CREDENTIALS,
@@ -31,10 +30,9 @@ import {
 } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
 import { counting } from './counting.js';
+import { expectDeniedFallsBackToHttp, FAST_RETRY } from './denied.js';
 import { kinesisFaults } from './faults.js';
 import { makeQueue, makeStream, type TestQueue, type TestStream } from './queues.js';
-
-const FAST_RETRY = { retries: 8, initialRetryTime: 20, maxRetryTime: 300 };
 
 /** A dead-letter queue whose first `failures` sends are throttled. */
 class FlakySender implements InboxSender {
@@ -166,47 +164,11 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('acks=1 over a Kinesis inbox (mo
   }, 60_000);
 
   it('credentials denied by Kinesis (no kinesis:PutRecords): the sends go through POST /v1/inbox, once each, in order', async () => {
-    const api = counting(server.url);
-    let denied = 0;
     // Kinesis' answer to a principal without kinesis:PutRecords on the stream.
-    const deny: Transport = async () => {
-      denied++;
-      return {
-        status: 400,
-        headers: { 'content-type': 'application/x-amz-json-1.1' },
-        body: new TextEncoder().encode(
-          JSON.stringify({
-            __type: 'AccessDeniedException',
-            message: 'not authorized to perform kinesis:PutRecords',
-          }),
-        ),
-      };
-    };
-    const sluice = new Sluice({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: EMULATOR_CREDENTIALS,
-      transport: api.transport,
-      inbox: { transport: deny },
-      retry: FAST_RETRY,
-      logLevel: logLevel.NOTHING,
+    await expectDeniedFallsBackToHttp(server, 'denied', {
+      contentType: 'application/x-amz-json-1.1',
+      type: 'AccessDeniedException',
     });
-    await sluice.admin().createTopics({ topics: [{ topic: 'denied', numPartitions: 1 }] });
-    const p = sluice.producer({ acks: 1 });
-    for (const value of ['d0', 'd1', 'd2']) {
-      const [meta] = await p.send({ topic: 'denied', messages: [{ partition: 0, value }] });
-      expect(meta?.baseOffset).toBe('-1');
-    }
-    // Denied once, not retried; every send after it (and the denied one) went over HTTP.
-    expect(denied).toBe(1);
-    expect(api.paths.get('POST /v1/inbox')).toBe(3);
-    await waitFor(
-      async () => (await readAll(server.context, 'denied', 1))[0]!.length >= 3,
-      30_000,
-      'the batcher',
-    );
-    expect((await readAll(server.context, 'denied', 1))[0]).toEqual(['d0', 'd1', 'd2']);
-    await p.disconnect();
   }, 60_000);
 
   it('faults on both sides: every acked event once, in producer order', async () => {
