@@ -605,7 +605,7 @@ describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
         EventSourceArn: streamArn,
         StartingPosition: 'TRIM_HORIZON',
         BatchSize: 10_000,
-        MaximumBatchingWindowInSeconds: 1,
+        MaximumBatchingWindowInSeconds: 2, // the Kinesis default (defaultInboxBatchWindow)
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         BisectBatchOnFunctionError: false,
         ParallelizationFactor: 1,

@@ -28,6 +28,7 @@ import { TRIGGER_PATTERNS } from '../core/subscriptions/trigger-patterns.js';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
 import {
+  defaultInboxBatchWindow,
   type InboxBackend,
   type InboxOptions,
   InvalidInboxOptionsError,
@@ -709,7 +710,7 @@ export class SluiceCluster extends SluiceClusterBase {
     });
     grantDataAccess(batcher.role, 'batcher', rt.data);
     const batchSize = props.inboxBatchSize ?? 10_000;
-    const window = props.inboxBatchWindow ?? Duration.seconds(1);
+    const window = props.inboxBatchWindow ?? defaultInboxBatchWindow(kinesisInbox ? 'kinesis' : 'sqs');
     if (this.inboxStream) {
       // The mapping's grant (describe, list shards, get records) is all the batcher reads.
       batcher.function.addEventSource(
