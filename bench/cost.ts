@@ -30,7 +30,7 @@ import type { InboxDelivery } from '../core/inbox/queue.js';
 import { encodeBatch, verifyBatch } from '../core/records/index.js';
 import { Topics } from '../core/topics.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
-import { Meter, MeteredMetaStore, MeteredObjectStore } from '../storage/metered.js';
+import { Meter, MeteredMetaStore, MeteredObjectStore, type StorageCounts } from '../storage/metered.js';
 import { MeteredInboxQueue } from '../storage/metered-queue.js';
 import { SqliteInboxQueue } from '../storage/sqlite-queue.js';
 import { BATCHER_LARGE } from './lambda-time.js';
@@ -126,6 +126,11 @@ function usd(u: Unit): number {
   );
 }
 
+/** The S3 and DynamoDB part of what the metered stores counted; the rest zero. */
+function storageUnits(c: StorageCounts): Unit {
+  return { ...zero(), s3Puts: c.s3.put, s3Gets: c.s3.get, wcu: c.dynamo.wcu, rcu: c.dynamo.rcu };
+}
+
 function scale(u: Unit, k: number): Unit {
   return Object.fromEntries(Object.entries(u).map(([key, v]) => [key, v * k])) as unknown as Unit;
 }
@@ -182,12 +187,7 @@ async function measureAcksAllSmall(events: number): Promise<Unit> {
   const c = e.meter.snapshot();
   return scale(
     {
-      ...zero(),
-      s3Puts: c.s3.put,
-      s3Gets: c.s3.get,
-      wcu: c.dynamo.wcu,
-      rcu: c.dynamo.rcu,
-      sqsRequests: 0,
+      ...storageUnits(c),
       invocations: events,
       gbSeconds: events * GBS.produceSmall,
     },
@@ -215,11 +215,7 @@ async function measureAcksOne(batch: number): Promise<Unit> {
   inner.close();
   return scale(
     {
-      ...zero(),
-      s3Puts: c.s3.put,
-      s3Gets: c.s3.get,
-      wcu: c.dynamo.wcu,
-      rcu: c.dynamo.rcu,
+      ...storageUnits(c),
       // The event source mapping receives up to 10 per ReceiveMessage and deletes 10 per call.
       sqsRequests: queue.counts.requests,
       invocations: 1,
@@ -263,11 +259,7 @@ async function measureAcksOneKinesis(batch: number): Promise<Unit> {
   );
   return scale(
     {
-      ...zero(),
-      s3Puts: c.s3.put,
-      s3Gets: c.s3.get,
-      wcu: c.dynamo.wcu,
-      rcu: c.dynamo.rcu,
+      ...storageUnits(c),
       kinesisPutUnits: putUnits,
       invocations: 1,
       gbSeconds: GBS.batcherBase + batch * GBS.batcherPerEvent,
@@ -340,12 +332,8 @@ async function measureBusy(requests: number): Promise<Unit> {
   const c = e.meter.snapshot();
   return scale(
     {
-      ...zero(),
-      s3Puts: c.s3.put,
+      ...storageUnits(c),
       s3Gets: 0,
-      wcu: c.dynamo.wcu,
-      rcu: c.dynamo.rcu,
-      sqsRequests: 0,
       invocations: requests,
       gbSeconds: requests * GBS.produce1MiB,
     },

@@ -275,10 +275,11 @@ async function produceEveryCodecAndFetch({ urls, sluice }: Stack, topic: string)
 }
 
 /**
- * acks=1 sends to `topic` (2 partitions) wait in the inbox; the batcher function, on an SQS
- * event of the queue, commits them in producer order; a redelivery appends nothing.
+ * Creates `topic` (2 partitions) and sends it four acks=1 sends of one record per partition
+ * (`one i` to 0, `two i` to 1, keys `k<i>`); checks nothing is in the log yet (acknowledged
+ * by the inbox, not committed). @returns the admin client.
  */
-async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic: string): Promise<void> {
+async function sendAcks1Round(sluice: Sluice, topic: string) {
   const admin = sluice.admin();
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
   const producer = sluice.producer({ acks: 1 });
@@ -293,8 +294,16 @@ async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic
     });
   }
   await producer.disconnect();
-  // Acknowledged by the inbox: nothing in the log until the batcher runs.
   expect((await admin.fetchTopicOffsets(topic)).every((o) => o.high === '0')).toBe(true);
+  return admin;
+}
+
+/**
+ * acks=1 sends to `topic` (2 partitions) wait in the inbox; the batcher function, on an SQS
+ * event of the queue, commits them in producer order; a redelivery appends nothing.
+ */
+async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic: string): Promise<void> {
+  const admin = await sendAcks1Round(sluice, topic);
 
   const records = await receiveAsSqsEvent(deployment.queue('ClusterInbox'));
   expect(records.length).toBeGreaterThan(0);
@@ -704,24 +713,9 @@ describe('deploy smoke: the Kinesis inbox (inboxBackend kinesis)', () => {
 
     // Through the produce function (POST /v1/inbox), whatever credentials this process has.
     const sluice = new Sluice({ endpoint: urls.url, clientId: 'smoke', inbox: { mode: 'http' } });
-    const admin = sluice.admin();
     const topic = 'smoke-kinesis';
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
-    const producer = sluice.producer({ acks: 1 });
-    await producer.connect();
-    for (let i = 0; i < 4; i += 1) {
-      await producer.send({
-        topic,
-        messages: [
-          { key: `k${i}`, value: `one ${i}`, partition: 0 },
-          { key: `k${i}`, value: `two ${i}`, partition: 1 },
-        ],
-      });
-    }
-    await producer.disconnect();
+    const admin = await sendAcks1Round(sluice, topic);
     expect(urls.seen.filter((s) => s.event.rawPath === '/v1/inbox' && s.statusCode === 202)).toHaveLength(4);
-    // Acknowledged by the stream: nothing in the log until the batcher runs.
-    expect((await admin.fetchTopicOffsets(topic)).every((o) => o.high === '0')).toBe(true);
     // A record that is no inbox message: the batcher moves it to the dead-letter queue itself.
     const kinesis = await createKinesisClient({
       endpoint: inject('awsEndpoint'),
