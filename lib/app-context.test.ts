@@ -15,6 +15,8 @@ describe('stackOptionsFromContext', () => {
     expect(props.maintenanceSchedule).toBeUndefined();
     expect(props.inboxBatchWindow).toBeUndefined();
     expect(props.reservedConcurrency).toBeUndefined();
+    expect(props.inboxBackend).toBeUndefined();
+    expect(props.inboxShards).toBeUndefined();
   });
 
   it('reads every option', () => {
@@ -26,6 +28,8 @@ describe('stackOptionsFromContext', () => {
       maintenanceMinutes: '5',
       inboxWindowSeconds: '20',
       reservedConcurrency: '40',
+      inboxBackend: 'kinesis',
+      inboxShards: '4',
     });
     expect(stackName).toBe('Dev');
     expect(props.architecture).toBe(Architecture.X86_64);
@@ -34,6 +38,9 @@ describe('stackOptionsFromContext', () => {
     expect(props.maintenanceSchedule?.expressionString).toBe('rate(5 minutes)');
     expect(props.inboxBatchWindow?.toSeconds()).toBe(20);
     expect(props.reservedConcurrency).toBe(40);
+    expect(props.inboxBackend).toBe('kinesis');
+    expect(props.inboxShards).toBe(4);
+    expect(from({ inboxBackend: 'sqs' }).props.inboxBackend).toBe('sqs');
     expect(from({ reservedConcurrency: 'none' }).props.reservedConcurrency).toBe('none');
   });
 
@@ -49,6 +56,9 @@ describe('stackOptionsFromContext', () => {
     [{ inboxWindowSeconds: 'soon' }, /inboxWindowSeconds/],
     [{ reservedConcurrency: '0' }, /reservedConcurrency.*whole number ≥ 1, or none/],
     [{ reservedConcurrency: 'unlimited' }, /reservedConcurrency/],
+    [{ inboxBackend: 'sqs-fifo' }, /inboxBackend.*sqs, kinesis/],
+    [{ inboxBackend: 'kinesis', inboxShards: '0' }, /inboxShards.*whole number ≥ 1/],
+    [{ inboxShards: '2' }, /inboxShards.*inboxBackend=kinesis/],
   ])('refuses %j', (context, message) => {
     expect(() => from(context)).toThrow(InvalidContextError);
     expect(() => from(context)).toThrow(message);

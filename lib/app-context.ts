@@ -11,9 +11,12 @@
  * | maintenanceMinutes | whole number ≥ 1        | 1        |
  * | inboxWindowSeconds | whole number 1–300      | 1        |
  * | reservedConcurrency| whole number ≥ 1, none  | 20       |
+ * | inboxBackend       | sqs, kinesis            | sqs      |
+ * | inboxShards        | whole number ≥ 1 (kinesis) | 1     |
  *
  * `inboxWindowSeconds` is the acks=1 batcher's batching window: the delay bound of an acks=1
  * event at low volume, and the lever on its cost (docs/design.md, "acks=1: the inbox").
+ * `inboxBackend` and `inboxShards` choose the inbox itself (SluiceClusterProps).
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Schedule } from 'aws-cdk-lib/aws-events';
@@ -54,6 +57,7 @@ export function stackOptionsFromContext(get: ContextLookup): { stackName: string
       maintenanceSchedule: maintenanceSchedule(get),
       inboxBatchWindow: inboxBatchWindow(get),
       ...reservedConcurrency(get),
+      ...inbox(get),
     },
   };
 }
@@ -121,4 +125,24 @@ function reservedConcurrency(get: ContextLookup): { reservedConcurrency?: number
     );
   }
   return { reservedConcurrency: n };
+}
+
+/** The acks=1 inbox's backend, and its shards with Kinesis. */
+function inbox(get: ContextLookup): Pick<SluiceStackProps, 'inboxBackend' | 'inboxShards'> {
+  const out: { inboxBackend?: 'sqs' | 'kinesis'; inboxShards?: number } = {};
+  if (get('inboxBackend') !== undefined) {
+    out.inboxBackend = choice(get, 'inboxBackend', { sqs: 'sqs', kinesis: 'kinesis' } as const, 'sqs');
+  }
+  const raw = get('inboxShards');
+  if (raw !== undefined) {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new InvalidContextError(`context 'inboxShards' is '${String(raw)}'; use a whole number ≥ 1`);
+    }
+    if (out.inboxBackend !== 'kinesis') {
+      throw new InvalidContextError(`context 'inboxShards' needs -c inboxBackend=kinesis`);
+    }
+    out.inboxShards = n;
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 /** Sluice's CDK library: the {@link SluiceCluster} construct and the {@link SluiceStack}. */
+export { type InboxBackend, InvalidInboxOptionsError } from './inbox-backend.js';
 export { METRICS_NAMESPACE, type SluiceMetricName, type SluiceMetricOptions } from './metrics.js';
 export {
   DEFAULT_RESERVED_CONCURRENCY,

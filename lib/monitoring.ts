@@ -4,11 +4,13 @@
  * URL (STORAGE_MISCONFIGURED, INTERNAL_ERROR, RESPONSE_TOO_LARGE, and UNAVAILABLE when it
  * persists: Lambda's `Errors` metric does not count answered errors), functions
  * throttled, maintenance work that failed for good (messages in the dead-letter queue), the
- * acks=1 inbox falling behind (age of its oldest message) and inbox messages that could not
- * be committed (its dead-letter queue).
+ * acks=1 inbox falling behind (age of its oldest message; with the Kinesis inbox, the
+ * batcher's iterator age) and inbox messages that could not be committed (its dead-letter
+ * queue).
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -22,12 +24,14 @@ export interface SluiceMonitoringProps {
   readonly urlRoles: readonly string[];
   readonly maintenanceQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;
-  /** The acks=1 inbox and its dead-letter queue. */
-  readonly inboxQueue: sqs.IQueue;
+  /** The acks=1 inbox: an SQS queue, or a Kinesis stream and the batcher reading it. */
+  readonly inbox:
+    | { readonly backend: 'sqs'; readonly queue: sqs.IQueue }
+    | { readonly backend: 'kinesis'; readonly stream: kinesis.IStream; readonly batcher: lambda.IFunction };
   readonly inboxDeadLetterQueue: sqs.IQueue;
   /**
-   * The inbox age (its oldest message) that raises the inbox-age alarm; below the batcher's
-   * order horizon (5 minutes).
+   * The inbox age (its oldest message; Kinesis: the batcher's iterator age) that raises the
+   * inbox-age alarm; below the batcher's order horizon (5 minutes).
    */
   readonly inboxAgeThreshold: Duration;
   readonly dashboard: boolean;
@@ -88,12 +92,22 @@ export class SluiceMonitoring extends Construct {
       threshold: 1,
       alarmDescription: `Sluice ${stackName}: maintenance tasks failed repeatedly and were dead-lettered. Inspect the messages, fix the cause, then redrive them to the maintenance queue.`,
     });
+    const { inbox } = props;
     this.addAlarm('InboxAge', {
-      metric: props.inboxQueue.metricApproximateAgeOfOldestMessage({
-        period: Duration.minutes(1),
-        statistic: 'Maximum',
-      }),
-      threshold: props.inboxAgeThreshold.toSeconds(),
+      ...(inbox.backend === 'sqs'
+        ? {
+            metric: inbox.queue.metricApproximateAgeOfOldestMessage({
+              period: Duration.minutes(1),
+              statistic: 'Maximum',
+            }),
+            threshold: props.inboxAgeThreshold.toSeconds(),
+          }
+        : {
+            // The age of the last record the batcher was handed (ms): how far behind the
+            // stream's newest record the mapping reads, per shard at most.
+            metric: inboxIteratorAge(inbox.batcher, Duration.minutes(1)),
+            threshold: props.inboxAgeThreshold.toMilliseconds(),
+          }),
       alarmDescription: `Sluice ${stackName}: the oldest acks=1 event in the inbox has waited ${props.inboxAgeThreshold.toHumanString()} or more: the batcher is behind or failing (see its errors and log). Past 5 minutes, order per producer is no longer guaranteed for events still waiting.`,
     });
     this.addAlarm('InboxDeadLetters', {
@@ -102,7 +116,10 @@ export class SluiceMonitoring extends Construct {
         statistic: 'Maximum',
       }),
       threshold: 1,
-      alarmDescription: `Sluice ${stackName}: acks=1 events were acknowledged but could not be committed (not an inbox message, a topic or partition that does not exist, or batches failing for good) and were dead-lettered. The batcher's log says why; fix the cause, then redrive them to the inbox.`,
+      alarmDescription:
+        inbox.backend === 'sqs'
+          ? `Sluice ${stackName}: acks=1 events were acknowledged but could not be committed (not an inbox message, a topic or partition that does not exist, or batches failing for good) and were dead-lettered. The batcher's log says why; fix the cause, then redrive them to the inbox.`
+          : `Sluice ${stackName}: acks=1 events were acknowledged but could not be committed (not an inbox message, a topic or partition that does not exist) and the batcher moved them here, or the event source mapping discarded a batch whose records expired from the Kinesis inbox (the message names the shard and sequence numbers; those records are lost). The batcher's log says why; fix the cause, then put the moved messages' bodies back into the stream.`,
     });
     for (const alarm of this.alarms) alarm.addAlarmAction(...props.alarmActions);
   }
@@ -234,25 +251,40 @@ export class SluiceMonitoring extends Construct {
         width: 12,
       }),
     );
+    const { inbox } = props;
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'acks=1 inbox',
-        left: [
-          props.inboxQueue.metricApproximateNumberOfMessagesVisible({ period: minute, label: 'visible' }),
-          props.inboxQueue.metricApproximateNumberOfMessagesNotVisible({
-            period: minute,
-            label: 'in flight',
+      inbox.backend === 'sqs'
+        ? new cloudwatch.GraphWidget({
+            title: 'acks=1 inbox',
+            left: [
+              inbox.queue.metricApproximateNumberOfMessagesVisible({ period: minute, label: 'visible' }),
+              inbox.queue.metricApproximateNumberOfMessagesNotVisible({
+                period: minute,
+                label: 'in flight',
+              }),
+            ],
+            right: [
+              inbox.queue.metricApproximateAgeOfOldestMessage({
+                period: minute,
+                statistic: 'Maximum',
+                label: 'oldest (s)',
+              }),
+            ],
+            width: 12,
+          })
+        : new cloudwatch.GraphWidget({
+            title: 'acks=1 inbox (Kinesis)',
+            left: [
+              inbox.stream.metricIncomingRecords({ period: minute, statistic: 'Sum', label: 'records in' }),
+              inbox.stream.metricWriteProvisionedThroughputExceeded({
+                period: minute,
+                statistic: 'Sum',
+                label: 'puts throttled',
+              }),
+            ],
+            right: [inboxIteratorAge(inbox.batcher, minute).with({ label: 'batcher iterator age (ms)' })],
+            width: 12,
           }),
-        ],
-        right: [
-          props.inboxQueue.metricApproximateAgeOfOldestMessage({
-            period: minute,
-            statistic: 'Maximum',
-            label: 'oldest (s)',
-          }),
-        ],
-        width: 12,
-      }),
       new cloudwatch.GraphWidget({
         title: 'Dead-lettered inbox messages',
         left: [props.inboxDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: minute })],
@@ -264,4 +296,9 @@ export class SluiceMonitoring extends Construct {
     }
     return dashboard;
   }
+}
+
+/** The batcher's `IteratorAge` (AWS/Lambda, ms), maximum over `period`: how far behind the Kinesis inbox it reads. */
+function inboxIteratorAge(batcher: lambda.IFunction, period: Duration): cloudwatch.Metric {
+  return batcher.metric('IteratorAge', { period, statistic: 'Maximum' });
 }

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +11,13 @@ import type { SluiceClusterProps } from './sluice-cluster-props.js';
 
 const CONFIGURATIONS: [string, SluiceClusterProps, ClusterStackOptions?][] = [
   ['defaults with deploy-time topics', { topics: [{ name: 'orders', partitions: 3 }] }],
+  // Kinesis streams are SSE with aws/kinesis (KDS1, KDS3), and the mapping has an on-failure
+  // destination: nothing acknowledged for them.
+  [
+    'Kinesis inbox, 4 shards, 3 days, with a KMS key',
+    { inboxBackend: 'kinesis', inboxShards: 4, inboxRetention: Duration.days(3) },
+    { before: (stack) => ({ encryptionKey: new kms.Key(stack, 'Key', { enableKeyRotation: true }) }) },
+  ],
   [
     'KMS key, access logs, DESTROY, active tracing, x86_64',
     {
@@ -78,6 +85,25 @@ describe.each(CONFIGURATIONS)('cdk-nag: %s', (_name, props, options) => {
       expect(reason.length, `${path} ${id}`).toBeGreaterThan(40);
     }
   });
+});
+
+it('the Kinesis inbox passes KDS1, KDS3 and the mapping destination rule without an acknowledgment', () => {
+  const { stack, template } = clusterStack({ inboxBackend: 'kinesis' });
+  expect(new nag.AwsSolutionsChecks().validateScope(stack).violations).toEqual([]);
+  expect(new nag.ServerlessChecks().validateScope(stack).violations).toEqual([]);
+  expect(Object.keys(template.findResources('AWS::Kinesis::Stream'))).toHaveLength(1);
+  const acks = acknowledgments(stack);
+  expect(acks.filter((a) => /KDS/.test(a.id) || a.path.includes('InboxStream'))).toEqual([]);
+  // The SQS inbox's mapping takes no destination and is acknowledged; the Kinesis one has one.
+  const destination = (a: { id: string; path: string }) =>
+    a.id === 'Serverless-LambdaEventSourceMappingDestination' && a.path.includes('/Batcher/');
+  expect(acks.filter(destination)).toEqual([]);
+  expect(acknowledgments(clusterStack({}).stack).filter(destination)).toHaveLength(1);
+  // Only the Kinesis inbox's dead-letter queue is no queue's redrive target.
+  expect(acks.filter((a) => a.id === 'AwsSolutions-SQS3').map((a) => a.path)).toEqual([
+    'Test/Cluster/InboxDeadLetters',
+  ]);
+  expect(acknowledgments(clusterStack({}).stack).filter((a) => a.id === 'AwsSolutions-SQS3')).toEqual([]);
 });
 
 function acknowledgments(root: IConstruct): { id: string; reason: string; path: string }[] {

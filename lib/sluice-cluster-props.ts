@@ -8,6 +8,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { InboxBackend } from './inbox-backend.js';
 import type { TopicSpec } from './topic-spec.js';
 
 /** Properties of {@link SluiceCluster}. Every one is optional. */
@@ -140,6 +141,42 @@ export interface SluiceClusterProps {
    */
   readonly maintenanceMaxConcurrency?: number;
   /**
+   * What holds acks=1 (and acks=0) events until the batcher commits them (docs/design.md,
+   * "acks=1: the inbox"):
+   * - `'sqs'`: an SQS standard queue. Nothing to pay at rest, $0.40 per million sends: the
+   *   cheapest up to tens of millions of events a month.
+   * - `'kinesis'`: a shared provisioned Kinesis Data Stream of `inboxShards` shards. About
+   *   $11 a month per shard at rest (shard-hours) plus $0.014 per million 25 KB PUT payload
+   *   units (us-east-1): cheaper than SQS's $0.40 per million sends from about 25 million
+   *   events a month, sustained. The
+   *   batcher reads each shard in order (one batch per shard at a time), with unlimited
+   *   retries; producers need `kinesis:PutRecords` (`grantProduce`) and no KMS permission
+   *   (encrypted with the AWS-managed `aws/kinesis` key, whose KMS requests Kinesis makes and
+   *   bills about every 5 minutes per distinct producer credential: docs/design.md §12).
+   * @default 'sqs'
+   */
+  readonly inboxBackend?: InboxBackend;
+  /**
+   * Shards of the Kinesis inbox (`inboxBackend: 'kinesis'` only). A shard takes up to 1,000
+   * records or 1 MB a second in (a PutRecords beyond that is throttled, and the SDK retries
+   * it), is read by one batcher invocation at a time, and costs about $0.015 an hour
+   * (us-east-1). Raise it for throughput; CloudFormation reshards in place.
+   * @default 1
+   */
+  readonly inboxShards?: number;
+  /**
+   * How long the Kinesis inbox keeps a record the batcher has not committed
+   * (`inboxBackend: 'kinesis'` only): 24 hours to 4 days. 24 hours costs nothing extra; more
+   * is Kinesis extended retention, billed per shard-hour (about $0.02 per shard-hour in
+   * us-east-1, more than the shard itself). At most 4 days, as the SQS inbox: the batcher's
+   * ledger remembers committed events for 5 days, so a record redelivered within retention is always
+   * recognised as a duplicate. Past it, an uncommitted record is gone: the iterator-age alarm
+   * fires long before (`inboxAgeAlarmThreshold`), and a discarded batch is reported to the
+   * inbox's dead-letter queue.
+   * @default Duration.hours(24)
+   */
+  readonly inboxRetention?: Duration;
+  /**
    * Messages the acks=1 inbox's event source mapping hands the batcher at most (1–10,000);
    * each batch is one object and one transaction per chunk of partitions.
    * @default 10000
@@ -148,20 +185,28 @@ export interface SluiceClusterProps {
   /**
    * How long the event source mapping gathers inbox messages before invoking the batcher
    * (0–300 s): the bound on an acks=1 event's delay at low volume, and the lever on its cost
-   * (longer windows, bigger batches, fewer objects and transactions). At least 1 s when
-   * `inboxBatchSize` is above 10 (an SQS event source's rule).
-   * @default Duration.seconds(1)
+   * (longer windows, bigger batches, fewer objects and transactions). With the SQS inbox, at
+   * least 1 s when `inboxBatchSize` is above 10 (an SQS event source's rule).
+   *
+   * The default depends on `inboxBackend`: 1 s for SQS (an event visible ≤ 2 s after its ack
+   * at low volume); 2 s for Kinesis, the backend for sustained volume, whose mapping reads
+   * each shard once a second anyway (visible ≤ 3 s): at 100 M events a month it halves the
+   * commits, $29 a month instead of $45, under a Kinesis on-demand stream's $37
+   * (`npm run bench -- cost`).
+   * @default Duration.seconds(1) with SQS, Duration.seconds(2) with Kinesis
    */
   readonly inboxBatchWindow?: Duration;
   /**
-   * Batcher invocations the event source mapping runs at once (2–1000).
+   * Batcher invocations the SQS inbox's event source mapping runs at once (2–1000). Not for
+   * the Kinesis inbox, read by one invocation per shard (`inboxShards`).
    * @default 5
    */
   readonly inboxMaxConcurrency?: number;
   /**
    * The inbox-age alarm's threshold: the oldest acks=1 message waiting this long means the
-   * batcher is behind. Keep it below the batcher's order horizon (5 minutes), past which a
-   * message's predecessor is taken as committed.
+   * batcher is behind (SQS: the queue's `ApproximateAgeOfOldestMessage`; Kinesis: the
+   * batcher's `IteratorAge`). Keep it below the batcher's order horizon (5 minutes), past
+   * which a message's predecessor is taken as committed.
    * @default Duration.minutes(2)
    */
   readonly inboxAgeAlarmThreshold?: Duration;

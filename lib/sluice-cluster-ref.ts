@@ -44,6 +44,13 @@ export interface SluiceClusterAttributes {
    * @default none: acks=1/0 producers of this app send through `POST /v1/inbox`
    */
   readonly inboxQueueArn?: string;
+  /**
+   * The Kinesis inbox stream's ARN (the stack output `InboxStreamArn` of a cluster with
+   * `inboxBackend: 'kinesis'`): with it, `grantProduce` also allows `kinesis:PutRecord` and
+   * `kinesis:PutRecords` on it, as the SDK puts for acks=1/0. Not with `inboxQueueArn`.
+   * @default none: acks=1/0 producers of this app send through `POST /v1/inbox`
+   */
+  readonly inboxStreamArn?: string;
   /** The admin function's URL (any of the four URLs works: each serves `GET /v1/metadata`). */
   readonly bootstrapUrl: string;
   /** The cluster's `serviceName` (default of the cluster: `<stack name>-<construct id>`). */

@@ -20,6 +20,7 @@ import {
   roleActions,
   roleStatements,
 } from '../test/fixtures/cdk/synth.js';
+import { INBOX_LEDGER_TTL, InvalidInboxOptionsError, KINESIS_INBOX_MAX_RETENTION } from './inbox-backend.js';
 import { DEFAULT_RESERVED_CONCURRENCY, InvalidReservedConcurrencyError } from './reserved-concurrency.js';
 import { SluiceCluster } from './sluice-cluster.js';
 import type { ISluiceCluster } from './sluice-cluster-ref.js';
@@ -555,6 +556,229 @@ describe('acks=1 inbox', () => {
   });
 });
 
+describe('acks=1 inbox on Kinesis (inboxBackend: kinesis)', () => {
+  const kin = clusterStack({ inboxBackend: 'kinesis' });
+  const t = kin.template;
+  const stream = resourceOf(t, 'AWS::Kinesis::Stream', 'ClusterInboxStream');
+  const dlq = resourceOf(t, 'AWS::SQS::Queue', 'ClusterInboxDeadLetters');
+  const kfn = (role: string) => resourceOf(t, 'AWS::Lambda::Function', `Cluster${role}Function`);
+  const streamArn = { 'Fn::GetAtt': [stream.id, 'Arn'] };
+  const envOf = (role: string) =>
+    (kfn(role).props.Environment as { Variables: Record<string, unknown> }).Variables;
+
+  it('is a provisioned stream of 1 shard kept 24 hours, SSE with the AWS-managed key, instead of the queue', () => {
+    expect(stream.props).toEqual({
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 1,
+      RetentionPeriodHours: 24,
+      // aws/kinesis: producers and the batcher need no KMS permission (cdk-nag KDS1, KDS3).
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+    // Deleted with the stack, like the SQS inbox: a retained stream bills shard-hours.
+    expect(stream.raw.DeletionPolicy).toBe('Delete');
+    expect(kin.cluster.inboxBackend).toBe('kinesis');
+    expect(kin.cluster.inboxQueue).toBeUndefined();
+    expect(kin.cluster.inboxStream).toBeDefined();
+    expect(base.cluster.inboxBackend).toBe('sqs');
+    expect(base.cluster.inboxStream).toBeUndefined();
+    expect(Object.keys(t.findResources('AWS::Kinesis::Stream'))).toEqual([stream.id]);
+    expect(
+      Object.keys(json.Resources).filter((k) => json.Resources[k]!.Type === 'AWS::Kinesis::Stream'),
+    ).toEqual([]);
+    // No SQS inbox; its dead-letter queue stays (the batcher's invalid records, discarded batches).
+    const queues = Object.keys(t.findResources('AWS::SQS::Queue')).map((k) => k.replace(/[0-9A-F]{8}$/, ''));
+    expect(queues.sort()).toEqual([
+      'ClusterInboxDeadLetters',
+      'ClusterMaintenanceDeadLetters',
+      'ClusterMaintenanceQueue',
+    ]);
+    expect(dlq.props).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+  });
+
+  it('feeds the batcher shard by shard from the oldest record, retried without limit, item failures by sequence number', () => {
+    const mappings = Object.values(t.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: kfn('Batcher').id }),
+    );
+    expect(mappings.map((m) => m.Properties)).toEqual([
+      {
+        FunctionName: { Ref: kfn('Batcher').id },
+        EventSourceArn: streamArn,
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 10_000,
+        MaximumBatchingWindowInSeconds: 2, // the Kinesis default (defaultInboxBatchWindow)
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BisectBatchOnFunctionError: false,
+        ParallelizationFactor: 1,
+        // Infinite: acknowledged events are never dropped by a retry limit (and no record-age limit).
+        MaximumRetryAttempts: -1,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq.id, 'Arn'] } } },
+      },
+    ]);
+    // The same function as with SQS: the mapping differs, not the batcher.
+    expect(kfn('Batcher').props).toMatchObject({ MemorySize: 512, Timeout: 30 });
+    expect(String(kfn('Batcher').props.Description)).toMatch(/fed by Kinesis$/);
+  });
+
+  it('names the stream to every API function instead of the queue; the batcher also gets the dead-letter queue', () => {
+    for (const role of ['Produce', 'Fetch', 'Admin', 'Groups', 'Schemas', 'Batcher']) {
+      const env = envOf(role);
+      expect(env.SLUICE_INBOX_STREAM, role).toEqual(streamArn);
+      expect(env.SLUICE_INBOX_URL, role).toBeUndefined();
+      expect(env.SLUICE_INBOX_DLQ_URL, role).toEqual(role === 'Batcher' ? { Ref: dlq.id } : undefined);
+    }
+    expect(envOf('Maintenance').SLUICE_INBOX_STREAM).toBeUndefined();
+    expect(envOf('Batcher').SLUICE_ENDPOINTS_PARAMETER).toBeUndefined();
+  });
+
+  it('only produce puts records, only the batcher reads them and sends to the dead-letter queue; no KMS grant', () => {
+    const kinesisStatements = (role: string) =>
+      roleStatements(t, `Cluster${role}Role`).filter((s) =>
+        [s.Action].flat().some((a) => a.startsWith('kinesis:')),
+      );
+    expect(kinesisStatements('Produce').map((s) => [[s.Action].flat().sort(), s.Resource])).toEqual([
+      [['kinesis:PutRecord', 'kinesis:PutRecords'], streamArn],
+    ]);
+    const reads = kinesisStatements('Batcher');
+    expect(reads.map((s) => s.Resource)).toEqual([streamArn]);
+    expect([reads[0]!.Action].flat()).toEqual(
+      expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards']),
+    );
+    expect([reads[0]!.Action].flat()).not.toContain('kinesis:PutRecords');
+    for (const role of ['Fetch', 'Admin', 'Groups', 'Schemas', 'Maintenance']) {
+      expect(kinesisStatements(role), role).toEqual([]);
+    }
+    const sqsOf = (role: string) =>
+      roleStatements(t, `Cluster${role}Role`).filter((s) =>
+        [s.Action].flat().some((a) => a.startsWith('sqs:')),
+      );
+    expect(sqsOf('Batcher').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [dlq.id, 'Arn'] }]);
+    expect([sqsOf('Batcher')[0]!.Action].flat()).toContain('sqs:SendMessage');
+    expect(roleActions(t, 'ClusterBatcherRole')).not.toContain('sqs:ReceiveMessage');
+    expect(sqsOf('Produce')).toEqual([]);
+    for (const role of ALL_ROLES) {
+      expect(
+        roleActions(t, `Cluster${role}Role`).filter((a) => a.startsWith('kms:')),
+        role,
+      ).toEqual([]);
+    }
+  });
+
+  it("alarms on the batcher's iterator age instead of the queue's oldest message, and on dead letters", () => {
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms).toHaveLength(22);
+    expect(alarms.filter((a) => a.MetricName === 'ApproximateAgeOfOldestMessage')).toEqual([]);
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: kfn('Batcher').id } }],
+        Statistic: 'Maximum',
+        Period: 60,
+        // Two minutes in ms (IteratorAge is in milliseconds), below the order horizon.
+        Threshold: 120_000,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    );
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq.id, 'QueueName'] } }],
+        Threshold: 1,
+      }),
+    );
+    const body = JSON.stringify(
+      resourceOf(t, 'AWS::CloudWatch::Dashboard', 'ClusterMonitoringDashboard').props,
+    );
+    expect(body).toContain('acks=1 inbox (Kinesis)');
+    expect(body).toContain('IncomingRecords');
+    expect(body).toContain('IteratorAge');
+  });
+
+  it('grantProduce allows putting records to the stream (no SQS, no KMS) and the produce URL, nothing more', () => {
+    const { template: g } = clusterStack(
+      { inboxBackend: 'kinesis', dashboard: false, alarms: false },
+      {
+        after: (stack, cluster) => {
+          expect(
+            cluster.grantProduce(new iam.Role(stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() }))
+              .success,
+          ).toBe(true);
+        },
+      },
+    );
+    const statements = roleStatements(g, 'Client');
+    const gStream = { 'Fn::GetAtt': [resourceOf(g, 'AWS::Kinesis::Stream', 'ClusterInboxStream').id, 'Arn'] };
+    expect(
+      statements
+        .filter((s) => [s.Action].flat().some((a) => a.startsWith('kinesis:')))
+        .map((s) => [s.Action, s.Resource]),
+    ).toEqual([[['kinesis:PutRecord', 'kinesis:PutRecords'], gStream]]);
+    expect(statements.some((s) => [s.Action].flat().some((a) => /^(sqs|kms):/.test(a)))).toBe(false);
+    expect(statements.filter((s) => s.Action === 'lambda:InvokeFunctionUrl')).toHaveLength(1);
+    expect(statements).toHaveLength(3);
+  });
+
+  it('shards, retention, batch size and window are configurable; a window under 1 s is fine for Kinesis', () => {
+    const { template: c } = clusterStack({
+      inboxBackend: 'kinesis',
+      inboxShards: 4,
+      inboxRetention: Duration.days(4),
+      inboxBatchSize: 2_000,
+      inboxBatchWindow: Duration.seconds(0),
+      inboxAgeAlarmThreshold: Duration.seconds(90),
+      dashboard: false,
+    });
+    expect(resourceOf(c, 'AWS::Kinesis::Stream', 'ClusterInboxStream').props).toMatchObject({
+      ShardCount: 4,
+      RetentionPeriodHours: 96,
+    });
+    c.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 2_000,
+      MaximumBatchingWindowInSeconds: 0,
+    });
+    c.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Threshold: 90_000 });
+  });
+
+  it.each([
+    [{ inboxShards: 2 }, /inboxShards applies to the Kinesis inbox only/],
+    [{ inboxRetention: Duration.days(2) }, /inboxRetention applies to the Kinesis inbox only/],
+    [{ inboxBackend: 'kinesis', inboxShards: 0 }, /inboxShards is 0/],
+    [{ inboxBackend: 'kinesis', inboxShards: 1.5 }, /inboxShards is 1.5/],
+    [{ inboxBackend: 'kinesis', inboxRetention: Duration.hours(12) }, /inboxRetention is 12 hours/],
+    // Past the ledger's memory a redelivered record could be committed twice.
+    [{ inboxBackend: 'kinesis', inboxRetention: Duration.days(7) }, /inboxRetention is 7 days.*ledger/],
+    [
+      { inboxBackend: 'kinesis', inboxRetention: Duration.hours(97) },
+      /inboxRetention is 4 days 1 hour.*to 4 days/,
+    ],
+    [{ inboxBackend: 'kinesis', inboxRetention: Duration.minutes(1530) }, /whole hours/],
+    [
+      { inboxBackend: 'kinesis', inboxMaxConcurrency: 3 },
+      /inboxMaxConcurrency applies to the SQS inbox only/,
+    ],
+    [{ inboxBackend: 'sqs-fifo' }, /inboxBackend is 'sqs-fifo'/],
+  ] as [Record<string, unknown>, RegExp][])('refuses %j at synth', (props, message) => {
+    const build = () => clusterStack({ ...props, dashboard: false, alarms: false });
+    expect(build).toThrow(InvalidInboxOptionsError);
+    expect(build).toThrow(message);
+  });
+
+  it("refuses a batch above Kinesis's 10,000 records", () => {
+    expect(() =>
+      clusterStack({ inboxBackend: 'kinesis', inboxBatchSize: 10_001, dashboard: false, alarms: false }),
+    ).toThrow(/10000/);
+  });
+
+  it("keeps records a day less than the batcher's ledger remembers committed events", () => {
+    expect(INBOX_LEDGER_TTL.toMilliseconds()).toBe(DEFAULT_BATCHER_OPTIONS.ledgerTtlMs);
+    expect(KINESIS_INBOX_MAX_RETENTION.toMilliseconds()).toBe(
+      DEFAULT_BATCHER_OPTIONS.ledgerTtlMs - 24 * 3600_000,
+    );
+  });
+});
+
 describe('monitoring', () => {
   it('alarms on errors and throttles of every function and on dead-lettered work', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
@@ -811,6 +1035,28 @@ describe('SluiceCluster.fromAttributes', () => {
     expect(statements.filter((s) => s.Action === 'lambda:InvokeFunctionUrl').map((s) => s.Resource)).toEqual([
       attrs.produceFunctionArn,
     ]);
+  });
+
+  it('with the Kinesis inbox ARN, grantProduce also allows putting records to it; not with a queue ARN too', () => {
+    const stack = new Stack(fastApp(), 'User', { env: { account: '111122223333', region: 'eu-west-1' } });
+    const inboxStreamArn = 'arn:aws:kinesis:eu-west-1:111122223333:stream/sluice-inbox';
+    const cluster = SluiceCluster.fromAttributes(stack, 'Events', { ...attrs, inboxStreamArn });
+    const role = new iam.Role(stack, 'Client', { assumedBy: new iam.AccountRootPrincipal() });
+    expect(cluster.grantProduce(role).success).toBe(true);
+    const statements = roleStatements(Template.fromStack(stack), 'Client');
+    expect(
+      statements
+        .filter((s) => [s.Action].flat().some((a) => a.startsWith('kinesis:')))
+        .map((s) => [s.Action, s.Resource]),
+    ).toEqual([[['kinesis:PutRecord', 'kinesis:PutRecords'], inboxStreamArn]]);
+    expect(statements.some((s) => [s.Action].flat().some((a) => /^(sqs|kms):/.test(a)))).toBe(false);
+    expect(() =>
+      SluiceCluster.fromAttributes(stack, 'Both', {
+        ...attrs,
+        inboxStreamArn,
+        inboxQueueArn: 'arn:aws:sqs:eu-west-1:111122223333:sluice-inbox',
+      }),
+    ).toThrow(InvalidInboxOptionsError);
   });
 
   it('a built cluster is an ISluiceCluster another stack of the app can use', () => {

@@ -1,9 +1,9 @@
 /**
  * SluiceCluster: a whole Sluice deployment as one construct. S3 holds record batches,
  * DynamoDB holds everything agreed on, Lambda functions serve the API and the background
- * work, an EventBridge schedule feeds maintenance through SQS, an SQS inbox takes acks=1
- * sends and feeds the batcher, and CloudWatch watches it all. See docs/design.md §1–§7,
- * §12 and docs/deploy.md.
+ * work, an EventBridge schedule feeds maintenance through SQS, an inbox (an SQS queue or a
+ * Kinesis stream) takes acks=1 sends and feeds the batcher, and CloudWatch watches it all.
+ * See docs/design.md §1–§7, §12 and docs/deploy.md.
  */
 import { join } from 'node:path';
 import { Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -13,10 +13,11 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
-import { SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { KinesisEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -26,6 +27,14 @@ import { INBOX_MAX_RECEIVE_COUNT, INBOX_ORDER_HORIZON_MS } from '../core/inbox/q
 import { TRIGGER_PATTERNS } from '../core/subscriptions/trigger-patterns.js';
 import { type FunctionRole, grantDataAccess } from './data-access.js';
 import { DeployTimeTopics } from './deploy-time-topics.js';
+import {
+  defaultInboxBatchWindow,
+  type InboxBackend,
+  type InboxOptions,
+  InvalidInboxOptionsError,
+  inboxOptions,
+  KINESIS_INBOX_PUT_ACTIONS,
+} from './inbox-backend.js';
 import { SluiceMonitoring } from './monitoring.js';
 import { acknowledge, wildcardResourceFinding } from './nag.js';
 import { reservedConcurrencyCap } from './reserved-concurrency.js';
@@ -93,12 +102,25 @@ export class SluiceCluster extends SluiceClusterBase {
   readonly bootstrapUrl: string;
   readonly maintenanceQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /** What holds acks=1 events until the batcher commits them (`inboxBackend`). */
+  readonly inboxBackend: InboxBackend;
   /**
-   * The acks=1 inbox (SQS standard): producers send to it directly (SLUICE_INBOX_URL,
-   * `GET /v1/metadata`'s `inbox`), the batcher drains it into the log.
+   * The acks=1 inbox with `inboxBackend: 'sqs'` (the default), an SQS standard queue:
+   * producers send to it directly (SLUICE_INBOX_URL, `GET /v1/metadata`'s `inbox`), the
+   * batcher drains it into the log. `undefined` with the Kinesis inbox.
    */
-  readonly inboxQueue: sqs.Queue;
-  /** Where inbox messages that cannot be committed end up, alarmed (INBOX_MAX_RECEIVE_COUNT receives). */
+  readonly inboxQueue?: sqs.Queue;
+  /**
+   * The acks=1 inbox with `inboxBackend: 'kinesis'`, a provisioned Kinesis Data Stream:
+   * producers put records to it directly (SLUICE_INBOX_STREAM, `GET /v1/metadata`'s
+   * `inbox`), the batcher reads it shard by shard. `undefined` with the SQS inbox.
+   */
+  readonly inboxStream?: kinesis.Stream;
+  /**
+   * Where inbox messages that cannot be committed end up, alarmed: after
+   * INBOX_MAX_RECEIVE_COUNT receives (SQS inbox); sent there by the batcher, or a discarded
+   * batch's description sent there by the event source mapping (Kinesis inbox).
+   */
   readonly inboxDeadLetterQueue: sqs.Queue;
   /** SSM parameter holding `{"produce","fetch","admin","groups"}` URLs (SLUICE_ENDPOINTS_PARAMETER). */
   readonly endpointsParameter: ssm.StringParameter;
@@ -151,6 +173,8 @@ export class SluiceCluster extends SluiceClusterBase {
       props.clusterId ??
       Fn.join('-', [Fn.select(2, Fn.split('/', Aws.STACK_ID)), this.node.addr.slice(0, 8)]);
 
+    const inbox = inboxOptions(props);
+    this.inboxBackend = inbox.backend;
     const bucket = props.bucket ?? this.createBucket(props, removalPolicy);
     const table = props.table ?? this.createTable(props, removalPolicy);
     this.bucket = bucket;
@@ -187,19 +211,42 @@ export class SluiceCluster extends SluiceClusterBase {
       'Serverless-SQSRedrivePolicy',
       'This is the dead-letter queue of the inbox: its messages stay for 14 days to be inspected and redriven to the inbox, and an alarm fires on any.',
     );
-    this.inboxQueue = new sqs.Queue(this, 'Inbox', {
-      // AWS advises six times the function timeout for an SQS event source (a batch's
-      // messages stay hidden while it runs and while the mapping retries): 3 minutes, so the
-      // messages of a failed batch come back within the batcher's order horizon (5 min),
-      // before a successor could be taken for committed without them.
-      visibilityTimeout: Duration.seconds(batcherTimeout.toSeconds() * 6),
-      // The batcher's ledger keeps committed ids 5 days: a redelivery is always recognised.
-      retentionPeriod: Duration.days(4),
-      // SSE-SQS: free, and producers need no KMS permission to send.
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.inboxDeadLetterQueue, maxReceiveCount: INBOX_MAX_RECEIVE_COUNT },
-    });
+    if (inbox.backend === 'kinesis') {
+      this.inboxStream = new kinesis.Stream(this, 'InboxStream', {
+        streamMode: kinesis.StreamMode.PROVISIONED,
+        shardCount: inbox.shards,
+        retentionPeriod: inbox.retention,
+        // The AWS-managed key (alias/aws/kinesis): free, and producers and the batcher need no
+        // KMS permission (a customer-managed key would need kms:GenerateDataKey of every producer).
+        encryption: kinesis.StreamEncryption.MANAGED,
+        // Like the SQS inbox: it holds only what waits for the batcher, and a retained stream
+        // would bill shard-hours after the stack is gone.
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      acknowledge(
+        this.inboxDeadLetterQueue,
+        'AwsSolutions-SQS3',
+        "This is the Kinesis inbox's dead-letter queue, filled by the batcher (records it cannot commit) and by the event source mapping (its on-failure destination), not by an SQS redrive policy; as a dead-letter queue it has none of its own.",
+      );
+    } else {
+      this.inboxQueue = new sqs.Queue(this, 'Inbox', {
+        // AWS advises six times the function timeout for an SQS event source (a batch's
+        // messages stay hidden while it runs and while the mapping retries): 3 minutes, so the
+        // messages of a failed batch come back within the batcher's order horizon (5 min),
+        // before a successor could be taken for committed without them.
+        visibilityTimeout: Duration.seconds(batcherTimeout.toSeconds() * 6),
+        // The batcher's ledger keeps committed ids 5 days: a redelivery is always recognised.
+        retentionPeriod: Duration.days(4),
+        // SSE-SQS: free, and producers need no KMS permission to send.
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: this.inboxDeadLetterQueue, maxReceiveCount: INBOX_MAX_RECEIVE_COUNT },
+      });
+    }
+    // What every API function names in GET /v1/metadata, and produce puts to (POST /v1/inbox).
+    const inboxEnvironment: Record<string, string> = this.inboxStream
+      ? { SLUICE_INBOX_STREAM: this.inboxStream.streamArn }
+      : { SLUICE_INBOX_URL: this.inboxQueue!.queueUrl };
 
     // The parameter's name is fixed at synth time: a Ref to the parameter in the functions'
     // environment would make each function depend on its own URL (function → parameter →
@@ -270,7 +317,7 @@ export class SluiceCluster extends SluiceClusterBase {
           : {
               ...common,
               SLUICE_ENDPOINTS_PARAMETER: this.endpointsParameterName,
-              SLUICE_INBOX_URL: this.inboxQueue.queueUrl,
+              ...inboxEnvironment,
             };
       // An idle long poll would hold a function (and a unit of concurrency) all the time.
       if (role === 'fetch') {
@@ -314,13 +361,18 @@ export class SluiceCluster extends SluiceClusterBase {
     this.groupsFunction = this.functions.groups.function;
     this.schemasFunction = this.functions.schemas.function;
     this.maintenanceFunction = this.functions.maintenance.function;
-    this.inboxQueue.grantSendMessages(this.functions.produce.role);
-    this.batcherFunction = this.createBatcher(props, {
+    this.grantInboxPut(this.functions.produce.role);
+    this.batcherFunction = this.createBatcher(props, inbox, {
       entryDir,
       architecture,
       logRetention,
       removalPolicy,
-      environment: { ...common, SLUICE_INBOX_URL: this.inboxQueue.queueUrl },
+      environment: {
+        ...common,
+        ...inboxEnvironment,
+        // A Kinesis mapping cannot drop one record: the batcher sends invalid ones there itself.
+        ...(this.inboxStream ? { SLUICE_INBOX_DLQ_URL: this.inboxDeadLetterQueue.queueUrl } : {}),
+      },
       data: dataResources,
     });
 
@@ -382,7 +434,9 @@ export class SluiceCluster extends SluiceClusterBase {
       },
       maintenanceQueue: this.maintenanceQueue,
       deadLetterQueue: this.deadLetterQueue,
-      inboxQueue: this.inboxQueue,
+      inbox: this.inboxStream
+        ? { backend: 'kinesis', stream: this.inboxStream, batcher: this.batcherFunction }
+        : { backend: 'sqs', queue: this.inboxQueue! },
       inboxDeadLetterQueue: this.inboxDeadLetterQueue,
       inboxAgeThreshold,
       dashboard: props.dashboard ?? true,
@@ -600,24 +654,37 @@ export class SluiceCluster extends SluiceClusterBase {
 
   /**
    * Lets `grantee` produce at every acks level: call the produce API (acks=all, producer
-   * ids, `GET /v1/metadata`, `POST /v1/inbox`) and send to the inbox queue directly
-   * (`sqs:SendMessage`, which covers SendMessageBatch; the queue is SSE-SQS, so no KMS
-   * permission is needed), as the SDK does for acks=1 and acks=0.
+   * ids, `GET /v1/metadata`, `POST /v1/inbox`) and put to the inbox directly, as the SDK does
+   * for acks=1 and acks=0: `sqs:SendMessage` on the SQS inbox (it covers SendMessageBatch;
+   * the queue is SSE-SQS), `kinesis:PutRecord` and `kinesis:PutRecords` on the Kinesis inbox
+   * (encrypted with the AWS-managed key). Neither needs a KMS permission.
    *
    * @example
    * cluster.grantProduce(ordersFunction);
    */
   override grantProduce(grantee: iam.IGrantable): iam.Grant {
-    return super.grantProduce(grantee).combine(this.inboxQueue.grantSendMessages(grantee));
+    return super.grantProduce(grantee).combine(this.grantInboxPut(grantee));
+  }
+
+  /** Sending to the inbox, whichever its backend. */
+  private grantInboxPut(grantee: iam.IGrantable): iam.Grant {
+    if (!this.inboxStream) return this.inboxQueue!.grantSendMessages(grantee);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...KINESIS_INBOX_PUT_ACTIONS],
+      resourceArns: [this.inboxStream.streamArn],
+    });
   }
 
   /**
-   * The acks=1 batcher: fed by the inbox's event source mapping in batches of up to
-   * `inboxBatchSize` gathered for up to `inboxBatchWindow`, at most `inboxMaxConcurrency`
-   * at once; it reports what it cannot commit yet as batch item failures.
+   * The acks=1 batcher, fed by the inbox's event source mapping in batches of up to
+   * `inboxBatchSize` gathered for up to `inboxBatchWindow`; it reports what it cannot commit
+   * yet as batch item failures. SQS: at most `inboxMaxConcurrency` batches at once. Kinesis:
+   * one batch per shard at a time, in the shard's order, retried until it succeeds.
    */
   private createBatcher(
     props: SluiceClusterProps,
+    inbox: InboxOptions,
     rt: {
       entryDir: string | undefined;
       architecture: lambda.Architecture;
@@ -627,10 +694,11 @@ export class SluiceCluster extends SluiceClusterBase {
       data: Parameters<typeof grantDataAccess>[2];
     },
   ): lambda.Function {
+    const kinesisInbox = inbox.backend === 'kinesis';
     const batcher = new SluiceFunction(this, 'Batcher', {
       handler: 'batcher',
       ...(rt.entryDir ? { entry: join(rt.entryDir, 'batcher.ts') } : {}),
-      description: `Sluice ${Stack.of(this).stackName}: inbox batcher (commits acks=1 events), fed by SQS`,
+      description: `Sluice ${Stack.of(this).stackName}: inbox batcher (commits acks=1 events), fed by ${kinesisInbox ? 'Kinesis' : 'SQS'}`,
       architecture: rt.architecture,
       memorySize: props.batcherMemorySize ?? 512,
       timeout: FUNCTION_TIMEOUTS.batcher,
@@ -638,11 +706,38 @@ export class SluiceCluster extends SluiceClusterBase {
       logRetention: rt.logRetention,
       removalPolicy: rt.removalPolicy,
       tracing: props.tracing ?? lambda.Tracing.DISABLED,
-      invokedBy: 'sqs',
+      invokedBy: kinesisInbox ? 'kinesis' : 'sqs',
     });
     grantDataAccess(batcher.role, 'batcher', rt.data);
     const batchSize = props.inboxBatchSize ?? 10_000;
-    const window = props.inboxBatchWindow ?? Duration.seconds(1);
+    const window = props.inboxBatchWindow ?? defaultInboxBatchWindow(kinesisInbox ? 'kinesis' : 'sqs');
+    if (this.inboxStream) {
+      // The mapping's grant (describe, list shards, get records) is all the batcher reads.
+      batcher.function.addEventSource(
+        new KinesisEventSource(this.inboxStream, {
+          // Everything the stream holds, also what was put before the mapping existed.
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize,
+          maxBatchingWindow: window,
+          // An item failure names the first record not committed (its sequence number): the
+          // mapping retries from there, so halving a batch would only add invocations.
+          reportBatchItemFailures: true,
+          bisectBatchOnError: false,
+          // One batch per shard at a time keeps a producer's records (one partition key per
+          // producer and partition) in order.
+          parallelizationFactor: 1,
+          // Acknowledged events must not be dropped by a retry limit: a failing batch is
+          // retried until it commits or its records expire (inboxRetention), long after the
+          // iterator-age alarm fired.
+          retryAttempts: -1,
+          // A batch the mapping ever discards (its records expired) is described there, which
+          // raises the inbox dead-letter alarm. This also grants the batcher sqs:SendMessage on
+          // it, for the invalid records it moves there itself (SLUICE_INBOX_DLQ_URL).
+          onFailure: new SqsDlq(this.inboxDeadLetterQueue),
+        }),
+      );
+      return batcher.function;
+    }
     if (batchSize > 10 && window.toSeconds() < 1) {
       // SQS event source mappings refuse it at deploy time; say so at synth.
       throw new Error(
@@ -652,7 +747,7 @@ export class SluiceCluster extends SluiceClusterBase {
     // The mapping's grant (receive, delete, change visibility, attributes) is also what the
     // batcher needs to release held-back messages early.
     batcher.function.addEventSource(
-      new SqsEventSource(this.inboxQueue, {
+      new SqsEventSource(this.inboxQueue!, {
         batchSize,
         maxBatchingWindow: window,
         maxConcurrency: props.inboxMaxConcurrency ?? 5,
@@ -789,14 +884,30 @@ class ImportedSluiceCluster extends SluiceClusterBase {
     this.fetchFunction = fn('Fetch', attrs.fetchFunctionArn);
     this.adminFunction = fn('Admin', attrs.adminFunctionArn);
     this.groupsFunction = fn('Groups', attrs.groupsFunctionArn);
+    if (attrs.inboxQueueArn && attrs.inboxStreamArn) {
+      throw new InvalidInboxOptionsError(
+        'a cluster has one inbox: give inboxQueueArn (SQS inbox) or inboxStreamArn (Kinesis inbox), not both',
+      );
+    }
     this.inboxQueueArn = attrs.inboxQueueArn;
+    this.inboxStreamArn = attrs.inboxStreamArn;
   }
 
   private readonly inboxQueueArn: string | undefined;
+  private readonly inboxStreamArn: string | undefined;
 
-  /** The produce API, and sending to the inbox when its ARN was given. */
+  /** The produce API, and putting to the inbox when its ARN was given. */
   override grantProduce(grantee: iam.IGrantable): iam.Grant {
     const urls = super.grantProduce(grantee);
+    if (this.inboxStreamArn) {
+      return urls.combine(
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: [...KINESIS_INBOX_PUT_ACTIONS],
+          resourceArns: [this.inboxStreamArn],
+        }),
+      );
+    }
     if (!this.inboxQueueArn) return urls;
     return urls.combine(
       iam.Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [this.inboxQueueArn] }),

@@ -29,7 +29,13 @@ export interface SluiceFunctionProps {
   /** @default lambda.Tracing.DISABLED */
   readonly tracing?: lambda.Tracing;
   /** Who calls it; decides where failures go (a Function URL caller, CloudFormation, a dead-letter queue). */
-  readonly invokedBy: 'function-url' | 'cloudformation' | 'schedule-and-sqs' | 'dynamodb-stream' | 'sqs';
+  readonly invokedBy:
+    | 'function-url'
+    | 'cloudformation'
+    | 'schedule-and-sqs'
+    | 'dynamodb-stream'
+    | 'sqs'
+    | 'kinesis';
 }
 
 const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
@@ -40,6 +46,8 @@ const FAILURES_GO_TO: Record<SluiceFunctionProps['invokedBy'], string> = {
   'schedule-and-sqs':
     'A failed scheduled (asynchronous) invocation goes to an on-failure destination, the maintenance dead-letter queue, which records more context than a function DLQ; SQS messages that keep failing go to the queue redrive dead-letter queue.',
   sqs: 'Invoked by an SQS event source mapping only (synchronously): messages it cannot commit are reported as batch item failures and, after the queue redrive count, moved to the queue dead-letter queue, which is alarmed.',
+  kinesis:
+    'Invoked by a Kinesis event source mapping only (synchronously), which retries a failed batch from its first failed record until it succeeds; records it cannot commit are sent by the function to the inbox dead-letter queue, and a batch the mapping discards is described there (its on-failure destination), which is alarmed.',
   cloudformation:
     'Invoked synchronously by CloudFormation as a custom resource: a failure fails the deployment, which reports it.',
 };

@@ -64,6 +64,18 @@ describe('SluiceStack (the app)', () => {
     );
   });
 
+  it('outputs the Kinesis inbox stream instead of the queue with -c inboxBackend=kinesis', () => {
+    const kinesis = stackOptionsFromContext((key) => ({ inboxBackend: 'kinesis' })[key]);
+    const t = Template.fromStack(new SluiceStack(fastApp(), kinesis.stackName, kinesis.props));
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(
+      Object.keys(outputs)
+        .filter((k) => k.startsWith('Inbox'))
+        .sort(),
+    ).toEqual(['InboxDeadLetterQueueName', 'InboxStreamArn']);
+    expect(JSON.stringify(outputs.InboxStreamArn?.Value)).toMatch(/ClusterInboxStream\w+","Arn"/);
+  });
+
   it.each([
     ['AwsSolutions', new nag.AwsSolutionsChecks()],
     ['Serverless', new nag.ServerlessChecks()],

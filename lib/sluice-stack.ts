@@ -46,7 +46,16 @@ export class SluiceStack extends Stack {
     out('AdminFunctionArn', cluster.adminFunction.functionArn, 'Admin function ARN (fromAttributes)');
     out('GroupsFunctionArn', cluster.groupsFunction.functionArn, 'Groups function ARN (fromAttributes)');
     out('ServiceName', cluster.serviceName, 'Metrics service dimension (fromAttributes)');
-    out('InboxQueueArn', cluster.inboxQueue.queueArn, 'acks=1 inbox SQS queue ARN (fromAttributes)');
+    if (cluster.inboxQueue) {
+      out('InboxQueueArn', cluster.inboxQueue.queueArn, 'acks=1 inbox SQS queue ARN (fromAttributes)');
+    }
+    if (cluster.inboxStream) {
+      out(
+        'InboxStreamArn',
+        cluster.inboxStream.streamArn,
+        'acks=1 inbox Kinesis stream ARN (SLUICE_INBOX_STREAM; fromAttributes)',
+      );
+    }
     out('BucketName', cluster.bucket.bucketName, 'S3 bucket holding record batches');
     out('TableName', cluster.table.tableName, 'DynamoDB table holding offsets, leases, groups');
     out(
@@ -55,7 +64,9 @@ export class SluiceStack extends Stack {
       'SQS queue feeding the maintenance function',
     );
     out('DeadLetterQueueName', cluster.deadLetterQueue.queueName, 'Maintenance tasks that failed 5 times');
-    out('InboxQueueUrl', cluster.inboxQueue.queueUrl, 'acks=1 inbox SQS queue (SLUICE_INBOX_URL)');
+    if (cluster.inboxQueue) {
+      out('InboxQueueUrl', cluster.inboxQueue.queueUrl, 'acks=1 inbox SQS queue (SLUICE_INBOX_URL)');
+    }
     out(
       'InboxDeadLetterQueueName',
       cluster.inboxDeadLetterQueue.queueName,

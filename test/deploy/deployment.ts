@@ -1,7 +1,7 @@
 /**
  * A synthesized Sluice stack "deployed" onto moto for the deploy smoke test: the bucket,
- * tables, queues and SSM parameters its template declares are created in moto (same key
- * schema, stream and TTL), and each Lambda function of the template is started as Lambda
+ * tables, queues, Kinesis streams and SSM parameters its template declares are created in
+ * moto (same key schema, stream and TTL; same shard count), and each Lambda function of the template is started as Lambda
  * starts it (`lambda-runtime.mjs`: its asset directory, `index.handler`, the runtime's Node) with the
  * environment variables of its template, every `Ref`/`Fn::GetAtt`/`Fn::Join` resolved
  * against the moto resources. A reference the resolver does not know fails the test: the
@@ -18,9 +18,15 @@ import {
   type KeySchemaElement,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  waitUntilStreamExists,
+} from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { createKinesisClient } from '../../storage/kinesis.js';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
@@ -245,6 +251,8 @@ export class RunningFunction {
 export class Deployment {
   readonly functions = new Map<string, RunningFunction>();
   readonly queues = new Map<string, { url: string; arn: string }>();
+  /** Kinesis streams by logical id. */
+  readonly streams = new Map<string, { name: string; arn: string }>();
   tableName = '';
   bucketName = '';
   private readonly physical = new Map<string, Physical>();
@@ -273,6 +281,8 @@ export class Deployment {
     const ddb = new DynamoDBClient(clientConfig(options.endpoint));
     const sqs = new SQSClient(clientConfig(options.endpoint));
     const ssm = new SSMClient(clientConfig(options.endpoint));
+    // HTTP/1.1, as moto speaks (the Kinesis client's default is HTTP/2).
+    const kinesis = await createKinesisClient(clientConfig(options.endpoint));
     const lambdaArn = (id: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
 
     // Resources the functions' environments may name, in dependency order: data, queues, URLs.
@@ -335,6 +345,29 @@ export class Deployment {
           d.queues.set(id, { url: QueueUrl!, arn });
           break;
         }
+        case 'AWS::Kinesis::Stream': {
+          const name = `smoke-${id.slice(0, 60)}-${suffix}`;
+          const mode = (p.StreamModeDetails as { StreamMode: 'PROVISIONED' | 'ON_DEMAND' } | undefined)
+            ?.StreamMode;
+          await kinesis.send(
+            new CreateStreamCommand({
+              StreamName: name,
+              ...(p.ShardCount !== undefined ? { ShardCount: Number(p.ShardCount) } : {}),
+              ...(mode ? { StreamModeDetails: { StreamMode: mode } } : {}),
+            }),
+          );
+          await waitUntilStreamExists(
+            { client: kinesis, minDelay: 1, maxWaitTime: 30 },
+            { StreamName: name },
+          );
+          const { StreamDescriptionSummary: summary } = await kinesis.send(
+            new DescribeStreamSummaryCommand({ StreamName: name }),
+          );
+          const arn = summary!.StreamARN!;
+          physical.set(id, { ref: name, attrs: { Arn: arn } });
+          d.streams.set(id, { name, arn });
+          break;
+        }
         case 'AWS::Lambda::Function':
           physical.set(id, { ref: id, attrs: { Arn: lambdaArn(id) } });
           break;
@@ -392,6 +425,13 @@ export class Deployment {
     const hits = [...this.functions.values()].filter((f) => f.fn.logicalId.startsWith(prefix));
     if (hits.length !== 1) throw new Error(`${hits.length} functions match ${prefix}`);
     return hits[0]!;
+  }
+
+  /** The Kinesis stream whose logical id is `prefix` and its hash. */
+  stream(prefix: string): { name: string; arn: string } {
+    const hit = [...this.streams.entries()].find(([id]) => id.replace(/[0-9A-F]{8}$/, '') === prefix);
+    if (!hit) throw new Error(`no stream ${prefix}`);
+    return hit[1];
   }
 
   /** The queue whose logical id starts with `prefix`. */

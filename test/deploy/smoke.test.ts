@@ -5,7 +5,8 @@
  * function as Lambda does — its asset directory, `index.handler`, the template's environment,
  * the runtime's Node major — with Function URL payload 2.0 events, an EventBridge scheduled
  * event, SQS events from the queue the schedule filled and from the acks=1 inbox, and DynamoDB
- * stream events.
+ * stream events; then a stack whose acks=1 inbox is a Kinesis stream (`inboxBackend:
+ * 'kinesis'`), its batcher on Kinesis events of the records POST /v1/inbox put there.
  *
  * Runs in CI's step on Lambda's Node only (SLUICE_DEPLOY_SMOKE=1, see vitest.config.ts): the
  * functions must run on the Node of their runtime (`nodejs24.x`: its node:zlib zstd, its
@@ -21,12 +22,19 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  PutRecordCommand,
+} from '@aws-sdk/client-kinesis';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Compression } from '../../core/records/types.js';
 import { parseProduceFrames } from '../../core/wire.js';
 import { functionFor } from '../../lambdas/index.js';
 import { Sluice } from '../../sdk/index.js';
+import { createKinesisClient } from '../../storage/kinesis.js';
 import { ACCOUNT, Deployment, REGION, type Template, templateFunctions } from './deployment.js';
 import { type FunctionUrls, functionUrlEvent, startFunctionUrls } from './function-url.js';
 
@@ -146,6 +154,56 @@ async function receiveAsSqsEvent(queue: { url: string; arn: string }) {
   return records;
 }
 
+/**
+ * Everything a Kinesis stream holds, as its event source mapping hands it to a function: one
+ * event per shard (the mapping reads each shard in order), the records' data base64.
+ */
+async function readAsKinesisEvents(
+  stream: { arn: string },
+  mapping: { startingPosition: 'TRIM_HORIZON' | 'LATEST'; batchSize: number },
+) {
+  const kinesis = await createKinesisClient({
+    endpoint: inject('awsEndpoint'),
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const events = [];
+  const { Shards } = await kinesis.send(new ListShardsCommand({ StreamARN: stream.arn }));
+  for (const shard of Shards ?? []) {
+    const { ShardIterator } = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamARN: stream.arn,
+        ShardId: shard.ShardId!,
+        ShardIteratorType: mapping.startingPosition,
+      }),
+    );
+    const got = await kinesis.send(
+      new GetRecordsCommand({ StreamARN: stream.arn, ShardIterator, Limit: mapping.batchSize }),
+    );
+    if (!got.Records?.length) continue;
+    events.push({
+      Records: got.Records.map((r) => ({
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: r.PartitionKey!,
+          sequenceNumber: r.SequenceNumber!,
+          data: Buffer.from(r.Data!).toString('base64'),
+          approximateArrivalTimestamp: r.ApproximateArrivalTimestamp!.getTime() / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `${shard.ShardId}:${r.SequenceNumber}`,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: `arn:aws:iam::${ACCOUNT}:role/smoke-batcher`,
+        awsRegion: REGION,
+        eventSourceARN: stream.arn,
+      })),
+    });
+  }
+  kinesis.destroy();
+  return events;
+}
+
 /** Every URL function answers `/v1/metadata` with the URLs of the SSM parameter. */
 async function expectMetadataFromEveryUrlFunction({ deployment, urls }: Stack): Promise<void> {
   for (const prefix of Object.values(URL_FUNCTIONS)) {
@@ -217,10 +275,11 @@ async function produceEveryCodecAndFetch({ urls, sluice }: Stack, topic: string)
 }
 
 /**
- * acks=1 sends to `topic` (2 partitions) wait in the inbox; the batcher function, on an SQS
- * event of the queue, commits them in producer order; a redelivery appends nothing.
+ * Creates `topic` (2 partitions) and sends it four acks=1 sends of one record per partition
+ * (`one i` to 0, `two i` to 1, keys `k<i>`); checks nothing is in the log yet (acknowledged
+ * by the inbox, not committed). @returns the admin client.
  */
-async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic: string): Promise<void> {
+async function sendAcks1Round(sluice: Sluice, topic: string) {
   const admin = sluice.admin();
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
   const producer = sluice.producer({ acks: 1 });
@@ -235,8 +294,16 @@ async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic
     });
   }
   await producer.disconnect();
-  // Acknowledged by the inbox: nothing in the log until the batcher runs.
   expect((await admin.fetchTopicOffsets(topic)).every((o) => o.high === '0')).toBe(true);
+  return admin;
+}
+
+/**
+ * acks=1 sends to `topic` (2 partitions) wait in the inbox; the batcher function, on an SQS
+ * event of the queue, commits them in producer order; a redelivery appends nothing.
+ */
+async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic: string): Promise<void> {
+  const admin = await sendAcks1Round(sluice, topic);
 
   const records = await receiveAsSqsEvent(deployment.queue('ClusterInbox'));
   expect(records.length).toBeGreaterThan(0);
@@ -270,7 +337,7 @@ beforeAll(async () => {
   // Outside the repository, so a bundle resolves packages only from its own node_modules.
   outdir = mkdtempSync(join(tmpdir(), 'sluice-smoke-'));
   const t = Date.now();
-  execFileSync(process.execPath, [SYNTH_APP, ROOT, outdir, 'x86_64', 'arm64'], {
+  execFileSync(process.execPath, [SYNTH_APP, ROOT, outdir, 'x86_64', 'arm64', 'kinesis'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   timings.synthMs = Date.now() - t;
@@ -599,6 +666,116 @@ describe('deploy smoke: the synthesized functions on moto', () => {
       target: declared.target,
     });
   });
+});
+
+/**
+ * The Kinesis inbox (docs/design.md §12): the stack's stream created in moto as the template
+ * declares it (2 shards), acks=1 sends through POST /v1/inbox (the produce function puts them
+ * to the stream), the stream's records read back per shard and handed to the batcher function
+ * as the event source mapping would. Only the functions this section invokes are started.
+ */
+describe('deploy smoke: the Kinesis inbox (inboxBackend kinesis)', () => {
+  let kin: Stack | undefined;
+
+  beforeAll(async () => {
+    const t = Date.now();
+    kin = await deploy('SmokeKinesis', lambdaNode, [
+      URL_FUNCTIONS.produce,
+      URL_FUNCTIONS.fetch,
+      URL_FUNCTIONS.admin,
+      'ClusterBatcherFunction',
+    ]);
+    timings.kinesisStartMs = Date.now() - t;
+  }, 120_000);
+
+  afterAll(async () => {
+    kin?.deployment.stop();
+    await kin?.urls.close();
+  });
+
+  it('names the stream in metadata; POST /v1/inbox puts to it; the batcher commits Kinesis events of it once, in order', async () => {
+    const started = Date.now();
+    const { deployment, urls } = kin!;
+    const stream = deployment.stream('ClusterInboxStream');
+    const dlq = deployment.queue('ClusterInboxDeadLetters');
+    expect([...deployment.queues.keys()].map((id) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
+      'ClusterInboxDeadLetters',
+      'ClusterMaintenanceDeadLetters',
+      'ClusterMaintenanceQueue',
+    ]);
+    const batcher = deployment.fn('ClusterBatcherFunction');
+    expect(batcher.fn.environment).toMatchObject({
+      SLUICE_INBOX_STREAM: stream.arn,
+      SLUICE_INBOX_DLQ_URL: dlq.url,
+    });
+    const metadata = (await (await fetch(new URL('/v1/metadata', urls.url))).json()) as { inbox?: unknown };
+    expect(metadata.inbox).toEqual({ type: 'kinesis', streamArn: stream.arn, region: REGION });
+
+    // Through the produce function (POST /v1/inbox), whatever credentials this process has.
+    const sluice = new Sluice({ endpoint: urls.url, clientId: 'smoke', inbox: { mode: 'http' } });
+    const topic = 'smoke-kinesis';
+    const admin = await sendAcks1Round(sluice, topic);
+    expect(urls.seen.filter((s) => s.event.rawPath === '/v1/inbox' && s.statusCode === 202)).toHaveLength(4);
+    // A record that is no inbox message: the batcher moves it to the dead-letter queue itself.
+    const kinesis = await createKinesisClient({
+      endpoint: inject('awsEndpoint'),
+      region: REGION,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    await kinesis.send(
+      new PutRecordCommand({
+        StreamARN: stream.arn,
+        PartitionKey: 'stray',
+        Data: Buffer.from('not an inbox message'),
+      }),
+    );
+    kinesis.destroy();
+
+    // Read as the template's event source mapping reads the stream.
+    const [mapping] = Object.values(deployment.template.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
+      .map(
+        (r) =>
+          r.Properties as { EventSourceArn: unknown; StartingPosition: 'TRIM_HORIZON'; BatchSize: number },
+      )
+      .filter((p) => deployment.resolve(p.EventSourceArn) === stream.arn);
+    expect(mapping).toMatchObject({ StartingPosition: 'TRIM_HORIZON', BatchSize: 10_000 });
+    const events = await readAsKinesisEvents(stream, {
+      startingPosition: mapping!.StartingPosition,
+      batchSize: mapping!.BatchSize,
+    });
+    const records = events.flatMap((e) => e.Records);
+    expect(records).toHaveLength(4 * 2 + 1);
+    // One partition key per producer and partition: each partition's messages share a shard.
+    const keys = new Set(records.map((r) => r.kinesis.partitionKey).filter((k) => k !== 'stray'));
+    expect([...keys].map((k) => k.replace(/^[^:]+:/, '')).sort()).toEqual([`${topic}:0`, `${topic}:1`]);
+    for (const event of events) {
+      const result = (await batcher.invoke(event)) as { batchItemFailures: unknown[] };
+      expect(result.batchItemFailures).toEqual([]);
+    }
+    const offsets = await admin.fetchTopicOffsets(topic);
+    expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
+    for (const partition of [0, 1]) {
+      const res = await fetch(new URL(`/v1/fetch?topic=${topic}&partition=${partition}&offset=0`, urls.url));
+      const body = (await res.json()) as { records: { value: string }[] };
+      const word = partition === 0 ? 'one' : 'two';
+      expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
+    }
+    const letters = await receiveAsSqsEvent(dlq);
+    expect(letters).toHaveLength(1);
+    expect(JSON.parse(letters[0]!.body)).toMatchObject({
+      streamArn: stream.arn,
+      partitionKey: 'stray',
+      body: 'not an inbox message',
+    });
+    // A retried batch (the mapping retries until it succeeds) appends nothing.
+    for (const event of events) {
+      const again = (await batcher.invoke(event)) as { batchItemFailures: unknown[] };
+      expect(again.batchItemFailures).toEqual([]);
+    }
+    expect((await admin.fetchTopicOffsets(topic)).map((o) => o.high).sort()).toEqual(['4', '4']);
+    timings.kinesisRoundMs = Date.now() - started;
+  }, 60_000);
 });
 
 /**
