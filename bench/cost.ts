@@ -227,6 +227,46 @@ async function measureAcksOne(batch: number): Promise<Unit> {
 }
 
 /**
+ * The batcher's ledger read in steady state, RCU per batch, with and without `at` on the
+ * messages (docs/design.md §12, "A sender's retry"): batches of `batch` messages every
+ * `windowMs`, arrivals spread over the window, each first attempt 20–80 ms before its
+ * arrival, each first receive 20–100 ms after it (SQS long polling; 0 on Kinesis), each
+ * commit 100–400 ms after its window (seeded). `at` starts the read at the oldest first
+ * attempt instead of the oldest first receive: earlier by that lag, which holds one more
+ * ledger item about lag/window of the time.
+ */
+async function measureLedgerRead(batch: number, windowMs: number, withAt: boolean): Promise<number> {
+  const e = engine();
+  await e.topics.create('w1', 1);
+  const batcher = new InboxBatcher(e);
+  const random = seededRandom(11);
+  const between = (lo: number, hi: number) => Math.round(lo + random() * (hi - lo));
+  const rounds = 30;
+  const metered = 20;
+  let n = 0;
+  for (let k = 0; k < rounds; k++) {
+    const start = e.clock.now();
+    const deliveries: InboxDelivery[] = Array.from({ length: batch }, (_, i) => {
+      const sentAt = start + Math.floor((i * windowMs) / batch);
+      const firstAttempt = sentAt - between(20, 80); // drawn either way: the same schedule
+      n++;
+      return {
+        messageId: `m${n}`,
+        receipt: `r${n}`,
+        body: encodeInboxMessage(msg(n, withAt ? firstAttempt : undefined)),
+        sentAt,
+        firstReceivedAt: sentAt + between(20, 100),
+        receiveCount: 1,
+      };
+    });
+    e.clock.advance(windowMs + between(100, 400));
+    if (k === rounds - metered) e.meter.reset();
+    await batcher.commit(deliveries);
+  }
+  return e.meter.snapshot().dynamo.rcu / metered;
+}
+
+/**
  * acks=1 on a Kinesis inbox: `batch` events put one per PutRecord (as one per invocation),
  * handed to the batcher as the Kinesis event source mapping does (it reads the shard; no
  * per-record request is billed for a shared-throughput consumer). Per event, without the
@@ -286,7 +326,7 @@ const PRODUCER_INVOCATION_S = 0.1;
 /** `<producerId>:<topic>:<partition>`, about this long. */
 const KINESIS_PARTITION_KEY_BYTES = 24;
 /** A W1 inbox message's size (JSON, the 1 KiB value in base64). */
-const INBOX_MESSAGE_BYTES = Buffer.byteLength(encodeInboxMessage(msg(999)));
+const INBOX_MESSAGE_BYTES = Buffer.byteLength(encodeInboxMessage(msg(999, 1_700_000_000_000)));
 
 /**
  * Shards of a provisioned Kinesis inbox for `eventsPerMonth` messages of `bytes`: each takes
@@ -299,14 +339,14 @@ function inboxShards(eventsPerMonth: number, bytes: number): number {
 
 /** One short-lived producer's only event (sequence 0). */
 /** A W1 inbox message: a producer's first, sent at `at` (as the SDK stamps its first attempt). */
-function msg(producer: number, at = 1_700_000_000_000) {
+function msg(producer: number, at?: number) {
   return {
     v: 1 as const,
     topic: 'w1',
     partition: 0,
     records: [{ v: Buffer.from(value).toString('base64'), ts: 1 }],
     producer: { id: String(producer + 1), epoch: 0, seq: 0 },
-    at,
+    ...(at !== undefined && { at }),
   };
 }
 
@@ -510,6 +550,14 @@ export async function run(): Promise<void> {
           // The ledger read per batch (the batcher's dedup query and tail): RCU of one batch.
           const one = await perEvent(path.backend, batch);
           metrics[`w1.${path.key}.${v}.rcuPerBatch`] = round(one.rcu * Math.min(batch, 4000), 2);
+        }
+        if (readers === 0 && path.key === 'acks1') {
+          // Steady state over many batches: the ledger read with `at` on the messages and without.
+          const size = Math.min(batch, 4000);
+          const withAt = await measureLedgerRead(size, path.windowSec * 1000, true);
+          const without = await measureLedgerRead(size, path.windowSec * 1000, false);
+          metrics[`w1.acks1.${v}.steadyLedgerRcuPerBatch.withAt`] = round(withAt, 2);
+          metrics[`w1.acks1.${v}.steadyLedgerRcuPerBatch.withoutAt`] = round(without, 2);
         }
         row(path.label, total);
       }
