@@ -9,8 +9,9 @@
  * and the ledger items written since the earliest time a copy of a message it holds could
  * have been committed — its first receive, or its sender's first attempt (`at`: a retry
  * that became a second inbox message), within the sender retry horizon
- * (`ledger-reach.ts`): what is listed there is a duplicate. A concurrent batcher's commit moves the tail, so this one's
- * commit fails its condition, and it decides again from the new ledger.
+ * (`ledger-reach.ts`): what is listed there is a duplicate. A concurrent batcher's commit
+ * moves the tail, so this one's commit fails its condition, and it decides again from the
+ * new ledger.
  *
  * Order per producer and partition (for messages that carry `prevAt`, as the SDK's do):
  * a message whose predecessor (same producer, epoch,
