@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer } from '../../bin/dev.js';
 import { createContext } from '../../lambdas/context.js';
-import { logLevel, Sluice } from '../../sdk/index.js';
+import { type LogCreator, logLevel, Sluice } from '../../sdk/index.js';
 import { makeStores, type StoreKind, type TestStores } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
 import { makeQueue, type TestQueue } from './queues.js';
@@ -137,6 +137,35 @@ describe.each(CASES)('SDK acks=1 on %s with the %s queue', (kind, queueKind) => 
     expect((err as Error).message).toContain('inbox message');
     await producer.disconnect();
     expect(await read()).toHaveLength(8);
+  });
+
+  it('retries configured beyond the sender retry horizon are cut for inbox sends, with a warning', async () => {
+    const warnings: { message: string; retries?: number }[] = [];
+    const logCreator: LogCreator = () => (entry) => {
+      if (entry.level === logLevel.WARN) warnings.push(entry.log);
+    };
+    const many = new Sluice({
+      endpoint: server.url,
+      retry: { retries: 20, maxRetryTime: 30_000 },
+      requestTimeout: 30_000,
+      logLevel: logLevel.WARN,
+      logCreator,
+    });
+    await many.admin().createTopics({ topics: [{ topic: 'horizon', numPartitions: 1 }] });
+    const p = many.producer({ acks: 1 });
+    await p.send({ topic: 'horizon', messages: [{ value: 'h' }] });
+    const cut = warnings.find((w) => w.message.includes('sender retry horizon'));
+    // 30 s attempts, backoffs 0.36 s… up to 30 s: 7 retries take 285.7 s at worst, within
+    // 4 min 55 s; 8 would take 345.7 s.
+    expect(cut?.retries).toBe(7);
+    await p.disconnect();
+    // The defaults fit: no warning.
+    warnings.length = 0;
+    const plain = new Sluice({ endpoint: server.url, logLevel: logLevel.WARN, logCreator });
+    const q = plain.producer({ acks: 1 });
+    await q.send({ topic: 'horizon', messages: [{ value: 'i' }] });
+    expect(warnings.filter((w) => w.message.includes('sender retry horizon'))).toEqual([]);
+    await q.disconnect();
   });
 
   it('POST /v1/inbox refuses bad input with a 400 and enqueues nothing', async () => {
