@@ -34,8 +34,9 @@ const inboxBody = z.strictObject({
   eventId: z.string().min(1).max(128).optional(),
   /**
    * When the client first tried to send this request, ms since the epoch: the same on every
-   * retry of it (docs/api.md, "A retry's first attempt"). Within the sender retry horizon
-   * before now and at most the clock-skew margin after; by default now.
+   * retry of it (docs/api.md, "A retry's first attempt"); by default now. One more than the
+   * clock-skew margin ahead of the server's clock, or older than the sender retry horizon,
+   * is taken as the horizon's start (the client's clock is off).
    */
   at: z.number().int().min(0).max(8.64e15).optional(),
 });
@@ -51,13 +52,16 @@ export function inboxRoute(ctx: SluiceContext): Route {
         throw new SluiceError('INVALID_REQUEST', 'this deployment has no inbox: acks=1 is not available');
       }
       const now = ctx.clock.now();
-      const at = body.at ?? now;
-      if (at > now + INBOX_SKEW_MS || at < now - INBOX_RETRY_HORIZON_MS) {
-        throw new InvalidRequestError(
-          `at: ${at} is ${at > now ? `${at - now} ms in the future` : `${now - at} ms old`}; the first attempt of a request is at most ${INBOX_SKEW_MS} ms ahead of the server's clock and at most ${INBOX_RETRY_HORIZON_MS} ms old (the sender retry horizon): send a new request instead`,
-          'at',
-        );
-      }
+      // A client whose clock is off by more than the skew margin (an `at` ahead of ours, or
+      // older than any retry can be): its first attempt was within the horizon all the same,
+      // so the batcher reads the whole horizon for it — dearer for that message, never a
+      // duplicate, and the send is not refused for a clock we cannot fix.
+      const at =
+        body.at === undefined
+          ? now
+          : body.at > now + INBOX_SKEW_MS || body.at < now - INBOX_RETRY_HORIZON_MS
+            ? now - INBOX_RETRY_HORIZON_MS
+            : body.at;
       const topic = await ctx.topics.get(body.topic);
       const encoding = body.encoding ?? 'utf8';
       const keyless = body.producer
