@@ -84,3 +84,20 @@ it('writes a chunked body as its chunks joined, and reads request bodies whole, 
     { numRuns: 25 },
   );
 });
+
+it('names its inbox, and a start whose inbox cannot open fails and frees its port', async () => {
+  const server = await startDevServer({ port: 0, env: { SLUICE_STORAGE: 'memory' } });
+  expect(server.inbox).toBe('embedded queue (SQLite)');
+  await server.close();
+  // A fixed port, so that a server left behind would make the second start fail with EADDRINUSE.
+  const probe = await startDevServer({ port: 0, env: { SLUICE_STORAGE: 'memory' } });
+  const port = probe.port;
+  await probe.close();
+  const bad = { SLUICE_STORAGE: 'memory', SLUICE_INBOX_BACKEND: 'kinesys' };
+  await expect(startDevServer({ port, env: bad })).rejects.toThrow(
+    /SLUICE_INBOX_BACKEND must be sqs or kinesis/,
+  );
+  const again = await startDevServer({ port, env: { SLUICE_STORAGE: 'memory' } });
+  expect(again.port).toBe(port);
+  await again.close();
+});

@@ -69,6 +69,8 @@ export interface DevServer {
   port: number;
   context: SluiceContext;
   storage: string;
+  /** Which acks=1 inbox it runs (`sqs: <url>`, `kinesis: <arn>`, the embedded queue, none). */
+  inbox: string;
   /** The in-process subscription runtime, when on. */
   subscriptions: DevSubscriptions | undefined;
   close(): Promise<void>;
@@ -182,8 +184,31 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     server.listen(options.port ?? 8092, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const inbox =
-    options.inboxWindowMs === false ? undefined : await startInboxLoop(ctx, options.inboxWindowMs ?? 200);
+  // The inbox is opened now (created on an emulator): a failure there ends the start, and
+  // must not leave a server behind that answers 500 to everything.
+  let inbox: { stop(): Promise<void> } | undefined;
+  let inboxDescribe: string;
+  try {
+    const queue = await ctx.inbox();
+    const address = queue?.address;
+    inboxDescribe = !queue
+      ? 'none (acks=1 and acks=0 are refused)'
+      : address?.type === 'kinesis'
+        ? `kinesis: ${address.streamArn}`
+        : address?.type === 'sqs'
+          ? `sqs: ${address.queueUrl}`
+          : 'embedded queue (SQLite)';
+    inbox =
+      options.inboxWindowMs === false ? undefined : await startInboxLoop(ctx, options.inboxWindowMs ?? 200);
+  } catch (err) {
+    await subscriptions?.stop();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await close();
+    throw err;
+  }
   const maintenance =
     (options.maintenanceIntervalMs ?? 0) > 0
       ? startMaintenanceTimer(ctx, {
@@ -198,6 +223,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     port,
     context: ctx,
     storage,
+    inbox: inboxDescribe,
     subscriptions,
     async close() {
       await maintenance?.stop();

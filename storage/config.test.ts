@@ -97,6 +97,9 @@ describe('storesFromEnv', () => {
     const staticImports = [...source.matchAll(/^import\s+(?!type\b)[^;]*from\s+'([^']+)'/gm)].map(
       (m) => m[1],
     );
-    expect(staticImports).toEqual(['../core/errors.js']);
+    // aws-client-config.ts imports nothing: it only reads the environment.
+    expect(staticImports).toEqual(['../core/errors.js', './aws-client-config.js']);
+    const helper = await readFile(fileURLToPath(new URL('./aws-client-config.ts', import.meta.url)), 'utf8');
+    expect(helper).not.toMatch(/^import\s/m);
   });
 });

@@ -15,6 +15,7 @@
  */
 import { InvalidRequestError } from '../core/errors.js';
 import type { MetaStore, ObjectStore } from '../core/ports.js';
+import { awsClientConfig, isLocalEndpoint, LOCAL_EMULATOR_CREDENTIALS } from './aws-client-config.js';
 
 export interface Stores {
   objects: ObjectStore;
@@ -62,22 +63,9 @@ export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
       const table = env.SLUICE_TABLE;
       if (!bucket) throw new InvalidRequestError('SLUICE_STORAGE=aws needs SLUICE_BUCKET', 'SLUICE_BUCKET');
       if (!table) throw new InvalidRequestError('SLUICE_STORAGE=aws needs SLUICE_TABLE', 'SLUICE_TABLE');
-      const endpoint = env.AWS_ENDPOINT_URL || undefined;
-      const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
+      const { endpoint, region, credentials } = awsClientConfig(env);
       const { S3ObjectStore, makeS3Client } = await import('./s3.js');
       const { DynamoMetaStore, makeDynamoClient } = await import('./dynamodb.js');
-      // Keys given in `env` itself win; an emulator on this machine gets dummy keys (it checks
-      // none); otherwise the SDK's default chain finds them.
-      const credentials =
-        env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-          ? {
-              accessKeyId: env.AWS_ACCESS_KEY_ID,
-              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-            }
-          : endpoint && isLocalEndpoint(endpoint) && !env.AWS_PROFILE
-            ? LOCAL_EMULATOR_CREDENTIALS
-            : undefined;
       const s3 = makeS3Client({ endpoint, region, credentials });
       const dynamo = makeDynamoClient({ endpoint, region, credentials });
       // Only on an emulator: in AWS the CDK stack owns the bucket and the table.
@@ -103,18 +91,4 @@ export async function storesFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
   }
 }
 
-/** What an emulator on this machine is given when no keys are configured: it checks none. */
-export const LOCAL_EMULATOR_CREDENTIALS = { accessKeyId: 'sluice-local', secretAccessKey: 'sluice-local' };
-
-/** True when `endpoint` names this machine (localhost, 127.0.0.0/8, ::1, *.localhost). */
-export function isLocalEndpoint(endpoint: string): boolean {
-  let host: string;
-  try {
-    host = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
-  } catch {
-    return false;
-  }
-  return (
-    host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-  );
-}
+export { isLocalEndpoint, LOCAL_EMULATOR_CREDENTIALS };

@@ -9,7 +9,10 @@
  * | `SLUICE_STORAGE`       | without either: `local` → `<SLUICE_DATA_DIR>/inbox.sqlite`; `memory` → in memory; `aws` with `AWS_ENDPOINT_URL` → created on the emulator (below); `aws` alone → no inbox |
  * | `SLUICE_INBOX_BACKEND` | with `SLUICE_STORAGE=aws` and `AWS_ENDPOINT_URL`: `sqs` (default) → a queue `sluice-inbox`; `kinesis` → a stream `sluice-inbox` of 1 shard and a dead-letter queue `sluice-inbox-dlq` |
  */
+
+import { InvalidRequestError } from '../core/errors.js';
 import type { InboxSender } from '../core/inbox/queue.js';
+import { awsClientConfig } from './aws-client-config.js';
 
 export interface Inbox {
   queue: InboxSender;
@@ -17,21 +20,10 @@ export interface Inbox {
   close(): Promise<void>;
 }
 
-/** Client settings for an emulator at `AWS_ENDPOINT_URL`, or the defaults. */
-function clientConfig(env: NodeJS.ProcessEnv) {
-  const endpoint = env.AWS_ENDPOINT_URL || undefined;
-  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
-  const credentials =
-    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
-      : undefined;
-  return { endpoint, region, credentials };
-}
-
 /** The SQS queue at `url`, or `name` created on the emulator when `url` is unset. */
 async function sqsQueue(env: NodeJS.ProcessEnv, url: string | undefined, name: string): Promise<Inbox> {
   const { SQSClient, CreateQueueCommand } = await import('@aws-sdk/client-sqs');
-  const client = new SQSClient(clientConfig(env));
+  const client = new SQSClient(awsClientConfig(env));
   if (!url) {
     const out = await client.send(new CreateQueueCommand({ QueueName: name }));
     url = out.QueueUrl!;
@@ -48,7 +40,7 @@ async function sqsQueue(env: NodeJS.ProcessEnv, url: string | undefined, name: s
 async function kinesisStream(env: NodeJS.ProcessEnv, arn: string | undefined): Promise<Inbox> {
   const { CreateStreamCommand, DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
   const { KinesisInboxQueue, createKinesisClient } = await import('./kinesis.js');
-  const client = await createKinesisClient(clientConfig(env));
+  const client = await createKinesisClient(awsClientConfig(env));
   if (!arn) {
     const StreamName = 'sluice-inbox';
     await client
@@ -78,6 +70,19 @@ export async function inboxFromEnv(env: NodeJS.ProcessEnv = process.env): Promis
   const endpoint = env.AWS_ENDPOINT_URL || undefined;
   const kind = env.SLUICE_STORAGE || 'local';
   const emulated = kind === 'aws' && endpoint !== undefined;
+  const backend = env.SLUICE_INBOX_BACKEND;
+  if (backend !== undefined && backend !== '' && backend !== 'sqs' && backend !== 'kinesis') {
+    throw new InvalidRequestError(
+      `SLUICE_INBOX_BACKEND must be sqs or kinesis (got '${backend}')`,
+      'SLUICE_INBOX_BACKEND',
+    );
+  }
+  if (backend === 'kinesis' && !emulated && !env.SLUICE_INBOX_STREAM) {
+    throw new InvalidRequestError(
+      'SLUICE_INBOX_BACKEND=kinesis needs SLUICE_STORAGE=aws with AWS_ENDPOINT_URL (a stream is created on the emulator) or SLUICE_INBOX_STREAM (a stream ARN)',
+      'SLUICE_INBOX_BACKEND',
+    );
+  }
   if (
     env.SLUICE_INBOX_STREAM ||
     (emulated && !env.SLUICE_INBOX_URL && env.SLUICE_INBOX_BACKEND === 'kinesis')

@@ -9,7 +9,9 @@ export const devHelp = `Usage: sluice dev [options]
 
 Runs Sluice locally: every API of the cluster on one port, served by the real Lambda
 handlers over an embedded store (files + SQLite), or S3 + DynamoDB with
-SLUICE_STORAGE=aws and AWS_ENDPOINT_URL (moto, LocalStack).
+SLUICE_STORAGE=aws and AWS_ENDPOINT_URL (moto, LocalStack). The acks=1 inbox is an
+embedded queue, or on the emulator an SQS queue (SLUICE_INBOX_BACKEND=sqs, the default) or
+a Kinesis stream (SLUICE_INBOX_BACKEND=kinesis), created there.
 
 Options:
   --port <n>         port to listen on (env SLUICE_PORT, default 8092; 0 picks a free one)
@@ -94,6 +96,7 @@ export async function devCommand(argv: string[]): Promise<number> {
     [
       `Sluice dev server listening on ${server.url}`,
       `  storage: ${server.storage}`,
+      `  inbox (acks=1): ${server.inbox}`,
       ...definitions.map((d) => `  subscription ${d.name}: ${d.topic} → ${d.target}`),
       '',
       'Try it:',
