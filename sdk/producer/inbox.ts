@@ -358,10 +358,13 @@ export class InboxSender {
     try {
       if (typeof credentials === 'function') await credentials();
     } catch (err) {
-      this.api.logger.info('acks=1: no AWS credentials for the inbox; sending through POST /v1/inbox', {
-        inbox: inbox.type === 'sqs' ? inbox.queueUrl : inbox.streamArn,
-        reason: String(err),
-      });
+      this.api.logger.info(
+        'no AWS credentials for the inbox: acks=1 and acks=0 sends go through POST /v1/inbox',
+        {
+          inbox: inbox.type === 'sqs' ? inbox.queueUrl : inbox.streamArn,
+          reason: String(err),
+        },
+      );
       return undefined;
     }
     const common = {

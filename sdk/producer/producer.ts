@@ -320,7 +320,7 @@ export class Producer<K = Bytes, V = Bytes> {
     if (late.length > 0) {
       for (const [p] of late) this.lateReported.add(p);
       this.logger.warn(
-        'acks=0 sends of an earlier invocation are still pending: await producer.flush() before the handler returns',
+        'acks=0 sends from more than a while ago are still pending (in Lambda: of an earlier invocation, frozen with its environment): await producer.flush() before a handler returns, or before exiting',
         {
           sends: late.length,
           records: late.reduce((n, [, b]) => n + b.records, 0),

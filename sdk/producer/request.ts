@@ -44,7 +44,7 @@ export function recordTooLarge(
   const why =
     what === 'batch'
       ? `is ${bytes} bytes as a batch of its own; topic '${r.topic}' accepts at most ${limit} (max.message.bytes)`
-      : `takes ${bytes} bytes of an inbox message, which holds at most ${limit} for records (SQS's 256 KiB per message): send it with acks=all`;
+      : `takes ${bytes} bytes of an inbox message, which holds at most ${limit} bytes of records (256 KiB per message, less the JSON and base64 around them): send it with acks=all`;
   return new RecordTooLargeError(
     `${recordName(r)} (topic '${r.topic}', partition ${r.partition}) ${why}; nothing of this send was sent`,
     r.topic,
