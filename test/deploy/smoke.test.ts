@@ -298,6 +298,18 @@ async function sendAcks1Round(sluice: Sluice, topic: string) {
   return admin;
 }
 
+/** The round of {@link sendAcks1Round} is in the log: four records a partition, in producer order. */
+async function expectAcks1RoundCommitted(admin: ReturnType<Sluice['admin']>, url: string, topic: string) {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
+  for (const partition of [0, 1]) {
+    const res = await fetch(new URL(`/v1/fetch?topic=${topic}&partition=${partition}&offset=0`, url));
+    const body = (await res.json()) as { records: { value: string }[] };
+    const word = partition === 0 ? 'one' : 'two';
+    expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
+  }
+}
+
 /**
  * acks=1 sends to `topic` (2 partitions) wait in the inbox; the batcher function, on an SQS
  * event of the queue, commits them in producer order; a redelivery appends nothing.
@@ -310,15 +322,7 @@ async function commitInboxWithBatcher({ deployment, urls, sluice }: Stack, topic
   const batcher = deployment.fn('ClusterBatcherFunction');
   const result = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
   expect(result.batchItemFailures).toEqual([]);
-  const offsets = await admin.fetchTopicOffsets(topic);
-  expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
-  // In producer order on each partition.
-  for (const partition of [0, 1]) {
-    const res = await fetch(new URL(`/v1/fetch?topic=${topic}&partition=${partition}&offset=0`, urls.url));
-    const body = (await res.json()) as { records: { value: string }[] };
-    const word = partition === 0 ? 'one' : 'two';
-    expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
-  }
+  await expectAcks1RoundCommitted(admin, urls.url, topic);
   // A redelivery of the same messages (SQS is at least once) appends nothing.
   const again = (await batcher.invoke({ Records: records })) as { batchItemFailures: unknown[] };
   expect(again.batchItemFailures).toEqual([]);
@@ -753,14 +757,7 @@ describe('deploy smoke: the Kinesis inbox (inboxBackend kinesis)', () => {
       const result = (await batcher.invoke(event)) as { batchItemFailures: unknown[] };
       expect(result.batchItemFailures).toEqual([]);
     }
-    const offsets = await admin.fetchTopicOffsets(topic);
-    expect(offsets.map((o) => o.high).sort()).toEqual(['4', '4']);
-    for (const partition of [0, 1]) {
-      const res = await fetch(new URL(`/v1/fetch?topic=${topic}&partition=${partition}&offset=0`, urls.url));
-      const body = (await res.json()) as { records: { value: string }[] };
-      const word = partition === 0 ? 'one' : 'two';
-      expect(body.records.map((r) => r.value)).toEqual([0, 1, 2, 3].map((i) => `${word} ${i}`));
-    }
+    await expectAcks1RoundCommitted(admin, urls.url, topic);
     const letters = await receiveAsSqsEvent(dlq);
     expect(letters).toHaveLength(1);
     expect(JSON.parse(letters[0]!.body)).toMatchObject({

@@ -4,36 +4,14 @@
  * it reports as batch item failures, and that those come back within seconds (released by
  * ChangeMessageVisibility), not after the queue's visibility timeout.
  */
-import type { SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeInboxMessage } from '../../core/inbox/message.js';
 import type { InboxDelivery, InboxQueue } from '../../core/inbox/queue.js';
 import { createBatcherHandler, deliveriesOf } from '../../lambdas/batcher.js';
 import { createContext, type SluiceContext } from '../../lambdas/context.js';
 import { makeStores, type StoreKind, type TestStores } from '../helpers/stores.js';
+import { sqsEvent } from './events.js';
 import { makeQueue, type TestQueue } from './queues.js';
-
-/** What the event source mapping hands the function for these deliveries. */
-function sqsEvent(deliveries: readonly InboxDelivery[]): SQSEvent {
-  return {
-    Records: deliveries.map((d) => ({
-      messageId: d.messageId,
-      receiptHandle: d.receipt,
-      body: d.body,
-      attributes: {
-        ApproximateReceiveCount: String(d.receiveCount),
-        SentTimestamp: String(d.sentAt),
-        SenderId: 'AIDAEXAMPLE',
-        ApproximateFirstReceiveTimestamp: String(d.firstReceivedAt),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:inbox',
-      awsRegion: 'us-east-1',
-    })),
-  };
-}
 
 const message = (value: string, seq: number, prevAt?: number) =>
   encodeInboxMessage({

@@ -15,6 +15,7 @@ import { createContext, type SluiceContext } from '../../lambdas/context.js';
 import type { ShardRecord } from '../../storage/kinesis.js';
 import { SqsInboxQueue } from '../../storage/sqs.js';
 import { makeStores, type StoreKind, type TestStores } from '../helpers/stores.js';
+import { readShard } from './events.js';
 import { makeQueue, makeStream, type TestQueue, type TestStream } from './queues.js';
 
 const message = (value: string, seq: number, prevAt?: number, partition = 0) =>
@@ -42,18 +43,6 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('batcher function over a Kinesis
   let ctx: SluiceContext;
   let shardId: string;
 
-  /** Every record of the shard from `at` (a sequence number) or its start. */
-  async function readShard(at?: string): Promise<ShardRecord[]> {
-    let iterator: string | undefined = await s.stream.iterator(shardId, at ? { at } : {});
-    const out: ShardRecord[] = [];
-    for (let i = 0; i < 20 && iterator; i++) {
-      const page = await s.stream.read(iterator);
-      out.push(...page.records);
-      if (page.records.length === 0) break;
-      iterator = page.next;
-    }
-    return out;
-  }
   const log = async () =>
     (await ctx.reader.fetchRecords('events', 0, 0, { maxBytes: 1 << 20 })).records.map((r) =>
       Buffer.from(r.value!).toString(),
@@ -89,7 +78,7 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('batcher function over a Kinesis
       'not an inbox message',
       message('nowhere', 0, undefined, 7),
     ]);
-    const got = await readShard();
+    const got = await readShard(s.stream, shardId!);
     expect(got.map((r) => r.sequenceNumber)).toEqual(ids);
     const event = kinesisEventOf(s.stream.address, shardId!, got);
     const deliveries = kinesisDeliveriesOf(event);
@@ -109,7 +98,7 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('batcher function over a Kinesis
 
     // The predecessor arrives; the mapping retries from the lowest failed sequence number.
     const [second] = await s.stream.send([message('second', 1, Date.now())]);
-    const again = await readShard(ids[1]);
+    const again = await readShard(s.stream, shardId!, ids[1]);
     expect(again.map(recordValue)).toEqual(['third', 'not an inbox message', 'nowhere', 'second']);
     const retry = await handler(kinesisEventOf(s.stream.address, shardId!, again));
     expect(retry.batchItemFailures).toEqual([]);
@@ -117,7 +106,9 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('batcher function over a Kinesis
     expect(second).toBe(again.at(-1)!.sequenceNumber);
 
     // Lambda crashed after that commit: the whole batch again changes nothing.
-    const redelivered = await handler(kinesisEventOf(s.stream.address, shardId!, await readShard()));
+    const redelivered = await handler(
+      kinesisEventOf(s.stream.address, shardId!, await readShard(s.stream, shardId!)),
+    );
     expect(redelivered.batchItemFailures).toEqual([]);
     expect(await log()).toEqual(['first', 'second', 'third']);
   });
@@ -133,7 +124,7 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('batcher function over a Kinesis
       'not an inbox message',
       message('second', 1, Date.now()),
     ]);
-    const event = kinesisEventOf(s.stream.address, shardId!, await readShard());
+    const event = kinesisEventOf(s.stream.address, shardId!, await readShard(s.stream, shardId!));
     const response = await createBatcherHandler(async () => failing)(event);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: ids[1] }]);
     // Without a dead-letter queue configured at all: the same.

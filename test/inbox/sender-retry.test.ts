@@ -16,7 +16,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kinesisEventOf } from '../../bin/kinesis-inbox.js';
 import { ManualClock } from '../../core/clock.js';
@@ -33,9 +32,9 @@ import { createBatcherHandler } from '../../lambdas/batcher.js';
 import { createContext, type SluiceContext } from '../../lambdas/context.js';
 import { toEvent } from '../../lambdas/http.js';
 import { createHandlers } from '../../lambdas/index.js';
-import type { ShardRecord } from '../../storage/kinesis.js';
 import { SqliteInboxQueue } from '../../storage/sqlite-queue.js';
 import { makeStores, type StoreKind, type TestStores } from '../helpers/stores.js';
+import { readShard, sqsEvent } from './events.js';
 import { makeQueue, makeStream, type TestQueue, type TestStream } from './queues.js';
 
 const LATE = [10_000, 60_000];
@@ -48,28 +47,6 @@ function firstMessages(at: number): string[] {
     encodeInboxMessage({ ...base, records: records('first'), producer: { id: '42', epoch: 0, seq: 0 } }),
     encodeInboxMessage({ ...base, records: records('event'), eventId: 'e-1/0' } satisfies InboxMessage),
   ];
-}
-
-/** What the SQS event source mapping hands the function for these deliveries. */
-function sqsEvent(deliveries: readonly InboxDelivery[]): SQSEvent {
-  return {
-    Records: deliveries.map((d) => ({
-      messageId: d.messageId,
-      receiptHandle: d.receipt,
-      body: d.body,
-      attributes: {
-        ApproximateReceiveCount: String(d.receiveCount),
-        SentTimestamp: String(d.sentAt),
-        SenderId: 'AIDAEXAMPLE',
-        ApproximateFirstReceiveTimestamp: String(d.firstReceivedAt),
-      },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:inbox',
-      awsRegion: 'us-east-1',
-    })),
-  };
 }
 
 async function receiveAll(queue: InboxQueue, count: number): Promise<InboxDelivery[]> {
@@ -146,18 +123,6 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('a late sender retry over a Kine
     await stores.cleanup();
   });
 
-  async function readFrom(shardId: string, at?: string): Promise<ShardRecord[]> {
-    let iterator: string | undefined = await s.stream.iterator(shardId, at ? { at } : {});
-    const out: ShardRecord[] = [];
-    for (let i = 0; i < 20 && iterator; i++) {
-      const page = await s.stream.read(iterator);
-      out.push(...page.records);
-      if (page.records.length === 0) break;
-      iterator = page.next;
-    }
-    return out;
-  }
-
   it.each(LATE)('put again %i ms after the original was committed is a duplicate', async (late) => {
     const clock = new ManualClock(Date.now());
     const ctx = createContext(stores, { inbox: s.stream, env: {}, clock });
@@ -166,7 +131,7 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('a late sender retry over a Kine
     const shardId = (await s.stream.shards())[0]!;
     const bodies = firstMessages(clock.now());
     await s.stream.send(bodies);
-    const first = await readFrom(shardId);
+    const first = await readShard(s.stream, shardId);
     expect(first).toHaveLength(2);
     expect((await handler(kinesisEventOf(s.stream.address, shardId, first))).batchItemFailures).toEqual([]);
     expect((await log(ctx)).sort()).toEqual(['event', 'first']);
@@ -174,7 +139,10 @@ describe.each(['sqlite', 'aws'] as StoreKind[])('a late sender retry over a Kine
     // The PutRecords answer was lost; the SDK puts the same bodies again, arriving `late` ms later.
     clock.advance(late);
     const [again] = await s.stream.send(bodies);
-    const retried = (await readFrom(shardId, again)).map((r) => ({ ...r, arrivedAt: clock.now() }));
+    const retried = (await readShard(s.stream, shardId, again)).map((r) => ({
+      ...r,
+      arrivedAt: clock.now(),
+    }));
     expect(retried).toHaveLength(2);
     const event = kinesisEventOf(s.stream.address, shardId, retried);
     expect((await handler(event)).batchItemFailures).toEqual([]);
