@@ -25,7 +25,7 @@ export function sqsEvent(deliveries: readonly InboxDelivery[]): SQSEvent {
   };
 }
 
-/** Every record of a shard from `at` (a sequence number) or its start (20 pages at most). */
+/** Every record of a shard from `at` (a sequence number) or its start (50 pages at most). */
 export async function readShard(
   stream: KinesisInboxQueue,
   shardId: string,
@@ -33,7 +33,7 @@ export async function readShard(
 ): Promise<ShardRecord[]> {
   let iterator: string | undefined = await stream.iterator(shardId, at ? { at } : {});
   const out: ShardRecord[] = [];
-  for (let i = 0; i < 20 && iterator; i++) {
+  for (let i = 0; i < 50 && iterator; i++) {
     const page = await stream.read(iterator);
     out.push(...page.records);
     if (page.records.length === 0) break;

@@ -20,20 +20,13 @@ import { KinesisInboxQueue, putRecordsChunks, type ShardRecord } from '../../sto
 import { awsEndpoint, EMULATOR_CREDENTIALS, makeStores, type TestStores } from '../helpers/stores.js';
 import { waitFor } from '../sdk/harness.js';
 import { counting } from './counting.js';
+import { readShard } from './events.js';
 import { makeStream, type TestStream } from './queues.js';
 
 /** Every record of every shard of `stream`, shard by shard. */
 async function readEverything(stream: KinesisInboxQueue): Promise<ShardRecord[]> {
   const out: ShardRecord[] = [];
-  for (const shard of await stream.shards()) {
-    let iterator: string | undefined = await stream.iterator(shard);
-    for (let i = 0; i < 50 && iterator; i++) {
-      const page = await stream.read(iterator);
-      out.push(...page.records);
-      if (page.records.length === 0) break;
-      iterator = page.next;
-    }
-  }
+  for (const shard of await stream.shards()) out.push(...(await readShard(stream, shard)));
   return out;
 }
 
