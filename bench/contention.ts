@@ -21,9 +21,10 @@
  */
 import { Appender } from '../core/append.js';
 import { seededRandom } from '../core/clock.js';
-import type { ItemKey, MetaStore, QueryOptions, SortKeyRange, TransactOp } from '../core/ports.js';
+import type { TransactOp } from '../core/ports.js';
 import { encodeBatch, verifyBatch } from '../core/records/index.js';
 import { Topics } from '../core/topics.js';
+import { ForwardingMetaStore } from '../storage/forwarding.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { MeteredMetaStore } from '../storage/metered.js';
 import { ModelledMetaStore, ModelledObjectStore } from '../storage/modelled.js';
@@ -51,20 +52,10 @@ interface Outcome {
 }
 
 /** Counts the transactions that write a head item, and those of them that failed. */
-class HeadCounter implements MetaStore {
+class HeadCounter extends ForwardingMetaStore {
   attempts = 0;
   failures = 0;
-  constructor(private readonly inner: MetaStore) {}
-  get(key: ItemKey) {
-    return this.inner.get(key);
-  }
-  batchGet(keys: readonly ItemKey[]) {
-    return this.inner.batchGet(keys);
-  }
-  query(pk: string, range?: SortKeyRange, options?: QueryOptions) {
-    return this.inner.query(pk, range, options);
-  }
-  async transact(ops: readonly TransactOp[]): Promise<void> {
+  override async transact(ops: readonly TransactOp[]): Promise<void> {
     const head = ops.some((op) => op.key.sk === 'head');
     if (head) this.attempts++;
     try {

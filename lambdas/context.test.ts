@@ -1,26 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, seededRandom } from '../core/clock.js';
 import { keys } from '../core/keys.js';
-import type { ItemKey, MetaStore, QueryOptions, SortKeyRange, TransactOp } from '../core/ports.js';
+import type { TransactOp } from '../core/ports.js';
 import { FaultInjector, FaultyMetaStore } from '../storage/faulty.js';
+import { ForwardingMetaStore } from '../storage/forwarding.js';
 import { MemoryMetaStore, MemoryObjectStore } from '../storage/memory.js';
 import { records, run } from '../test/helpers/engine.js';
 import { createContext } from './context.js';
 
 /** Counts the write intents stored through it. */
-class IntentCounter implements MetaStore {
+class IntentCounter extends ForwardingMetaStore {
   intents = 0;
-  constructor(private readonly inner: MetaStore) {}
-  get(key: ItemKey) {
-    return this.inner.get(key);
-  }
-  batchGet(keys: readonly ItemKey[]) {
-    return this.inner.batchGet(keys);
-  }
-  query(pk: string, range?: SortKeyRange, options?: QueryOptions) {
-    return this.inner.query(pk, range, options);
-  }
-  async transact(ops: readonly TransactOp[]) {
+  override async transact(ops: readonly TransactOp[]) {
     await this.inner.transact(ops);
     this.intents += ops.filter((op) => op.type === 'put' && op.key.sk.startsWith(keys.intentPrefix)).length;
   }

@@ -4,7 +4,8 @@
  * transaction (to stage a race).
  */
 import type { TopicView } from '../../core/groups/ports.js';
-import type { MetaStore, TransactOp } from '../../core/ports.js';
+import type { TransactOp } from '../../core/ports.js';
+import { ForwardingMetaStore } from '../../storage/forwarding.js';
 
 export class FakeTopics implements TopicView {
   private readonly topics = new Map<string, number[]>();
@@ -49,18 +50,12 @@ export class FakeTopics implements TopicView {
 }
 
 /** Counts transactions and their ops; `beforeTransact` runs (once) ahead of the next one. */
-export class SpyMeta implements MetaStore {
+export class SpyMeta extends ForwardingMetaStore {
   transactions = 0;
   ops: TransactOp[][] = [];
   beforeTransact: (() => Promise<void>) | undefined;
 
-  constructor(readonly inner: MetaStore) {}
-
-  get: MetaStore['get'] = (key) => this.inner.get(key);
-  batchGet: MetaStore['batchGet'] = (keys) => this.inner.batchGet(keys);
-  query: MetaStore['query'] = (...args) => this.inner.query(...args);
-
-  async transact(ops: readonly TransactOp[]): Promise<void> {
+  override async transact(ops: readonly TransactOp[]): Promise<void> {
     const hook = this.beforeTransact;
     this.beforeTransact = undefined;
     if (hook) await hook();

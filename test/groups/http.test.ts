@@ -9,9 +9,10 @@ import type { LambdaFunctionURLResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../core/clock.js';
 import { seededRandom } from '../../core/clock.js';
-import { ConflictError, type MetaStore, type TransactOp } from '../../core/ports.js';
+import { ConflictError, type TransactOp } from '../../core/ports.js';
 import { groupRoutes } from '../../lambdas/groups.js';
 import { lambdaHandler, toEvent } from '../../lambdas/http.js';
+import { ForwardingMetaStore } from '../../storage/forwarding.js';
 import { makeStores, type StoreKind, type TestStores } from '../helpers/stores.js';
 import { FakeTopics } from './fakes.js';
 
@@ -30,13 +31,9 @@ class JumpClock implements Clock {
 }
 
 /** Counts lost compare-and-set races. */
-class ConflictCounter implements MetaStore {
+class ConflictCounter extends ForwardingMetaStore {
   conflicts = 0;
-  constructor(private readonly inner: MetaStore) {}
-  get: MetaStore['get'] = (k) => this.inner.get(k);
-  batchGet: MetaStore['batchGet'] = (k) => this.inner.batchGet(k);
-  query: MetaStore['query'] = (...a) => this.inner.query(...a);
-  async transact(ops: readonly TransactOp[]): Promise<void> {
+  override async transact(ops: readonly TransactOp[]): Promise<void> {
     try {
       await this.inner.transact(ops);
     } catch (err) {
