@@ -25,6 +25,10 @@ Options:
   --key-separator <sep>    raw format: the text before the first <sep> is the key
   --partition <n>          write every record to this partition
   --compression <codec>    none (default), gzip, snappy, lz4 or zstd
+  --acks <all|1|0>         all (default): acknowledged once in the log, with offsets;
+                           1: once the cluster's durable inbox holds them (the batcher
+                           appends them within seconds); 0: sent in the background,
+                           waited for before exit (docs/api.md, "acks=1: the inbox")
   --quiet                  no progress or summary on stderr
 ${ENDPOINT_HELP}
 
@@ -46,6 +50,7 @@ export async function produceCommand(argv: string[]): Promise<number> {
     'key-separator': { type: 'string' },
     partition: { type: 'string' },
     compression: { type: 'string' },
+    acks: { type: 'string' },
     quiet: { type: 'boolean' },
   });
   if (values.help) {
@@ -68,8 +73,12 @@ export async function produceCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--compression must be none, gzip, snappy, lz4 or zstd, got '${compression}'`);
   }
 
+  const acksFlag = values.acks ?? 'all';
+  const acks = ({ all: -1, '-1': -1, '1': 1, '0': 0 } as Record<string, -1 | 0 | 1 | undefined>)[acksFlag];
+  if (acks === undefined) throw new UsageError(`--acks must be all, 1 or 0, got '${acksFlag}'`);
+
   const sluice = client(endpointOf(values));
-  const producer = sluice.producer({ compression: compression as 'none', lingerMs: 20 });
+  const producer = sluice.producer({ compression: compression as 'none', lingerMs: 20, acks });
   await producer.connect();
   // Fail before reading stdin when the topic does not exist.
   await sluice.admin().fetchTopicMetadata({ topics: [topic] });
@@ -128,6 +137,14 @@ export async function produceCommand(argv: string[]): Promise<number> {
     }
     await flush();
     await Promise.all(pending);
+    // acks=0 sends resolve at once: wait for them, and fail if any was lost.
+    if (acks === 0) {
+      await producer.flush();
+      if (producer.backgroundFailures > 0)
+        failure ??= new Error(
+          `${plural(producer.backgroundFailures, 'record')} of acks=0 sends could not be delivered (logged above)`,
+        );
+    }
     await producer.disconnect();
   } finally {
     if (ticker) clearInterval(ticker);
@@ -140,8 +157,9 @@ export async function produceCommand(argv: string[]): Promise<number> {
     );
   if (!values.quiet) {
     const secs = (Date.now() - started) / 1000;
+    const where = acks === -1 ? '' : ' (into the inbox: the batcher appends them within seconds)';
     process.stderr.write(
-      `produced ${plural(sent, 'record')} (${mib(bytes)}) to ${topic} in ${secs.toFixed(1)} s\n`,
+      `produced ${plural(sent, 'record')} (${mib(bytes)}) to ${topic} in ${secs.toFixed(1)} s${where}\n`,
     );
   }
   return EXIT.ok;

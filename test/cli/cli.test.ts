@@ -137,6 +137,24 @@ describe('sluice CLI (built binary)', () => {
     expect(missing.stderr).toContain("see 'sluice topics list'");
   });
 
+  it('produces with --acks 1 and --acks 0 through the inbox, and refuses another --acks', async () => {
+    const topic = topicName('cli-acks');
+    await run(['topics', 'create', topic, ...ep]);
+    for (const acks of ['1', '0']) {
+      const r = await run(['produce', topic, '--acks', acks, ...ep], { input: `a${acks}\nb${acks}\n` });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(
+        /^produced 2 records \(.+\) to .+ \(into the inbox: the batcher appends them within seconds\)\n$/,
+      );
+    }
+    const consumed = await run(['consume', topic, '--from-beginning', '--max-messages', '4', ...ep]);
+    expect(consumed.code).toBe(0);
+    expect(consumed.stdout.trim().split('\n')).toEqual(['a1', 'b1', 'a0', 'b0']);
+    const bad = await run(['produce', topic, '--acks', '2', ...ep], { input: 'x\n' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--acks must be all, 1 or 0, got '2'");
+  });
+
   it('produces stdin lines with keys and consumes them back as JSON', async () => {
     const topic = topicName('cli-io');
     await run(['topics', 'create', topic, '--partitions', '2', ...ep]);
